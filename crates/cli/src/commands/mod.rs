@@ -1,0 +1,47 @@
+//! One module per subcommand.
+
+pub mod ingest;
+pub mod init;
+pub mod keys;
+pub mod prove;
+pub mod serve;
+pub mod verify;
+pub mod verify_remote;
+
+use crate::{Cli, Command};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve(args) => serve::run(&cli, args).await,
+        Command::Init(args) => init::run(&cli, args).await,
+        Command::Keys(command) => keys::run(&cli, command).await,
+        Command::Ingest(args) => ingest::run(&cli, args).await,
+        Command::Verify(args) => verify::run(&cli, args).await,
+        Command::Checkpoint => prove::checkpoint(&cli).await,
+        Command::Prove(args) => prove::run(&cli, args).await,
+    }
+}
+
+/// `true` when progress bars may be drawn (stderr is a terminal).
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// A progress bar on a terminal, hidden otherwise.
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    if !interactive() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}

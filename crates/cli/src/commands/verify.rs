@@ -1,0 +1,61 @@
+//! `evident verify`: recompute every leaf, the tree, every checkpoint signature, every
+//! blob commitment and the derived indexes; exit 1 naming the first bad `seq`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use evident_server::datadir::{self, SecretPaths};
+use evident_server::verifier::verify_store;
+use evident_store::Store;
+
+use crate::{CheckFailed, Cli};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A checkpoint saved earlier: prove the log is consistent with it.
+    #[arg(long)]
+    pub against: Option<PathBuf>,
+    /// The verifier key to trust (default: the one the store records).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
+    if cli.server.is_some() {
+        return crate::commands::verify_remote::run(cli, args).await;
+    }
+    let against = args
+        .against
+        .as_ref()
+        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    let store = crate::local::open_existing(&cli.data)?;
+    let recorded = store
+        .get_meta(datadir::META_VERIFIER_KEY)
+        .await?
+        .context("the store has no verifier key; was it initialised?")?;
+    let verifier_key = args.key.clone().unwrap_or(recorded);
+    // The secrets must still be the ones the log was created with.
+    let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
+    if let Err(e) = datadir::load(&store, &paths).await {
+        return Err(CheckFailed(format!("secrets: {e:#}")).into());
+    }
+    let head = store.tree_head().await?;
+    let bar = super::progress_bar(head.size, "verifying");
+    let progress = |done: u64, _total: u64| bar.set_position(done);
+    let report = verify_store(&store, &verifier_key, against.as_deref(), &progress)
+        .await
+        .map_err(|e| CheckFailed(e.to_string()))?;
+    bar.finish_and_clear();
+    println!(
+        "ok: {} entries, root {}, {} checkpoints and {} blobs verified",
+        report.tree_size,
+        report.root.to_base64(),
+        report.checkpoints,
+        report.blobs
+    );
+    if let Some(size) = report.against_size {
+        println!("consistent with the saved checkpoint of size {size}");
+    }
+    Ok(())
+}

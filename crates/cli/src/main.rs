@@ -1,0 +1,121 @@
+//! `evident`: the command line (CONTRACT section 7). Thin: raw args → settings →
+//! one module per subcommand, each calling the server crate's services.
+//!
+//! Exit codes: 0 all holds, 1 a check failed, 2 usage or I/O error.
+
+mod commands;
+mod demo;
+mod local;
+mod remote;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Evident: a tamper-evident audit trail for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "evident", version, about)]
+pub struct Cli {
+    /// The embedded store's data dir.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./evident-data",
+        env = "EVIDENT_DATA"
+    )]
+    pub data: PathBuf,
+    /// A running server to talk to instead of a local store.
+    #[arg(long, global = true, env = "EVIDENT_SERVER")]
+    pub server: Option<String>,
+    /// API key for --server.
+    #[arg(long, global = true, env = "EVIDENT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The log's signing key, if kept outside the data dir.
+    #[arg(long, global = true, env = "EVIDENT_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (initialising a new store on first start).
+    Serve(commands::serve::Args),
+    /// Create the store, signing key and admin key; print the verifier key.
+    Init(commands::init::Args),
+    /// Manage API keys (works while `serve` runs).
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Append NDJSON events from a file or `-` (stdin).
+    Ingest(commands::ingest::Args),
+    /// Recompute and check the whole log.
+    Verify(commands::verify::Args),
+    /// Print the latest signed checkpoint.
+    Checkpoint,
+    /// Print an inclusion proof of an event.
+    Prove(commands::prove::Args),
+}
+
+/// A check that did not hold (exit 1), as opposed to an error (exit 2).
+#[derive(Debug)]
+pub struct CheckFailed(pub String);
+
+impl std::fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckFailed {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVIDENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("evident: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<CheckFailed>().is_some() => {
+            eprintln!("FAILED: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("evident: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,13 @@
+//! evident-core: the event model (CONTRACT section 1), strict I-JSON parsing, RFC 8785
+//! canonical entry bytes, subject tokens and payload commitments (section 2).
+//!
+//! Pure: no I/O, no async, no database. Everything here is deterministic given its
+//! inputs (randomness is passed in), so the server, the CLI and offline verifiers
+//! share one definition of what an entry is.
+
+pub mod blob;
+pub mod event;
+pub mod json;
+pub mod record;
+pub mod time;
+pub mod token;

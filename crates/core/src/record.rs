@@ -1,0 +1,428 @@
+//! From a client's event to the stored record and its entry bytes.
+//!
+//! The lifecycle of one event (see docs/design/log-lifecycle.md):
+//! 1. [`prepare_client_event`] (before sequencing, pure): validate, assign an
+//!    `event_id` if absent, digest the submission for idempotency, replace the subject
+//!    by its token everywhere, move `input`/`output`/`attributes` into salted blobs,
+//!    add `received_at`, `principal`, `schema`. The result knows everything but its
+//!    position.
+//! 2. [`entry_bytes`] (while sequencing): add `seq`, `trace_prev`, `subject_prev` and
+//!    serialize with RFC 8785. These bytes are the Merkle leaf (CONTRACT section 3).
+
+use std::collections::HashMap;
+
+use rand::RngCore;
+use serde_json::{Map, Value};
+
+use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
+use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
+use crate::json::canonical_bytes;
+use crate::token::TokenKey;
+
+/// Media type of payloads that arrive inline in an event.
+pub const JSON_MEDIA_TYPE: &str = "application/json";
+
+/// Bytes reserved in the entry for the fields added while sequencing: `seq`,
+/// `trace_prev`, `subject_prev`, each at most 20 digits plus name, quotes, colon, comma.
+const SEQUENCING_FIELDS_RESERVE: usize = 3 * (20 + 16 + 4);
+
+/// The largest entry, in bytes (C2SP tlog-tiles entry bundles prefix entries with a
+/// 16-bit length).
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+
+/// What the server knows about the request an event arrived in.
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub token_key: &'a TokenKey,
+    /// The name of the API key that submitted the event.
+    pub principal: &'a str,
+    /// `received_at` as written in the record, and the same instant in µs.
+    pub received_at: &'a str,
+    pub received_micros: i64,
+}
+
+/// An uploaded blob (`POST /api/v1/blobs`) an event may reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedBlob {
+    pub size: usize,
+    pub media_type: String,
+}
+
+/// The columns the store indexes an entry by; all derived from the record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexKeys {
+    pub event_id: String,
+    pub trace_id: String,
+    pub event_type: String,
+    pub agent: String,
+    pub job_id: Option<String>,
+    pub case_id: Option<String>,
+    pub workflow_run_id: Option<String>,
+    /// The subject token, never the clear identifier.
+    pub subject: Option<String>,
+    /// The event's own `timestamp`, µs since the epoch.
+    pub timestamp_micros: i64,
+}
+
+impl IndexKeys {
+    /// Reads the index keys back from a stored record; `verify` compares them with the
+    /// store's derived columns.
+    pub fn from_record(record: &Map<String, Value>) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let context = record.get("context").and_then(Value::as_object);
+        let context_text = |name: &str| text(context.and_then(|c| c.get(name)));
+        Self {
+            event_id: text(record.get("event_id")).unwrap_or_default(),
+            trace_id: text(record.get("trace_id")).unwrap_or_default(),
+            event_type: text(record.get("event_type")).unwrap_or_default(),
+            agent: text(record.get("actor").and_then(|a| a.get("id"))).unwrap_or_default(),
+            job_id: context_text("job_id"),
+            case_id: context_text("case_id"),
+            workflow_run_id: context_text("workflow_run_id"),
+            subject: context_text("subject"),
+            timestamp_micros: record
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| crate::time::parse_rfc3339(t).ok())
+                .map(crate::time::unix_micros)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// An event ready to be sequenced.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    /// The record without its sequencing fields.
+    pub record: Map<String, Value>,
+    pub index: IndexKeys,
+    /// SHA-256 of the RFC 8785 bytes of what the client sent; the same `event_id`
+    /// with another digest is a conflict.
+    pub submission_digest: [u8; 32],
+    /// Payloads taken out of the event, to be stored with the entry.
+    pub blobs: Vec<NewBlob>,
+    /// Uploaded blobs the event references; the store marks them as kept.
+    pub uploads: Vec<BlobRef>,
+}
+
+/// Every uploaded blob an event references, to be looked up before [`prepare_client_event`].
+pub fn referenced_uploads(event: &Value) -> Vec<BlobRef> {
+    PAYLOAD_FIELDS
+        .iter()
+        .filter_map(|field| event.get(*field)?.get("$blob")?.as_str())
+        .filter_map(crate::blob::parse_blob_ref)
+        .collect()
+}
+
+/// Validates and prepares one client event (step 1 of the lifecycle).
+///
+/// `uploads` holds the uploaded blobs this event may reference (see
+/// [`referenced_uploads`]); `rng` draws salts and ULIDs.
+///
+/// # Errors
+/// A [`FieldError`] naming the field, relative to the event.
+pub fn prepare_client_event(
+    event: Value,
+    submission: &Submission<'_>,
+    uploads: &HashMap<BlobRef, UploadedBlob>,
+    rng: &mut dyn RngCore,
+) -> Result<PreparedEvent, FieldError> {
+    validate_client_event(&event)?;
+    let submission_digest = crate::json::sha256_canonical(&event);
+    let Value::Object(mut record) = event else {
+        unreachable!("validate_client_event accepts objects only")
+    };
+
+    if !record.get("event_id").is_some_and(Value::is_string) {
+        record.insert("event_id".into(), Value::String(new_event_id(rng)));
+    }
+
+    tokenize_subject(&mut record, submission.token_key);
+
+    let mut blobs = Vec::new();
+    let mut referenced = Vec::new();
+    for field in PAYLOAD_FIELDS {
+        let Some(payload) = record.remove(*field) else {
+            continue;
+        };
+        let commitment = if let Some(reference) = payload
+            .get("$blob")
+            .and_then(Value::as_str)
+            .and_then(crate::blob::parse_blob_ref)
+        {
+            let upload = uploads.get(&reference).ok_or_else(|| {
+                FieldError::new(
+                    format!("/{field}/$blob"),
+                    "no uploaded blob has this reference (uploads expire after 24 h)",
+                )
+            })?;
+            referenced.push(reference);
+            commitment_value(&reference, upload.size, &upload.media_type)
+        } else {
+            let blob = seal_json_payload(&payload, rng);
+            let value = commitment_value(&blob.reference, blob.bytes.len(), JSON_MEDIA_TYPE);
+            blobs.push(blob);
+            value
+        };
+        record.insert((*field).into(), commitment);
+    }
+
+    record.insert(
+        "received_at".into(),
+        Value::String(submission.received_at.into()),
+    );
+    record.insert(
+        "principal".into(),
+        Value::String(submission.principal.into()),
+    );
+    record.insert("schema".into(), Value::String(SCHEMA.into()));
+
+    let size = canonical_bytes(&Value::Object(record.clone())).len();
+    if size + SEQUENCING_FIELDS_RESERVE > MAX_ENTRY_BYTES {
+        return Err(FieldError::new(
+            "",
+            format!(
+                "the event's entry would be {size} bytes, over the {MAX_ENTRY_BYTES}-byte limit; \
+                 move large values into input, output or attributes, which are stored as blobs"
+            ),
+        ));
+    }
+
+    let index = IndexKeys::from_record(&record);
+    Ok(PreparedEvent {
+        record,
+        index,
+        submission_digest,
+        blobs,
+        uploads: referenced,
+    })
+}
+
+/// A fresh server-assigned event id, `evt_<ULID>`.
+pub fn new_event_id(rng: &mut dyn RngCore) -> String {
+    let ulid = ulid::Ulid::from_parts(
+        u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX),
+        (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()),
+    );
+    format!("evt_{ulid}")
+}
+
+/// Serializes `payload` (RFC 8785) into a salted blob.
+pub fn seal_json_payload(payload: &Value, rng: &mut dyn RngCore) -> NewBlob {
+    let bytes = canonical_bytes(payload);
+    let mut salt = [0u8; SALT_LEN];
+    rng.fill_bytes(&mut salt);
+    NewBlob {
+        reference: BlobRef::commit(&salt, &bytes),
+        salt,
+        media_type: JSON_MEDIA_TYPE.into(),
+        bytes,
+    }
+}
+
+/// Replaces `context.subject` by its token, and every other occurrence of the clear
+/// identifier in the event (CONTRACT section 2, "Subjects").
+fn tokenize_subject(record: &mut Map<String, Value>, key: &TokenKey) {
+    let Some(clear) = record
+        .get("context")
+        .and_then(|c| c.get("subject"))
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_owned())
+    else {
+        return;
+    };
+    let token = key.subject_token(&clear);
+    for (name, value) in record.iter_mut() {
+        if name != "context" {
+            replace_in_value(value, &clear, &token);
+        }
+    }
+    if let Some(Value::Object(context)) = record.get_mut("context") {
+        for (name, value) in context.iter_mut() {
+            if name == "subject" {
+                *value = Value::String(token.clone());
+            } else {
+                replace_in_value(value, &clear, &token);
+            }
+        }
+    }
+}
+
+fn replace_in_value(value: &mut Value, clear: &str, token: &str) {
+    match value {
+        Value::String(text) => {
+            if let Some(replaced) = replace_delimited(text, clear, token) {
+                *text = replaced;
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| replace_in_value(v, clear, token)),
+        Value::Object(members) => {
+            let renamed: Vec<(String, String)> = members
+                .keys()
+                .filter_map(|k| replace_delimited(k, clear, token).map(|r| (k.clone(), r)))
+                .collect();
+            for (old, new) in renamed {
+                if let Some(v) = members.remove(&old) {
+                    members.insert(new, v);
+                }
+            }
+            members
+                .values_mut()
+                .for_each(|v| replace_in_value(v, clear, token));
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Replaces occurrences of `needle` that are not part of a longer word (the characters
+/// either side are not alphanumeric), so subject "cust-12" does not rewrite "cust-123".
+/// `None` when nothing was replaced.
+pub fn replace_delimited(text: &str, needle: &str, replacement: &str) -> Option<String> {
+    if needle.is_empty() || !text.contains(needle) {
+        return None;
+    }
+    let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut previous: Option<char> = None;
+    let mut changed = false;
+    while let Some(pos) = rest.find(needle) {
+        let before = rest[..pos].chars().next_back().or(previous);
+        let after = rest[pos + needle.len()..].chars().next();
+        out.push_str(&rest[..pos]);
+        if is_word(before) || is_word(after) {
+            out.push_str(needle);
+        } else {
+            out.push_str(replacement);
+            changed = true;
+        }
+        previous = needle.chars().next_back();
+        rest = &rest[pos + needle.len()..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// The fields the sequencer adds, and the entry bytes (step 2 of the lifecycle).
+///
+/// # Panics
+/// Never for records from [`prepare_client_event`]: their size was checked with room
+/// for these fields.
+pub fn entry_bytes(
+    record: &Map<String, Value>,
+    seq: u64,
+    trace_prev: Option<u64>,
+    subject_prev: Option<u64>,
+) -> Vec<u8> {
+    let mut full = record.clone();
+    full.insert("seq".into(), Value::from(seq));
+    full.insert(
+        "trace_prev".into(),
+        trace_prev.map_or(Value::Null, Value::from),
+    );
+    full.insert(
+        "subject_prev".into(),
+        subject_prev.map_or(Value::Null, Value::from),
+    );
+    canonical_bytes(&Value::Object(full))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn submission(key: &TokenKey) -> Submission<'_> {
+        Submission {
+            token_key: key,
+            principal: "ingest-1",
+            received_at: "2026-11-23T14:22:07.123456Z",
+            received_micros: 0,
+        }
+    }
+
+    fn event() -> Value {
+        json!({
+            "event_id": "e1", "trace_id": "t1", "timestamp": "2026-11-23T14:22:07Z",
+            "actor": {"type": "agent", "id": "refund-bot"}, "event_type": "tool_call",
+            "context": {"subject": " alice@example.com ", "case_id": "c-alice@example.com"},
+            "input": {"to": "alice@example.com", "body": "hi alice@example.com!"},
+            "extra": {"kept": true}
+        })
+    }
+
+    #[test]
+    fn subject_is_tokenized_everywhere_and_payloads_become_commitments() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let prepared = prepare_client_event(
+            event(),
+            &submission(&key),
+            &HashMap::new(),
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+        let token = key.subject_token("alice@example.com");
+        let text = serde_json::to_string(&prepared.record).unwrap();
+        assert!(!text.contains("alice@example.com"), "{text}");
+        assert_eq!(prepared.index.subject.as_deref(), Some(token.as_str()));
+        assert_eq!(prepared.record["extra"], json!({"kept": true}));
+        assert_eq!(prepared.blobs.len(), 1);
+        assert!(prepared.blobs[0].opens());
+        let blob_text = String::from_utf8(prepared.blobs[0].bytes.clone()).unwrap();
+        assert!(blob_text.contains(&token) && !blob_text.contains("alice@"));
+        assert_eq!(
+            prepared.record["input"]["$blob"],
+            json!(prepared.blobs[0].reference.to_ref_string())
+        );
+    }
+
+    #[test]
+    fn delimited_replacement_leaves_longer_words() {
+        assert_eq!(replace_delimited("cust-123 x", "cust-12", "T"), None);
+        assert_eq!(
+            replace_delimited("a cust-12, cust-12", "cust-12", "T").unwrap(),
+            "a T, T"
+        );
+    }
+
+    #[test]
+    fn entry_bytes_are_canonical_and_carry_position() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let prepared = prepare_client_event(
+            event(),
+            &submission(&key),
+            &HashMap::new(),
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+        let bytes = entry_bytes(&prepared.record, 7, Some(3), None);
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed["seq"], json!(7));
+        assert_eq!(parsed["trace_prev"], json!(3));
+        assert_eq!(parsed["subject_prev"], Value::Null);
+        assert_eq!(canonical_bytes(&parsed), bytes);
+    }
+
+    #[test]
+    fn oversized_entries_are_refused() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let mut big = event();
+        big["notes"] = json!("x".repeat(70_000));
+        let err = prepare_client_event(
+            big,
+            &submission(&key),
+            &HashMap::new(),
+            &mut rand::thread_rng(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("65535"), "{err}");
+    }
+}

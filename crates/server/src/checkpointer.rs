@@ -1,0 +1,66 @@
+//! The checkpointer: signs a C2SP checkpoint for the integrated tree.
+//!
+//! It wakes when the sequencer commits (or every [`IDLE_TICK`] in case another process
+//! appended), and at most once per `interval` signs the tree head if it grew. Before
+//! signing it recomputes the root from the stored tiles and refuses to sign a head the
+//! tiles do not support: a signature is forever, so it is never put on a guess.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use evident_store::{Store, StoredCheckpoint};
+use evident_tlog::Checkpoint;
+use tokio::sync::Notify;
+
+use crate::state::App;
+
+/// How often the checkpointer looks at the tree when nothing notified it.
+pub const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// Runs until the process ends.
+pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
+    loop {
+        if let Err(e) = sign_if_grown(&app).await {
+            tracing::warn!(error = %e, "checkpointing failed; retrying");
+        }
+        tokio::time::sleep(interval).await;
+        let _ = tokio::time::timeout(IDLE_TICK, appended.notified()).await;
+    }
+}
+
+/// Signs and stores a checkpoint if the tree grew past the latest one (or none exists).
+///
+/// # Errors
+/// The store failed, or the stored tiles do not support the tree head.
+pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>> {
+    let store: &dyn Store = &*app.store;
+    let head = store.tree_head().await?;
+    let latest = store.latest_checkpoint().await?;
+    if latest.as_ref().is_some_and(|cp| cp.size >= head.size) {
+        return Ok(None);
+    }
+    let tiles = store
+        .read_tiles(&evident_tlog::tiles_for_root(head.size))
+        .await?;
+    let root = evident_tlog::tree_root(head.size, &tiles)?;
+    anyhow::ensure!(
+        root == head.root,
+        "tree head root at size {} does not match its tiles",
+        head.size
+    );
+    let note = app.identity.signer()?.sign_checkpoint(&Checkpoint {
+        origin: app.identity.origin.clone(),
+        size: head.size,
+        root: head.root,
+    })?;
+    let checkpoint = StoredCheckpoint {
+        size: head.size,
+        root: head.root,
+        note,
+        created_micros: evident_core::time::now_utc_micros().1,
+    };
+    store.put_checkpoint(checkpoint.clone()).await?;
+    app.metrics.record_checkpoint();
+    tracing::debug!(tree_size = head.size, "signed checkpoint");
+    Ok(Some(checkpoint))
+}

@@ -1,0 +1,236 @@
+//! The data dir's secrets and the log's identity: creating them once (`evident init`,
+//! or the first `evident serve`) and loading them at every start.
+//!
+//! Layout:
+//! - `evident.db` (+ `-wal`, `-shm`): the embedded store.
+//! - `secrets/signing.key`: the log's Ed25519 note key (unless `--signing-key-file`
+//!   puts it elsewhere).
+//! - `secrets/token.key`: the HMAC key of subject and PII tokens.
+//!
+//! The store's `meta` table keeps the origin, the verifier key and a check value of
+//! the token key, so a swapped or damaged secret file is caught at start and by
+//! `evident verify` instead of silently producing other tokens or signatures.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use evident_core::token::TokenKey;
+use evident_store::Store;
+use evident_tlog::LogSigner;
+use rand::RngCore;
+
+use crate::auth::{generate_api_key, Role};
+use crate::state::LogIdentity;
+
+pub const META_ORIGIN: &str = "origin";
+pub const META_VERIFIER_KEY: &str = "verifier_key";
+pub const META_TOKEN_KEY_CHECK: &str = "token_key_check";
+
+/// Where the secrets of a data dir live.
+#[derive(Debug, Clone)]
+pub struct SecretPaths {
+    pub signing_key: PathBuf,
+    pub token_key: PathBuf,
+}
+
+impl SecretPaths {
+    /// The default paths under `data_dir`, with the signing key moved if asked.
+    pub fn new(data_dir: &Path, signing_key_file: Option<&Path>) -> Self {
+        Self {
+            signing_key: signing_key_file.map_or_else(
+                || data_dir.join("secrets").join("signing.key"),
+                Path::to_path_buf,
+            ),
+            token_key: data_dir.join("secrets").join("token.key"),
+        }
+    }
+}
+
+/// What initialising a store produced.
+#[derive(Debug)]
+pub struct Initialized {
+    /// `false` if the store was already initialised (nothing was changed).
+    pub created: bool,
+    pub origin: String,
+    pub verifier_key: String,
+    /// The first admin key's secret, shown once; `None` if the store existed.
+    pub admin_key: Option<String>,
+}
+
+/// Creates the log's secrets, identity and first admin key, unless they exist.
+///
+/// # Errors
+/// I/O errors writing the secrets; store errors.
+pub async fn initialize(
+    store: &dyn Store,
+    paths: &SecretPaths,
+    origin: Option<&str>,
+) -> anyhow::Result<Initialized> {
+    if let Some(existing) = store.get_meta(META_ORIGIN).await? {
+        let verifier_key = store.get_meta(META_VERIFIER_KEY).await?.unwrap_or_default();
+        return Ok(Initialized {
+            created: false,
+            origin: existing,
+            verifier_key,
+            admin_key: None,
+        });
+    }
+    // Secrets first: a crash before the meta rows are written leaves files that the
+    // next attempt reuses, never a store whose identity has no key.
+    let signer = match read_secret(&paths.signing_key)? {
+        Some(text) => LogSigner::new(text.trim()).context("reading the signing key")?,
+        None => {
+            let origin = origin.map_or_else(default_origin, str::to_owned);
+            let (private_key, _) = LogSigner::generate(&origin)?;
+            write_secret(&paths.signing_key, &private_key)?;
+            LogSigner::new(&private_key)?
+        }
+    };
+    if let Some(wanted) = origin {
+        if wanted != signer.name() {
+            bail!(
+                "the signing key at {} is for origin {:?}, not {wanted:?}",
+                paths.signing_key.display(),
+                signer.name()
+            );
+        }
+    }
+    let token_key = match read_secret(&paths.token_key)? {
+        Some(text) => parse_token_key(&text)?,
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            write_secret(&paths.token_key, &evident_core::blob::hex(&bytes))?;
+            TokenKey::from_bytes(bytes)
+        }
+    };
+    let admin = generate_api_key(
+        "admin",
+        Role::Admin,
+        Vec::new(),
+        evident_core::time::now_utc_micros().1,
+    );
+    store.create_api_key(admin.record).await?;
+    store
+        .set_meta(META_TOKEN_KEY_CHECK, &token_key_check(&token_key))
+        .await?;
+    store
+        .set_meta(META_VERIFIER_KEY, signer.verifier_key())
+        .await?;
+    store.set_meta(META_ORIGIN, signer.name()).await?;
+    Ok(Initialized {
+        created: true,
+        origin: signer.name().to_owned(),
+        verifier_key: signer.verifier_key().to_owned(),
+        admin_key: Some(admin.secret),
+    })
+}
+
+/// Loads the identity and token key of an initialised store, checking each secret
+/// against what the store recorded.
+///
+/// # Errors
+/// The store is not initialised, or a secret is missing or does not match.
+pub async fn load(
+    store: &dyn Store,
+    paths: &SecretPaths,
+) -> anyhow::Result<(LogIdentity, TokenKey)> {
+    let origin = store
+        .get_meta(META_ORIGIN)
+        .await?
+        .context("the store is not initialised; run `evident init` or `evident serve`")?;
+    let verifier_key = store
+        .get_meta(META_VERIFIER_KEY)
+        .await?
+        .context("the store has no verifier key")?;
+    let signer = match read_secret(&paths.signing_key)? {
+        Some(text) => {
+            let signer = LogSigner::new(text.trim()).context("reading the signing key")?;
+            if signer.verifier_key() != verifier_key {
+                bail!(
+                    "the signing key at {} does not belong to this log (verifier key {verifier_key})",
+                    paths.signing_key.display()
+                );
+            }
+            Some(signer)
+        }
+        None => None,
+    };
+    let token_key = parse_token_key(
+        &read_secret(&paths.token_key)?
+            .with_context(|| format!("missing token key {}", paths.token_key.display()))?,
+    )?;
+    check_token_key(store, &token_key).await?;
+    Ok((
+        LogIdentity {
+            origin,
+            verifier_key,
+            signer,
+        },
+        token_key,
+    ))
+}
+
+/// Fails unless `key` is the token key this store was created with.
+///
+/// # Errors
+/// The key does not match the recorded check value.
+pub async fn check_token_key(store: &dyn Store, key: &TokenKey) -> anyhow::Result<()> {
+    let recorded = store.get_meta(META_TOKEN_KEY_CHECK).await?;
+    if recorded.as_deref() != Some(token_key_check(key).as_str()) {
+        bail!("the token key does not match this store: it was changed or damaged");
+    }
+    Ok(())
+}
+
+/// A value that identifies the token key without revealing it.
+fn token_key_check(key: &TokenKey) -> String {
+    key.subject_token("evident/token-key-check")
+}
+
+fn parse_token_key(text: &str) -> anyhow::Result<TokenKey> {
+    let text = text.trim();
+    let mut bytes = [0u8; 32];
+    if text.len() != 64 {
+        bail!("the token key file must hold 64 hex digits");
+    }
+    for (i, out) in bytes.iter_mut().enumerate() {
+        *out = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+            .context("the token key file must hold 64 hex digits")?;
+    }
+    Ok(TokenKey::from_bytes(bytes))
+}
+
+/// A random origin for a new log: origins must be unique per log.
+fn default_origin() -> String {
+    let mut bytes = [0u8; 4];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("evident.local/{}", evident_core::blob::hex(&bytes))
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a secret readable by its owner only, durably.
+fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! evident-server: Evident's services, background tasks and HTTP API.
+//!
+//! - Services: [`ingest`] (validation → sequencer), [`proofs`], [`reading`],
+//!   [`verifier`], [`uploads`], [`auth`] (API keys and roles), [`datadir`] (secrets
+//!   and the log's identity).
+//! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
+//! - HTTP: [`routes::router`], one router per resource area; [`serve`] binds it.
+//!
+//! The server never writes SQL: all storage goes through `evident_store::Store`.
+
+pub mod auth;
+pub mod checkpointer;
+pub mod datadir;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod proofs;
+pub mod reading;
+pub mod routes;
+pub mod sequencer;
+pub mod serve;
+pub mod state;
+pub mod uploads;
+pub mod verifier;
+
+pub use routes::router;
+pub use state::{App, AppState};

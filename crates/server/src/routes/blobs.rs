@@ -1,0 +1,55 @@
+//! `/api/v1/blobs`: upload a large payload, fetch a blob's (tokenized) bytes.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use evident_core::blob::parse_blob_ref;
+use serde_json::{json, Value};
+
+use super::{body_error, media_type};
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/blobs", post(post_blob))
+        .route("/api/v1/blobs/{reference}", get(get_blob))
+}
+
+async fn post_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::WRITERS)?;
+    let body = body.map_err(|e| body_error(&e))?;
+    let media_type = media_type(&headers).unwrap_or_else(|| "application/octet-stream".into());
+    if media_type.len() > 255 || !media_type.contains('/') {
+        return Err(ApiError::field("/Content-Type", "not a media type"));
+    }
+    let reference = crate::uploads::upload(&*state.app.store, body.to_vec(), &media_type).await?;
+    Ok(Json(json!({"$blob": reference.to_ref_string()})))
+}
+
+async fn get_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(reference): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    principal.require(Role::READERS)?;
+    let parsed = parse_blob_ref(&reference)
+        .ok_or_else(|| ApiError::parameter("reference", "must be sha256:<64 lowercase hex>"))?;
+    let blob = state
+        .app
+        .store
+        .blob(&parsed)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no blob {reference}")))?;
+    Ok(([(header::CONTENT_TYPE, blob.media_type)], blob.bytes))
+}

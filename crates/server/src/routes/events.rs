@@ -1,0 +1,94 @@
+//! `/api/v1/events`: ingest and lookup by id.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use evident_core::json::{parse_events_body, BodyFormat};
+use serde_json::{json, Value};
+
+use super::params::Params;
+use super::{body_error, media_type};
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/events", post(post_events))
+        .route("/api/v1/events/{event_id}", get(get_event))
+}
+
+/// The body format a content type names.
+///
+/// # Errors
+/// 415 for anything but JSON and NDJSON.
+pub fn events_body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
+    match media_type(headers).as_deref() {
+        Some("application/json") => Ok(BodyFormat::Json),
+        Some("application/x-ndjson" | "application/ndjson" | "application/jsonl") => {
+            Ok(BodyFormat::Ndjson)
+        }
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            format!(
+                "Content-Type {:?} is not accepted; send application/json or application/x-ndjson",
+                other.unwrap_or("(none)")
+            ),
+        )),
+    }
+}
+
+async fn post_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::WRITERS)?;
+    let format = events_body_format(&headers)?;
+    let body = body.map_err(|e| body_error(&e))?;
+    let events = parse_events_body(&body, format)?;
+    let results = crate::ingest::ingest(&state.app, &principal, events).await?;
+    Ok(Json(Value::Array(
+        results
+            .into_iter()
+            .map(|r| json!({"event_id": r.event_id, "seq": r.seq, "leaf_hash": r.leaf_hash.to_base64()}))
+            .collect(),
+    )))
+}
+
+async fn get_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(event_id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::READERS)?;
+    let with_proof = params.bool("proof")?;
+    let store = &*state.app.store;
+    let entry = store
+        .entry_by_event_id(&event_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {event_id:?}")))?;
+    let leaf_hash = evident_tlog::leaf_hash(&entry.entry);
+    let mut record = crate::reading::parse_record(&entry)?;
+    crate::reading::resolve_payloads(store, &mut record).await?;
+    let mut answer =
+        json!({"seq": entry.seq, "leaf_hash": leaf_hash.to_base64(), "record": record});
+    if with_proof {
+        match store.latest_checkpoint().await? {
+            Some(checkpoint) if checkpoint.size > entry.seq => {
+                let proof =
+                    crate::proofs::inclusion(store, entry.seq, Some(checkpoint.size)).await?;
+                answer["proof"] = json!(proof);
+                answer["checkpoint"] = json!(checkpoint.note);
+            }
+            _ => answer["pending"] = json!(true),
+        }
+    }
+    Ok(Json(answer))
+}

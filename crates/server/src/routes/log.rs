@@ -1,0 +1,129 @@
+//! The log as C2SP tlog-tiles (`/checkpoint`, `/tile/...`), its description
+//! (`/api/v1/log`) and proofs (`/api/v1/proofs/...`).
+//!
+//! Checkpoints and hash tiles are public, so any tlog-tiles client can audit the tree;
+//! entry bundles hold records and need a reading role.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use evident_tlog::{parse_tile_path, TileId, HASH_SIZE, TILE_WIDTH};
+use serde_json::{json, Value};
+
+use super::params::Params;
+use crate::auth::{MaybePrincipal, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/api/v1/log", get(log_info))
+        .route("/api/v1/proofs/inclusion", get(inclusion))
+        .route("/api/v1/proofs/consistency", get(consistency))
+}
+
+async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
+    let checkpoint = state
+        .app
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        checkpoint.note,
+    )
+        .into_response())
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    MaybePrincipal(principal): MaybePrincipal,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let tile =
+        parse_tile_path(&path).map_err(|e| ApiError::not_found(format!("tile/{path}: {e}")))?;
+    let store = &*state.app.store;
+    let width = u64::from(tile.width);
+    let data = match tile.level {
+        None => {
+            principal
+                .ok_or_else(|| {
+                    ApiError::unauthorized("entry bundles need an API key with a reading role")
+                })?
+                .require(Role::READERS)?;
+            let start = tile.index * u64::from(TILE_WIDTH);
+            let entries = store.read_entries(start, start + width).await?;
+            if entries.len() as u64 != width {
+                return Err(ApiError::not_found(format!(
+                    "tile/{path} does not exist yet"
+                )));
+            }
+            let bytes: Vec<&[u8]> = entries.iter().map(|e| e.entry.as_slice()).collect();
+            evident_tlog::encode_entry_bundle(&bytes).map_err(ApiError::internal)?
+        }
+        Some(level) => {
+            let id = TileId {
+                level,
+                index: tile.index,
+            };
+            let mut tiles = store.read_tiles(&[id]).await?;
+            let data = tiles.remove(&id).unwrap_or_default();
+            let wanted = usize::from(tile.width) * HASH_SIZE;
+            if data.len() < wanted {
+                return Err(ApiError::not_found(format!(
+                    "tile/{path} does not exist yet"
+                )));
+            }
+            data[..wanted].to_vec()
+        }
+    };
+    // A full tile never changes; a partial one at a given width never changes either.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let app = &state.app;
+    let head = app.store.tree_head().await?;
+    let checkpoint = app.store.latest_checkpoint().await?;
+    let checkpoint_size = checkpoint.as_ref().map_or(0, |c| c.size);
+    Ok(Json(json!({
+        "origin": app.identity.origin,
+        "verifier_key": app.identity.verifier_key,
+        "tree_size": head.size,
+        "checkpoint": checkpoint.map(|c| c.note),
+        "pending": head.size - checkpoint_size.min(head.size),
+        "witnesses": [],
+        "last_verify": null,
+    })))
+}
+
+async fn inclusion(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let seq = params
+        .u64("seq")?
+        .ok_or_else(|| ApiError::parameter("seq", "is required"))?;
+    let proof = crate::proofs::inclusion(&*state.app.store, seq, params.u64("tree_size")?).await?;
+    Ok(Json(json!(proof)))
+}
+
+async fn consistency(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let from = params
+        .u64("from")?
+        .ok_or_else(|| ApiError::parameter("from", "is required"))?;
+    let proof = crate::proofs::consistency(&*state.app.store, from, params.u64("to")?).await?;
+    Ok(Json(json!(proof)))
+}

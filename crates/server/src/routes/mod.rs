@@ -1,0 +1,54 @@
+//! HTTP routers, one per resource area; handlers are thin: extract, call one service,
+//! map the result.
+
+pub mod blobs;
+pub mod events;
+pub mod health;
+pub mod log;
+pub mod params;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.app.limits.max_body_bytes;
+    Router::new()
+        .merge(events::router())
+        .merge(blobs::router())
+        .merge(log::router())
+        .merge(health::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Maps a failure to read the body (too large, broken connection) to problem+json.
+pub fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            "the request body is over the server's limit; nothing was stored",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Unreadable body",
+            "the request body could not be read",
+        )
+    }
+}
+
+/// The media type of a request, lowercased, without parameters.
+pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}

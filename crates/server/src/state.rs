@@ -1,0 +1,102 @@
+//! The application: the services every HTTP handler and CLI command share.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use evident_core::token::TokenKey;
+use evident_store::Store;
+use evident_tlog::LogSigner;
+use tokio::sync::Notify;
+
+use crate::auth::KeyResolver;
+use crate::metrics::Metrics;
+use crate::sequencer::Sequencer;
+
+/// Default largest request body (CONTRACT section 4).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Default pause between two checkpoints; well inside the contract's 1 s.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Who this log is: its origin line, verifier key, and (on a signing server) its key.
+pub struct LogIdentity {
+    pub origin: String,
+    pub verifier_key: String,
+    pub signer: Option<LogSigner>,
+}
+
+impl LogIdentity {
+    /// The signing key.
+    ///
+    /// # Errors
+    /// This process was started without one.
+    pub fn signer(&self) -> anyhow::Result<&LogSigner> {
+        self.signer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("this process has no signing key"))
+    }
+}
+
+/// Limits a deployment may tune.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub identity: LogIdentity,
+    pub token_key: TokenKey,
+    pub keys: KeyResolver,
+    pub sequencer: Sequencer,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+impl App {
+    /// Builds the application and starts its background tasks (sequencer,
+    /// checkpointer when it can sign, upload sweeper). Needs a tokio runtime.
+    pub fn start(
+        store: Arc<dyn Store>,
+        identity: LogIdentity,
+        token_key: TokenKey,
+        limits: Limits,
+    ) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let appended = Arc::new(Notify::new());
+        let sequencer = Sequencer::start(store.clone(), appended.clone(), metrics.clone());
+        let can_sign = identity.signer.is_some();
+        let interval = limits.checkpoint_interval;
+        let app = Arc::new(Self {
+            keys: KeyResolver::new(store.clone()),
+            store,
+            identity,
+            token_key,
+            sequencer,
+            metrics,
+            limits,
+        });
+        if can_sign {
+            tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
+        }
+        tokio::spawn(crate::uploads::sweep(app.store.clone()));
+        app
+    }
+}
+
+/// The axum state: a cheap handle on the application.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+}

@@ -1,0 +1,357 @@
+//! The conformance suite: the durability contract of [`Store`], as tests every backend
+//! must pass.
+//!
+//! A backend's test file instantiates it with [`conformance_suite!`](crate::conformance_suite),
+//! giving an async function that returns a fresh, empty store and a guard that keeps
+//! its resources (a temp dir, a database schema) alive for the test.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use evident_core::record::{prepare_client_event, PreparedEvent, Submission};
+use evident_core::token::TokenKey;
+use evident_tlog::{integrate, leaf_hash, Hash, TileMap};
+use serde_json::{json, Value};
+
+use crate::{AppendOutcome, AppendRequest, Appended, Store, StoreError, StoredCheckpoint};
+
+/// Instantiates every conformance test for a backend.
+///
+/// `$make` is an async fn returning `(store, guard)`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:path) => {
+        $crate::conformance_suite!(@tests $make;
+            empty_log, append_assigns_consecutive_seqs, duplicate_returns_first_answer,
+            conflict_stores_nothing_and_spares_other_requests, back_links_follow_trace_and_subject,
+            tiles_prove_what_the_head_says, checkpoints_never_shrink, api_keys_roundtrip,
+            uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork);
+    };
+    (@tests $make:path; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $make().await;
+                $crate::conformance::$name(std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
+}
+
+/// The token key the suite's events are prepared with.
+pub fn test_token_key() -> TokenKey {
+    TokenKey::from_bytes([7; 32])
+}
+
+/// A prepared `tool_call` event with the given id, trace and optional subject.
+pub fn test_event(
+    event_id: &str,
+    trace_id: &str,
+    subject: Option<&str>,
+    body: &str,
+) -> PreparedEvent {
+    let mut event = json!({
+        "event_id": event_id, "trace_id": trace_id, "timestamp": "2026-11-23T14:22:07Z",
+        "actor": {"type": "agent", "id": "agent-1"}, "event_type": "tool_call",
+        "context": {"job_id": format!("job-{trace_id}")},
+        "input": {"body": body},
+    });
+    if let Some(subject) = subject {
+        event["context"]["subject"] = Value::from(subject);
+    }
+    let key = test_token_key();
+    let submission = Submission {
+        token_key: &key,
+        principal: "conformance",
+        received_at: "2026-11-23T14:22:08.000000Z",
+        received_micros: 0,
+    };
+    prepare_client_event(event, &submission, &HashMap::new(), &mut rand::thread_rng())
+        .expect("test events are valid")
+}
+
+fn request(events: Vec<PreparedEvent>) -> AppendRequest {
+    AppendRequest { events }
+}
+
+fn appended(outcome: &AppendOutcome) -> &[Appended] {
+    match outcome {
+        AppendOutcome::Appended(results) => results,
+        AppendOutcome::Conflict { .. } => panic!("unexpected conflict: {outcome:?}"),
+    }
+}
+
+/// The RFC 6962 root of every entry in the store, recomputed from the entries.
+async fn recomputed_root(store: &dyn Store) -> (u64, Hash) {
+    let entries = store.read_entries(0, u64::MAX).await.unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.seq, i as u64, "gap in the log before seq {}", e.seq);
+    }
+    let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(&e.entry)).collect();
+    let root = integrate(0, &TileMap::new(), &leaves).unwrap().root;
+    (entries.len() as u64, root)
+}
+
+async fn assert_head_matches_entries(store: &dyn Store) {
+    let head = store.tree_head().await.unwrap();
+    let (size, root) = recomputed_root(store).await;
+    assert_eq!(
+        (head.size, head.root),
+        (size, root),
+        "tree head disagrees with entries"
+    );
+}
+
+pub async fn empty_log(store: Arc<dyn Store>) {
+    let head = store.tree_head().await.unwrap();
+    assert_eq!(head.size, 0);
+    assert_eq!(head.root, integrate(0, &TileMap::new(), &[]).unwrap().root);
+    assert!(store.latest_checkpoint().await.unwrap().is_none());
+    assert!(store.entry_by_event_id("nope").await.unwrap().is_none());
+}
+
+pub async fn append_assigns_consecutive_seqs(store: Arc<dyn Store>) {
+    let batch = (0..5)
+        .map(|i| test_event(&format!("e{i}"), "t1", None, "hello"))
+        .collect();
+    let out = store.append(vec![request(batch)]).await.unwrap();
+    let results = appended(&out[0]);
+    let seqs: Vec<u64> = results.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+    assert!(results.iter().all(|r| !r.is_dup));
+    let stored = store.entry_by_event_id("e3").await.unwrap().unwrap();
+    assert_eq!(stored.seq, 3);
+    assert_eq!(leaf_hash(&stored.entry), results[3].leaf_hash);
+    let record: Value = serde_json::from_slice(&stored.entry).unwrap();
+    assert_eq!(record["seq"], json!(3));
+    // The payload left the entry for a blob that opens its commitment.
+    let reference =
+        evident_core::blob::parse_blob_ref(record["input"]["$blob"].as_str().unwrap()).unwrap();
+    let blob = store.blob(&reference).await.unwrap().unwrap();
+    assert_eq!(
+        evident_core::blob::BlobRef::commit(&blob.salt, &blob.bytes),
+        reference
+    );
+    assert_eq!(blob.seq, Some(3));
+    assert_head_matches_entries(&*store).await;
+}
+
+pub async fn duplicate_returns_first_answer(store: Arc<dyn Store>) {
+    let first = store
+        .append(vec![request(vec![test_event("dup", "t", None, "x")])])
+        .await
+        .unwrap();
+    let again = store
+        .append(vec![request(vec![
+            test_event("other", "t", None, "y"),
+            test_event("dup", "t", None, "x"),
+            test_event("dup", "t", None, "x"),
+        ])])
+        .await
+        .unwrap();
+    let first = &appended(&first[0])[0];
+    let again = appended(&again[0]);
+    assert_eq!(
+        (again[1].seq, again[1].leaf_hash),
+        (first.seq, first.leaf_hash)
+    );
+    assert!(again[1].is_dup && again[2].is_dup && !again[0].is_dup);
+    assert_eq!(store.tree_head().await.unwrap().size, 2);
+    assert_head_matches_entries(&*store).await;
+}
+
+pub async fn conflict_stores_nothing_and_spares_other_requests(store: Arc<dyn Store>) {
+    store
+        .append(vec![request(vec![test_event("c1", "t", None, "original")])])
+        .await
+        .unwrap();
+    let out = store
+        .append(vec![
+            request(vec![
+                test_event("c2", "t", None, "fine"),
+                test_event("c1", "t", None, "changed"),
+            ]),
+            request(vec![test_event("c3", "t", None, "other request")]),
+            // The same id twice in one request with different content.
+            request(vec![
+                test_event("c4", "t", None, "a"),
+                test_event("c4", "t", None, "b"),
+            ]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        out[0],
+        AppendOutcome::Conflict {
+            index: 1,
+            event_id: "c1".into()
+        }
+    );
+    assert_eq!(appended(&out[1])[0].seq, 1);
+    assert!(matches!(out[2], AppendOutcome::Conflict { index: 1, .. }));
+    assert!(store.entry_by_event_id("c2").await.unwrap().is_none());
+    assert!(store.entry_by_event_id("c4").await.unwrap().is_none());
+    assert_eq!(store.tree_head().await.unwrap().size, 2);
+    assert_head_matches_entries(&*store).await;
+}
+
+pub async fn back_links_follow_trace_and_subject(store: Arc<dyn Store>) {
+    let out = store
+        .append(vec![request(vec![
+            test_event("b0", "ta", Some("alice"), "x"),
+            test_event("b1", "tb", None, "x"),
+            test_event("b2", "ta", None, "x"),
+            test_event("b3", "tb", Some("alice"), "x"),
+        ])])
+        .await
+        .unwrap();
+    assert_eq!(appended(&out[0]).len(), 4);
+    let field = |entry: &[u8], name: &str| -> Value {
+        serde_json::from_slice::<Value>(entry).unwrap()[name].clone()
+    };
+    let entries = store.read_entries(0, 4).await.unwrap();
+    assert_eq!(field(&entries[0].entry, "trace_prev"), Value::Null);
+    assert_eq!(field(&entries[2].entry, "trace_prev"), json!(0));
+    assert_eq!(field(&entries[3].entry, "trace_prev"), json!(1));
+    assert_eq!(field(&entries[3].entry, "subject_prev"), json!(0));
+    assert_eq!(field(&entries[2].entry, "subject_prev"), Value::Null);
+    let rows = store.index_rows(0, 4).await.unwrap();
+    let token = test_token_key().subject_token("alice");
+    assert_eq!(rows[3].1.subject.as_deref(), Some(token.as_str()));
+}
+
+pub async fn tiles_prove_what_the_head_says(store: Arc<dyn Store>) {
+    // Enough entries to fill a tile (256) and start the next, in uneven batches.
+    let mut n = 0;
+    for batch_size in [1usize, 200, 55, 1, 300] {
+        let batch = (0..batch_size)
+            .map(|i| test_event(&format!("p{}", n + i), "t", None, "x"))
+            .collect();
+        n += batch_size;
+        store.append(vec![request(batch)]).await.unwrap();
+    }
+    let head = store.tree_head().await.unwrap();
+    assert_eq!(head.size, n as u64);
+    assert_head_matches_entries(&*store).await;
+    let tiles = store
+        .read_tiles(&evident_tlog::tiles_for_root(head.size))
+        .await
+        .unwrap();
+    assert_eq!(
+        evident_tlog::tree_root(head.size, &tiles).unwrap(),
+        head.root
+    );
+    let entries = store.read_entries(0, head.size).await.unwrap();
+    for seq in [0, 255, 256, 300, head.size - 1] {
+        let tiles = store
+            .read_tiles(&evident_tlog::tiles_for_inclusion(seq, head.size))
+            .await
+            .unwrap();
+        let proof = evident_tlog::prove_inclusion(seq, head.size, &tiles).unwrap();
+        let leaf = leaf_hash(&entries[seq as usize].entry);
+        evident_tlog::verify_inclusion(seq, head.size, leaf, head.root, &proof).unwrap();
+    }
+}
+
+pub async fn checkpoints_never_shrink(store: Arc<dyn Store>) {
+    let batch = (0..3)
+        .map(|i| test_event(&format!("k{i}"), "t", None, "x"))
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    let head = store.tree_head().await.unwrap();
+    let cp = |size| StoredCheckpoint {
+        size,
+        root: head.root,
+        note: format!("note {size}"),
+        created_micros: 1,
+    };
+    store.put_checkpoint(cp(3)).await.unwrap();
+    assert!(matches!(
+        store.put_checkpoint(cp(2)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.put_checkpoint(cp(4)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, 3);
+    assert_eq!(store.checkpoints(0, 10).await.unwrap().len(), 1);
+}
+
+pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
+    let key = crate::ApiKeyRecord {
+        name: "ingest-1".into(),
+        role: "ingest".into(),
+        key_hash: [1; 32],
+        agents: vec!["a".into(), "b".into()],
+        created_micros: 5,
+        revoked_micros: None,
+    };
+    store.create_api_key(key.clone()).await.unwrap();
+    assert!(matches!(
+        store.create_api_key(key.clone()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.api_key_by_hash(&[1; 32]).await.unwrap(),
+        Some(key.clone())
+    );
+    store.revoke_api_key("ingest-1", 9).await.unwrap();
+    assert_eq!(
+        store
+            .api_key_by_hash(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_micros,
+        Some(9)
+    );
+    assert!(matches!(
+        store.revoke_api_key("nobody", 9).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_api_keys().await.unwrap().len(), 1);
+}
+
+pub async fn uploads_are_claimed_and_stale_ones_dropped(store: Arc<dyn Store>) {
+    let kept = evident_core::record::seal_json_payload(&json!("kept"), &mut rand::thread_rng());
+    let stale = evident_core::record::seal_json_payload(&json!("stale"), &mut rand::thread_rng());
+    store.put_upload(kept.clone(), 100).await.unwrap();
+    store.put_upload(stale.clone(), 100).await.unwrap();
+    let mut event = test_event("u1", "t", None, "x");
+    event.uploads.push(kept.reference);
+    store.append(vec![request(vec![event])]).await.unwrap();
+    assert_eq!(store.drop_stale_uploads(200).await.unwrap(), 1);
+    assert_eq!(
+        store.blob(&kept.reference).await.unwrap().unwrap().seq,
+        Some(0)
+    );
+    assert!(store.blob(&stale.reference).await.unwrap().is_none());
+}
+
+pub async fn concurrent_appends_never_fork(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for round in 0..10 {
+                let batch = (0..5)
+                    .map(|i| test_event(&format!("w{writer}-{round}-{i}"), "t", None, "x"))
+                    .collect();
+                let out = store.append(vec![request(batch)]).await.unwrap();
+                seqs.extend(appended(&out[0]).iter().map(|a| a.seq));
+            }
+            seqs
+        }));
+    }
+    let mut all = HashSet::new();
+    for task in tasks {
+        for seq in task.await.unwrap() {
+            assert!(all.insert(seq), "seq {seq} handed out twice");
+        }
+    }
+    assert_eq!(all.len(), 400);
+    assert_eq!(*all.iter().max().unwrap(), 399);
+    assert_head_matches_entries(&*store).await;
+}

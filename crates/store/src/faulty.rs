@@ -1,0 +1,135 @@
+//! A store wrapper that fails on purpose, for fault tests.
+//!
+//! [`FaultyStore`] fails the Nth call to `append`, either before anything reaches the
+//! inner store ([`FailMode::BeforeWrite`]) or after the inner store committed
+//! ([`FailMode::AfterPersist`], the "failed but persisted" case a crash between commit
+//! and reply produces). Tests then check there is no fork, no gap, that retries get
+//! the first answer, and that the next append works.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::record::{IndexKeys, UploadedBlob};
+use evident_tlog::{TileId, TileMap};
+
+use crate::{
+    ApiKeyRecord, AppendOutcome, AppendRequest, Store, StoreError, StoreResult, StoredBlob,
+    StoredCheckpoint, StoredEntry, TreeHead,
+};
+
+/// When the injected failure happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// Return an error without calling the inner store.
+    BeforeWrite,
+    /// Let the inner store commit, then return an error anyway.
+    AfterPersist,
+}
+
+/// Wraps a store; fails the `fail_at`-th append (1-based) in `mode`.
+pub struct FaultyStore<S> {
+    inner: S,
+    mode: FailMode,
+    fail_at: u64,
+    appends: AtomicU64,
+}
+
+impl<S: Store> FaultyStore<S> {
+    pub fn new(inner: S, mode: FailMode, fail_at: u64) -> Self {
+        Self {
+            inner,
+            mode,
+            fail_at,
+            appends: AtomicU64::new(0),
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+fn injected() -> StoreError {
+    StoreError::Unavailable("injected fault".into())
+}
+
+#[async_trait]
+impl<S: Store> Store for FaultyStore<S> {
+    async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
+        let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
+        if n != self.fail_at {
+            return self.inner.append(requests).await;
+        }
+        match self.mode {
+            FailMode::BeforeWrite => Err(injected()),
+            FailMode::AfterPersist => {
+                self.inner.append(requests).await?;
+                Err(injected())
+            }
+        }
+    }
+
+    async fn tree_head(&self) -> StoreResult<TreeHead> {
+        self.inner.tree_head().await
+    }
+    async fn read_tiles(&self, ids: &[TileId]) -> StoreResult<TileMap> {
+        self.inner.read_tiles(ids).await
+    }
+    async fn read_entries(&self, start: u64, end: u64) -> StoreResult<Vec<StoredEntry>> {
+        self.inner.read_entries(start, end).await
+    }
+    async fn entry_by_event_id(&self, event_id: &str) -> StoreResult<Option<StoredEntry>> {
+        self.inner.entry_by_event_id(event_id).await
+    }
+    async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
+        self.inner.index_rows(start, end).await
+    }
+    async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()> {
+        self.inner.put_checkpoint(checkpoint).await
+    }
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints(from_size, limit).await
+    }
+    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()> {
+        self.inner.put_upload(blob, now_micros).await
+    }
+    async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
+        self.inner.uploads(refs).await
+    }
+    async fn blob(&self, reference: &BlobRef) -> StoreResult<Option<StoredBlob>> {
+        self.inner.blob(reference).await
+    }
+    async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
+        self.inner.blobs_in_range(start, end).await
+    }
+    async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64> {
+        self.inner.drop_stale_uploads(cutoff_micros).await
+    }
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+        self.inner.create_api_key(key).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
+        self.inner.api_key_by_hash(key_hash).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.inner.list_api_keys().await
+    }
+    async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()> {
+        self.inner.revoke_api_key(name, now_micros).await
+    }
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.inner.get_meta(key).await
+    }
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.inner.set_meta(key, value).await
+    }
+}

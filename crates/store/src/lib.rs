@@ -1,0 +1,190 @@
+//! evident-store: where the log, its tree, its checkpoints, its blobs and its API keys
+//! live.
+//!
+//! [`Store`] is the one interface the server uses. Its doc comments are the durability
+//! contract every backend keeps; the [`conformance`] suite checks it, and runs against
+//! every backend (the embedded [`sqlite`] store today, PostgreSQL next). The server
+//! never writes SQL: it calls these methods.
+//!
+//! Out of scope: validation and entry formats (evident-core), tree math
+//! (evident-tlog), HTTP (evident-server).
+
+pub mod conformance;
+pub mod error;
+pub mod faulty;
+pub mod sqlite;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::record::{IndexKeys, PreparedEvent, UploadedBlob};
+use evident_tlog::{Hash, TileId, TileMap};
+
+pub use error::{StoreError, StoreResult};
+
+/// One client request's events, appended all or nothing.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub events: Vec<PreparedEvent>,
+}
+
+/// Where one event of an accepted request sits in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub event_id: String,
+    pub seq: u64,
+    pub leaf_hash: Hash,
+    /// The event was already in the log with the same submission: this is the first answer.
+    pub is_dup: bool,
+}
+
+/// The answer to one [`AppendRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Every event is in the log, in request order.
+    Appended(Vec<Appended>),
+    /// The event at `index` reuses an `event_id` with different content; nothing of
+    /// the request was stored.
+    Conflict { index: usize, event_id: String },
+}
+
+/// The size and root of the tree the store has integrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeHead {
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The full signed note text (C2SP signed-note).
+    pub note: String,
+    /// When it was signed, µs since the epoch.
+    pub created_micros: i64,
+}
+
+/// An entry with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub entry: Vec<u8>,
+}
+
+/// A blob as stored: the salt and bytes that open its commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub reference: BlobRef,
+    pub media_type: String,
+    pub salt: [u8; 32],
+    pub bytes: Vec<u8>,
+    /// The first entry that references it; `None` for an upload not yet referenced.
+    pub seq: Option<u64>,
+}
+
+/// An API key as stored: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub name: String,
+    pub role: String,
+    pub key_hash: [u8; 32],
+    /// Agent ids the key may claim in `actor.id`; empty = any.
+    pub agents: Vec<String>,
+    pub created_micros: i64,
+    pub revoked_micros: Option<i64>,
+}
+
+/// The storage interface of Evident.
+///
+/// # Durability contract
+/// - `append` returns `Ok` only once every appended entry, its blobs and the new tree
+///   head are durable (fsynced, or committed with `synchronous_commit=on`). A caller
+///   may acknowledge them to clients.
+/// - A request that is not appended (conflict, or any `Err`) stores nothing: no entry,
+///   no blob, no tree change. An `Err` may still hide a commit that did reach the disk
+///   ("failed but persisted"); a retried request with the same `event_id`s then gets
+///   the first answer with `is_dup`, never a second copy.
+/// - Sequencing and integration are one atomic step: the tree head always covers
+///   exactly the entries `0..size`, with no gap. Advancing it is a compare-and-swap on
+///   the size, so two writers (two processes on one database) cannot fork the log.
+/// - Checkpoints never shrink: `put_checkpoint` refuses a size below the latest.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends requests, sharing one durable commit (group commit). See the contract.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the disk is full or failing; nothing appended.
+    async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>>;
+
+    /// The integrated tree's size and root.
+    async fn tree_head(&self) -> StoreResult<TreeHead>;
+
+    /// Hash tiles by id, with their latest (widest) data; missing ids are absent.
+    async fn read_tiles(&self, ids: &[TileId]) -> StoreResult<TileMap>;
+
+    /// Entries `start..end` in order (fewer if the log is shorter).
+    async fn read_entries(&self, start: u64, end: u64) -> StoreResult<Vec<StoredEntry>>;
+
+    /// The entry of an event, by its `event_id`.
+    async fn entry_by_event_id(&self, event_id: &str) -> StoreResult<Option<StoredEntry>>;
+
+    /// The index columns stored for entries `start..end`, for `verify` to compare with
+    /// what the entries say.
+    async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>>;
+
+    /// Stores a signed checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if `size` is below the latest stored checkpoint's, or
+    /// above the tree head.
+    async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()>;
+
+    /// The newest checkpoint, if any.
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+
+    /// Every checkpoint with `size >= from_size`, oldest first, at most `limit`.
+    async fn checkpoints(&self, from_size: u64, limit: usize)
+        -> StoreResult<Vec<StoredCheckpoint>>;
+
+    /// Stores an uploaded blob not yet referenced by any entry (`POST /api/v1/blobs`).
+    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()>;
+
+    /// Uploaded blobs among `refs` (referenced or not), with their size and media type.
+    async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>>;
+
+    /// A blob by its reference.
+    async fn blob(&self, reference: &BlobRef) -> StoreResult<Option<StoredBlob>>;
+
+    /// Blobs referenced by entries `start..end`, for `verify`.
+    async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>>;
+
+    /// Drops uploads that no entry referenced and that are older than `cutoff_micros`.
+    async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64>;
+
+    /// Adds an API key.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the name is taken.
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
+
+    /// The key with this SHA-256, revoked or not.
+    async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>>;
+
+    /// Every key, by name.
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Revokes a key by name.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if no such key exists.
+    async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()>;
+
+    /// A configuration value kept with the log (origin, verifier key).
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+
+    /// Sets a configuration value kept with the log.
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}

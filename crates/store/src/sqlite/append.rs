@@ -1,0 +1,260 @@
+//! Sequencing and integration in one SQLite transaction (the embedded store's
+//! `Store::append`).
+//!
+//! In one `BEGIN IMMEDIATE` transaction: classify every event of every request as new,
+//! duplicate or conflicting; give new events consecutive `seq`s and their back-links;
+//! write entries and blobs; extend the hash tiles (evident-tlog's `integrate`); move
+//! the tree head with a compare-and-swap on its size; commit (fsync). A failure
+//! anywhere rolls the whole transaction back.
+
+use std::collections::HashMap;
+
+use evident_core::record::{entry_bytes, PreparedEvent};
+use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::{map_err, read_tree_head, seq_of, sql_seq};
+use crate::{AppendOutcome, AppendRequest, Appended, StoreError, StoreResult};
+
+/// What to do with one event of a request.
+enum Plan {
+    /// Append it.
+    New,
+    /// Already in the log with the same submission: answer with the first result.
+    Stored(Appended),
+    /// The same `event_id` appears earlier in this request with the same content.
+    SameAs(usize),
+}
+
+pub(super) fn append(
+    conn: &mut Connection,
+    requests: Vec<AppendRequest>,
+) -> StoreResult<Vec<AppendOutcome>> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let head = read_tree_head(&tx).map_err(map_err)?;
+    let mut next_seq = head.size;
+    let mut leaves: Vec<Hash> = Vec::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+
+    for request in requests {
+        let plans = match classify(&tx, &request.events)? {
+            Ok(plans) => plans,
+            Err(conflict) => {
+                outcomes.push(conflict);
+                continue;
+            }
+        };
+        let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
+        for (event, plan) in request.events.into_iter().zip(plans) {
+            let result = match plan {
+                Plan::Stored(first) => first,
+                Plan::SameAs(i) => Appended {
+                    is_dup: true,
+                    ..results[i].clone()
+                },
+                Plan::New => {
+                    let seq = next_seq;
+                    next_seq += 1;
+                    let leaf = insert_event(&tx, seq, &event)?;
+                    leaves.push(leaf);
+                    Appended {
+                        event_id: event.index.event_id.clone(),
+                        seq,
+                        leaf_hash: leaf,
+                        is_dup: false,
+                    }
+                }
+            };
+            results.push(result);
+        }
+        outcomes.push(AppendOutcome::Appended(results));
+    }
+
+    if !leaves.is_empty() {
+        integrate_leaves(&tx, head.size, &leaves)?;
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(outcomes)
+}
+
+/// Decides, before anything of the request is written, whether it can be appended.
+fn classify(
+    tx: &Transaction<'_>,
+    events: &[PreparedEvent],
+) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
+    let mut lookup = tx
+        .prepare_cached("SELECT seq, digest, entry FROM entries WHERE event_id = ?1")
+        .map_err(map_err)?;
+    let mut seen_in_request: HashMap<&str, usize> = HashMap::new();
+    let mut plans = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        let event_id = event.index.event_id.as_str();
+        let conflict = || AppendOutcome::Conflict {
+            index,
+            event_id: event_id.to_owned(),
+        };
+        if let Some(&earlier) = seen_in_request.get(event_id) {
+            if events[earlier].submission_digest != event.submission_digest {
+                return Ok(Err(conflict()));
+            }
+            plans.push(Plan::SameAs(earlier));
+            continue;
+        }
+        seen_in_request.insert(event_id, index);
+        let stored = lookup
+            .query_row([event_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .optional()
+            .map_err(map_err)?;
+        match stored {
+            None => plans.push(Plan::New),
+            Some((_, digest, _)) if digest != event.submission_digest => {
+                return Ok(Err(conflict()));
+            }
+            Some((seq, _, entry)) => plans.push(Plan::Stored(Appended {
+                event_id: event_id.to_owned(),
+                seq: seq_of(seq),
+                leaf_hash: leaf_hash(&entry),
+                is_dup: true,
+            })),
+        }
+    }
+    Ok(Ok(plans))
+}
+
+/// Writes one new entry at `seq` with its blobs; returns its leaf hash.
+fn insert_event(tx: &Transaction<'_>, seq: u64, event: &PreparedEvent) -> StoreResult<Hash> {
+    let keys = &event.index;
+    let trace_prev = previous_seq(tx, "trace_id", &keys.trace_id)?;
+    let subject_prev = match &keys.subject {
+        Some(subject) => previous_seq(tx, "subject", subject)?,
+        None => None,
+    };
+    let bytes = entry_bytes(&event.record, seq, trace_prev, subject_prev);
+    let leaf = leaf_hash(&bytes);
+    tx.prepare_cached(
+        "INSERT INTO entries(seq, event_id, digest, entry, trace_id, event_type, agent,
+                             job_id, case_id, workflow_run_id, subject, ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            sql_seq(seq),
+            keys.event_id,
+            &event.submission_digest[..],
+            bytes,
+            keys.trace_id,
+            keys.event_type,
+            keys.agent,
+            keys.job_id,
+            keys.case_id,
+            keys.workflow_run_id,
+            keys.subject,
+            keys.timestamp_micros,
+        ])
+    })
+    .map_err(map_err)?;
+
+    let mut insert_blob = tx
+        .prepare_cached(
+            "INSERT INTO blobs(ref, seq, subject, media_type, size, salt, data, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(map_err)?;
+    for blob in &event.blobs {
+        insert_blob
+            .execute(params![
+                &blob.reference.0[..],
+                sql_seq(seq),
+                keys.subject,
+                blob.media_type,
+                i64::try_from(blob.bytes.len()).unwrap_or(i64::MAX),
+                &blob.salt[..],
+                blob.bytes,
+                keys.timestamp_micros,
+            ])
+            .map_err(map_err)?;
+    }
+    let mut claim_upload = tx
+        .prepare_cached("UPDATE blobs SET seq = ?1, subject = ?2 WHERE ref = ?3 AND seq IS NULL")
+        .map_err(map_err)?;
+    for reference in &event.uploads {
+        claim_upload
+            .execute(params![sql_seq(seq), keys.subject, &reference.0[..]])
+            .map_err(map_err)?;
+    }
+    Ok(leaf)
+}
+
+/// The newest `seq` whose `column` equals `value` (rows of this transaction included).
+fn previous_seq(tx: &Transaction<'_>, column: &str, value: &str) -> StoreResult<Option<u64>> {
+    let sql = match column {
+        "trace_id" => "SELECT max(seq) FROM entries WHERE trace_id = ?1",
+        "subject" => "SELECT max(seq) FROM entries WHERE subject = ?1",
+        _ => return Err(StoreError::Internal(format!("no back-link on {column}"))),
+    };
+    let seq: Option<i64> = tx
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row([value], |r| r.get(0)))
+        .map_err(map_err)?;
+    Ok(seq.map(seq_of))
+}
+
+/// Extends the tree from `old_size` by `leaves` and moves the head (compare-and-swap).
+fn integrate_leaves(tx: &Transaction<'_>, old_size: u64, leaves: &[Hash]) -> StoreResult<()> {
+    let mut edge = TileMap::new();
+    {
+        let mut read = tx
+            .prepare_cached("SELECT data FROM tiles WHERE level = ?1 AND idx = ?2")
+            .map_err(map_err)?;
+        for id in right_edge_tiles(old_size) {
+            let data: Option<Vec<u8>> = read
+                .query_row(params![id.level, sql_seq(id.index)], |r| r.get(0))
+                .optional()
+                .map_err(map_err)?;
+            let data = data.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "tile {}/{} missing at tree size {old_size}",
+                    id.level, id.index
+                ))
+            })?;
+            edge.insert(id, data);
+        }
+    }
+    let integration = integrate(old_size, &edge, leaves)
+        .map_err(|e| StoreError::Corrupt(format!("integrating at size {old_size}: {e}")))?;
+    let mut write = tx
+        .prepare_cached(
+            "INSERT INTO tiles(level, idx, data) VALUES (?1, ?2, ?3)
+             ON CONFLICT(level, idx) DO UPDATE SET data = excluded.data",
+        )
+        .map_err(map_err)?;
+    for (id, data) in &integration.tiles {
+        write
+            .execute(params![id.level, sql_seq(id.index), data])
+            .map_err(map_err)?;
+    }
+    let moved = tx
+        .execute(
+            "UPDATE tree_head SET size = ?1, root = ?2 WHERE id = 0 AND size = ?3",
+            params![
+                sql_seq(integration.tree_size),
+                &integration.root.0[..],
+                sql_seq(old_size)
+            ],
+        )
+        .map_err(map_err)?;
+    if moved != 1 {
+        return Err(StoreError::Conflict(format!(
+            "tree head moved from {old_size} during append"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,585 @@
+//! The embedded store: one SQLite database in the data dir (`evident.db`).
+//!
+//! Why SQLite: nothing to install, one file, a write-ahead log with real durability
+//! (`synchronous=FULL` fsyncs the WAL at every commit), many readers beside one
+//! writer, and an FTS engine for search. Ingest shares one commit between all the
+//! requests waiting (group commit), so one fsync covers thousands of events.
+//!
+//! Threads: all writes go through one connection behind a mutex (SQLite allows one
+//! writer at a time anyway); reads use a small pool of connections. Both run on
+//! tokio's blocking pool, never on the async executor.
+
+mod append;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::record::{IndexKeys, UploadedBlob};
+use evident_tlog::{Hash, TileId, TileMap};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::{
+    ApiKeyRecord, AppendOutcome, AppendRequest, Store, StoreError, StoreResult, StoredBlob,
+    StoredCheckpoint, StoredEntry, TreeHead,
+};
+
+/// The database file's name inside the data dir.
+pub const DB_FILE: &str = "evident.db";
+
+/// How many read connections are kept open.
+const READER_POOL_SIZE: usize = 8;
+
+/// Settings of the embedded store.
+#[derive(Debug, Clone, Default)]
+pub struct SqliteOptions {
+    /// Refuse writes that would grow the database beyond this many bytes (a quota that
+    /// keeps room on a shared disk). Hitting it behaves exactly like a full disk.
+    pub max_size_bytes: Option<u64>,
+}
+
+/// The embedded SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the store in `data_dir`.
+    ///
+    /// # Errors
+    /// The directory or database cannot be created or opened.
+    pub fn open(data_dir: &Path, options: &SqliteOptions) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE);
+        let mut writer = open_connection(&path, false)?;
+        schema::migrate(&mut writer).map_err(map_err)?;
+        if let Some(max) = options.max_size_bytes {
+            let page_size: u64 = writer
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(map_err)?;
+            writer
+                .pragma_update(None, "max_page_count", (max / page_size).max(1))
+                .map_err(map_err)?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let conn = inner.take_reader()?;
+            let result = f(&conn).map_err(map_err);
+            inner.return_reader(conn);
+            result
+        })
+        .await
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
+            f(&mut conn)
+        })
+        .await
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> StoreResult<Connection> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => open_connection(&self.path, true),
+        }
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READER_POOL_SIZE {
+                pool.push(conn);
+            }
+        }
+    }
+}
+
+async fn blocking<T, F>(f: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+}
+
+fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+    // WAL: readers never block the writer. synchronous=FULL: a commit returns only
+    // after the WAL is fsynced, which is what a 2xx promises. secure_delete: freed
+    // pages are zeroed, so deleted values do not linger in the file.
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_err)?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(map_err)?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(map_err)?;
+    conn.pragma_update(None, "cache_size", -32_000)
+        .map_err(map_err)?;
+    Ok(conn)
+}
+
+/// SQLite errors in backend-neutral terms.
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::OutOfMemory
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly => StoreError::Unavailable(e.to_string()),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                StoreError::Corrupt(e.to_string())
+            }
+            ErrorCode::ConstraintViolation => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Internal(e.to_string()),
+        },
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(e.to_string()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+pub(crate) fn hash_from_blob(bytes: &[u8]) -> rusqlite::Result<Hash> {
+    <[u8; 32]>::try_from(bytes).map(Hash).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            bytes.len(),
+            rusqlite::types::Type::Blob,
+            "a hash must be 32 bytes".into(),
+        )
+    })
+}
+
+fn seq_of(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+fn sql_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
+        self.write(move |conn| append::append(conn, requests)).await
+    }
+
+    async fn tree_head(&self) -> StoreResult<TreeHead> {
+        self.read(read_tree_head).await
+    }
+
+    async fn read_tiles(&self, ids: &[TileId]) -> StoreResult<TileMap> {
+        let ids = ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT data FROM tiles WHERE level = ?1 AND idx = ?2")?;
+            let mut tiles = TileMap::new();
+            for id in ids {
+                let data: Option<Vec<u8>> = stmt
+                    .query_row(params![id.level, sql_seq(id.index)], |r| r.get(0))
+                    .optional()?;
+                if let Some(data) = data {
+                    tiles.insert(id, data);
+                }
+            }
+            Ok(tiles)
+        })
+        .await
+    }
+
+    async fn read_entries(&self, start: u64, end: u64) -> StoreResult<Vec<StoredEntry>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, entry FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
+                Ok(StoredEntry {
+                    seq: seq_of(r.get(0)?),
+                    entry: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn entry_by_event_id(&self, event_id: &str) -> StoreResult<Option<StoredEntry>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT seq, entry FROM entries WHERE event_id = ?1")?
+                .query_row([event_id], |r| {
+                    Ok(StoredEntry {
+                        seq: seq_of(r.get(0)?),
+                        entry: r.get(1)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, event_id, trace_id, event_type, agent, job_id, case_id,
+                        workflow_run_id, subject, ts
+                 FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
+                Ok((
+                    seq_of(r.get(0)?),
+                    IndexKeys {
+                        event_id: r.get(1)?,
+                        trace_id: r.get(2)?,
+                        event_type: r.get(3)?,
+                        agent: r.get(4)?,
+                        job_id: r.get(5)?,
+                        case_id: r.get(6)?,
+                        workflow_run_id: r.get(7)?,
+                        subject: r.get(8)?,
+                        timestamp_micros: r.get(9)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let head = read_tree_head(&tx).map_err(map_err)?;
+            let latest: Option<i64> = tx
+                .query_row("SELECT max(size) FROM checkpoints", [], |r| r.get(0))
+                .map_err(map_err)?;
+            let latest = latest.map(seq_of);
+            if latest.is_some_and(|l| checkpoint.size < l) || checkpoint.size > head.size {
+                return Err(StoreError::Conflict(format!(
+                    "checkpoint of size {} would shrink the log (latest {latest:?}, tree {})",
+                    checkpoint.size, head.size
+                )));
+            }
+            if latest == Some(checkpoint.size) {
+                return Ok(());
+            }
+            tx.execute(
+                "INSERT INTO checkpoints(size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    sql_seq(checkpoint.size),
+                    &checkpoint.root.0[..],
+                    checkpoint.note,
+                    checkpoint.created_micros
+                ],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1",
+            )?
+            .query_row([], checkpoint_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT size, root, note, created_at FROM checkpoints
+                 WHERE size >= ?1 ORDER BY size LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(
+                params![sql_seq(from_size), i64::try_from(limit).unwrap_or(i64::MAX)],
+                checkpoint_from_row,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO blobs(ref, seq, subject, media_type, size, salt, data, created_at)
+                 VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ref) DO NOTHING",
+                params![
+                    &blob.reference.0[..],
+                    blob.media_type,
+                    i64::try_from(blob.bytes.len()).unwrap_or(i64::MAX),
+                    &blob.salt[..],
+                    blob.bytes,
+                    now_micros
+                ],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
+        let refs = refs.to_vec();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT size, media_type FROM blobs WHERE ref = ?1")?;
+            let mut found = HashMap::new();
+            for reference in refs {
+                let row = stmt
+                    .query_row([&reference.0[..]], |r| {
+                        Ok(UploadedBlob {
+                            size: usize::try_from(r.get::<_, i64>(0)?).unwrap_or_default(),
+                            media_type: r.get(1)?,
+                        })
+                    })
+                    .optional()?;
+                if let Some(upload) = row {
+                    found.insert(reference, upload);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn blob(&self, reference: &BlobRef) -> StoreResult<Option<StoredBlob>> {
+        let reference = *reference;
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT ref, media_type, salt, data, seq FROM blobs WHERE ref = ?1",
+            )?
+            .query_row([&reference.0[..]], blob_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT ref, media_type, salt, data, seq FROM blobs
+                 WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], blob_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64> {
+        self.write(move |conn| {
+            let n = conn
+                .execute(
+                    "DELETE FROM blobs WHERE seq IS NULL AND created_at < ?1",
+                    [cutoff_micros],
+                )
+                .map_err(map_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+        self.write(move |conn| {
+            let agents = serde_json::to_string(&key.agents)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let inserted = conn
+                .execute(
+                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![
+                        key.name,
+                        key.role,
+                        &key.key_hash[..],
+                        agents,
+                        key.created_micros
+                    ],
+                )
+                .map_err(map_err)?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an API key named {:?} exists",
+                    key.name
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
+        let key_hash = *key_hash;
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT name, role, key_hash, agents, created_at, revoked_at
+                 FROM api_keys WHERE key_hash = ?1",
+            )?
+            .query_row([&key_hash[..]], api_key_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, role, key_hash, agents, created_at, revoked_at
+                 FROM api_keys ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], api_key_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
+                    params![name, now_micros],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("no API key named {name:?}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+pub(crate) fn read_tree_head(conn: &Connection) -> rusqlite::Result<TreeHead> {
+    conn.query_row("SELECT size, root FROM tree_head WHERE id = 0", [], |r| {
+        Ok(TreeHead {
+            size: seq_of(r.get(0)?),
+            root: hash_from_blob(&r.get::<_, Vec<u8>>(1)?)?,
+        })
+    })
+}
+
+fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        size: seq_of(r.get(0)?),
+        root: hash_from_blob(&r.get::<_, Vec<u8>>(1)?)?,
+        note: r.get(2)?,
+        created_micros: r.get(3)?,
+    })
+}
+
+fn blob_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBlob> {
+    let reference = hash_from_blob(&r.get::<_, Vec<u8>>(0)?)?;
+    let salt = hash_from_blob(&r.get::<_, Vec<u8>>(2)?)?;
+    Ok(StoredBlob {
+        reference: BlobRef(reference.0),
+        media_type: r.get(1)?,
+        salt: salt.0,
+        bytes: r.get(3)?,
+        seq: r.get::<_, Option<i64>>(4)?.map(seq_of),
+    })
+}
+
+fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    let agents: String = r.get(3)?;
+    Ok(ApiKeyRecord {
+        name: r.get(0)?,
+        role: r.get(1)?,
+        key_hash: hash_from_blob(&r.get::<_, Vec<u8>>(2)?)?.0,
+        agents: serde_json::from_str(&agents).unwrap_or_default(),
+        created_micros: r.get(4)?,
+        revoked_micros: r.get(5)?,
+    })
+}
