@@ -116,13 +116,13 @@ pub async fn initialize(
         .set_meta(META_TOKEN_KEY_CHECK, &token_key_check(&token_key))
         .await?;
     store
-        .set_meta(META_VERIFIER_KEY, signer.verifier_key())
+        .set_meta(META_VERIFIER_KEY, &signer.verifier_key())
         .await?;
     store.set_meta(META_ORIGIN, signer.name()).await?;
     Ok(Initialized {
         created: true,
         origin: signer.name().to_owned(),
-        verifier_key: signer.verifier_key().to_owned(),
+        verifier_key: signer.verifier_key(),
         admin_key: Some(admin.secret),
     })
 }
@@ -144,10 +144,17 @@ pub async fn load(
         .get_meta(META_VERIFIER_KEY)
         .await?
         .context("the store has no verifier key")?;
+    if evident_tlog::verifier_key_name(&verifier_key)
+        .ok()
+        .as_deref()
+        != Some(origin.as_str())
+    {
+        bail!("the recorded verifier key {verifier_key} does not name the origin {origin:?}");
+    }
     let signer = match read_secret(&paths.signing_key)? {
         Some(text) => {
             let signer = LogSigner::new(text.trim()).context("reading the signing key")?;
-            if signer.verifier_key() != verifier_key {
+            if signer.verifier_key() != verifier_key || signer.name() != origin {
                 bail!(
                     "the signing key at {} does not belong to this log (verifier key {verifier_key})",
                     paths.signing_key.display()

@@ -8,7 +8,9 @@
 //!    size; a saved checkpoint (`--against`) does too, which proves the log is an
 //!    append-only extension of what its holder saw;
 //! 4. every stored blob opens its commitment and belongs to an entry that names it;
-//! 5. the derived index columns equal what the entries say.
+//! 5. the derived index columns equal what the entries say, and the backend's own
+//!    integrity check (SQLite `PRAGMA integrity_check`) finds its indexes equal to
+//!    their tables.
 //!
 //! The first failure stops the run and names the `seq` and why.
 
@@ -73,6 +75,13 @@ pub async fn verify_store(
     against: Option<&[u8]>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, VerifyFailure> {
+    let problems = store.integrity_check().await?;
+    if let Some(first) = problems.first() {
+        return Err(VerifyFailure::Store(format!(
+            "the database is damaged ({} problems), first: {first}",
+            problems.len()
+        )));
+    }
     let head = store.tree_head().await?;
     let against = against
         .map(|note| {
@@ -227,11 +236,11 @@ pub async fn verify_store(
         }
         size = integration.tree_size;
         let keep = right_edge_tiles(size);
-        edge = integration
-            .tiles
+        // Old edge first: where a tile changed, its new data must win.
+        edge = edge
             .into_iter()
+            .chain(integration.tiles)
             .filter(|(id, _)| keep.contains(id))
-            .chain(edge.into_iter().filter(|(id, _)| keep.contains(id)))
             .collect();
         if let Some((expected, what)) = expected_roots.get(&size) {
             check_root(size, *expected, integration.root, what)?;

@@ -132,4 +132,7 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         self.inner.set_meta(key, value).await
     }
+    async fn integrity_check(&self) -> StoreResult<Vec<String>> {
+        self.inner.integrity_check().await
+    }
 }

@@ -187,4 +187,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a configuration value kept with the log.
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// The backend's own structural check (pages, indexes equal to their tables);
+    /// the problems it finds, empty when sound. Part of `evident verify`.
+    async fn integrity_check(&self) -> StoreResult<Vec<String>>;
 }

@@ -19,11 +19,11 @@ pub fn encode_entry_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, Tlo
     let total: usize = entries.iter().map(|entry| 2 + entry.as_ref().len()).sum();
     let mut bundle = Vec::with_capacity(total);
     for entry in entries {
-        let entry = entry.as_ref();
-        let len = u16::try_from(entry.len())
-            .map_err(|_| TlogError::EntryTooLarge { len: entry.len() })?;
+        let bytes = entry.as_ref();
+        let len = u16::try_from(bytes.len())
+            .map_err(|_| TlogError::EntryTooLarge { len: bytes.len() })?;
         bundle.extend_from_slice(&len.to_be_bytes());
-        bundle.extend_from_slice(entry);
+        bundle.extend_from_slice(bytes);
     }
     Ok(bundle)
 }

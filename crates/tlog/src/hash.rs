@@ -69,8 +69,8 @@ impl Hash {
         }
         let mut out = [0u8; HASH_SIZE];
         for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).map_err(|_| TlogError::MalformedHash)?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| TlogError::MalformedHash)?;
+            let digits = std::str::from_utf8(pair).map_err(|_| TlogError::MalformedHash)?;
+            *byte = u8::from_str_radix(digits, 16).map_err(|_| TlogError::MalformedHash)?;
         }
         Ok(Self(out))
     }

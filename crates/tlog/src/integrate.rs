@@ -29,8 +29,9 @@ pub struct Integration {
 /// Appends `new_leaves` (leaf hashes, in order) to the tree of `tree_size` leaves
 /// whose right-edge tiles are in `edge`.
 ///
-/// `edge` must hold at least the tiles [`right_edge_tiles(tree_size)`]
-/// (crate::right_edge_tiles) names, each at least as wide as `tree_size` needs;
+/// `edge` must hold at least the tiles that
+/// [`right_edge_tiles`](crate::right_edge_tiles)`(tree_size)` names, each at least
+/// as wide as `tree_size` needs;
 /// wider data (written for a later size that was never committed) is truncated to
 /// the prefix that `tree_size` covers, so a retried append after a partial failure
 /// produces the same result.

@@ -68,8 +68,8 @@ impl LogSigner {
     }
 
     /// The verifier key: `<name>+<hex8>+<base64>`.
-    pub fn verifier_key(&self) -> &str {
-        &self.verifier_key
+    pub fn verifier_key(&self) -> String {
+        self.verifier_key.clone()
     }
 
     /// Signs `checkpoint`, returning the complete signed note text.

@@ -130,16 +130,16 @@ pub fn parse_tile_path(path: &str) -> Result<TilePath, TlogError> {
 }
 
 fn parse_level(text: &str) -> Result<u8, TlogError> {
-    let level = parse_canonical_decimal(text).ok_or(TlogError::MalformedTilePath("bad level"))?;
-    u8::try_from(level)
+    let number = parse_canonical_decimal(text).ok_or(TlogError::MalformedTilePath("bad level"))?;
+    u8::try_from(number)
         .ok()
         .filter(|level| *level <= MAX_TILE_LEVEL)
         .ok_or(TlogError::MalformedTilePath("level above 63"))
 }
 
 fn parse_width(text: &str) -> Result<u16, TlogError> {
-    let width = parse_canonical_decimal(text).ok_or(TlogError::MalformedTilePath("bad width"))?;
-    u16::try_from(width)
+    let number = parse_canonical_decimal(text).ok_or(TlogError::MalformedTilePath("bad width"))?;
+    u16::try_from(number)
         .ok()
         .filter(|width| (1..TILE_WIDTH).contains(width))
         .ok_or(TlogError::MalformedTilePath(

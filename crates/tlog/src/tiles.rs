@@ -109,7 +109,8 @@ pub fn right_edge_tiles(tree_size: u64) -> Vec<TileId> {
         if nodes == 0 {
             break;
         }
-        if nodes % u64::from(TILE_WIDTH) != 0 {
+        let partial_width = nodes % u64::from(TILE_WIDTH);
+        if partial_width > 0 {
             tiles.push(TileId {
                 level,
                 index: nodes / u64::from(TILE_WIDTH),

@@ -99,8 +99,8 @@ pub fn parse_tlog_proof(text: &[u8]) -> Result<TlogProof, TlogError> {
     if text.len() > MAX_TLOG_PROOF_LEN {
         return Err(TlogError::MalformedTlogProof("too long"));
     }
-    let text = std::str::from_utf8(text).map_err(|_| TlogError::MalformedTlogProof("not UTF-8"))?;
-    let mut rest = text;
+    let mut rest =
+        std::str::from_utf8(text).map_err(|_| TlogError::MalformedTlogProof("not UTF-8"))?;
 
     if next_line(&mut rest)? != TLOG_PROOF_HEADER {
         return Err(TlogError::MalformedTlogProof(
@@ -127,14 +127,14 @@ pub fn parse_tlog_proof(text: &[u8]) -> Result<TlogProof, TlogError> {
 
     let mut hashes = Vec::new();
     loop {
-        let line = next_line(&mut rest)?;
-        if line.is_empty() {
+        let hash_line = next_line(&mut rest)?;
+        if hash_line.is_empty() {
             break;
         }
         if hashes.len() == MAX_PROOF_HASHES {
             return Err(TlogError::MalformedTlogProof("more than 64 proof hashes"));
         }
-        let hash = Hash::from_base64(line)
+        let hash = Hash::from_base64(hash_line)
             .map_err(|_| TlogError::MalformedTlogProof("proof hash is not base64 of 32 bytes"))?;
         hashes.push(hash);
     }

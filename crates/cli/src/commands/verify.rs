@@ -30,6 +30,22 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?;
     let store = crate::local::open_existing(&cli.data)?;
+    // From here on the store is what is being checked: any failure to read it is a
+    // failed check (exit 1), not a usage error.
+    check(cli, args, &store, against.as_deref())
+        .await
+        .map_err(|e| match e.downcast::<CheckFailed>() {
+            Ok(failed) => failed.into(),
+            Err(other) => CheckFailed(format!("{other:#}")).into(),
+        })
+}
+
+async fn check(
+    cli: &Cli,
+    args: &Args,
+    store: &evident_store::sqlite::SqliteStore,
+    against: Option<&[u8]>,
+) -> anyhow::Result<()> {
     let recorded = store
         .get_meta(datadir::META_VERIFIER_KEY)
         .await?
@@ -37,13 +53,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let verifier_key = args.key.clone().unwrap_or(recorded);
     // The secrets must still be the ones the log was created with.
     let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
-    if let Err(e) = datadir::load(&store, &paths).await {
+    if let Err(e) = datadir::load(store, &paths).await {
         return Err(CheckFailed(format!("secrets: {e:#}")).into());
     }
     let head = store.tree_head().await?;
     let bar = super::progress_bar(head.size, "verifying");
     let progress = |done: u64, _total: u64| bar.set_position(done);
-    let report = verify_store(&store, &verifier_key, against.as_deref(), &progress)
+    let report = verify_store(store, &verifier_key, against, &progress)
         .await
         .map_err(|e| CheckFailed(e.to_string()))?;
     bar.finish_and_clear();

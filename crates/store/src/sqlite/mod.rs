@@ -527,6 +527,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn integrity_check(&self) -> StoreResult<Vec<String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+            Ok(problems.into_iter().filter(|p| p != "ok").collect())
+        })
+        .await
+    }
+
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.write(move |conn| {

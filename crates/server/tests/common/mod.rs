@@ -1,0 +1,413 @@
+//! Helpers for the HTTP API tests: a server on a temporary SQLite store, driven with
+//! `router(state).oneshot(..)` (STYLE habit 7), and independent checks of what it
+//! answers (leaf hashes and tree roots computed here, straight from RFC 9162, not
+//! with the server's own code).
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use evident_server::auth::{generate_api_key, Role};
+use evident_server::datadir::{self, SecretPaths};
+use evident_server::state::Limits;
+use evident_server::{App, AppState};
+use evident_store::sqlite::{SqliteOptions, SqliteStore};
+use evident_store::{Store, StoredCheckpoint};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// The origin every test log is created with.
+pub const ORIGIN: &str = "test.example/log";
+
+/// A checkpoint interval long enough that the background checkpointer never signs
+/// during a test after its first (empty-tree) checkpoint: tests sign explicitly.
+pub const MANUAL_CHECKPOINTS: Duration = Duration::from_secs(3600);
+
+/// A running application on a temporary store, with a key of every role.
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub store: Arc<SqliteStore>,
+    pub verifier_key: String,
+    pub admin: String,
+    pub ingest: String,
+    pub auditor: String,
+    pub approver: String,
+    pub privacy: String,
+    // Dropped last: the store's files live here.
+    pub dir: TempDir,
+}
+
+/// An HTTP answer, body collected.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a 200 and returns the JSON body.
+    pub fn ok_json(&self) -> Value {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "expected 200, got {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and returns it.
+    pub fn problem(&self, status: StatusCode) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "errors are problem+json"
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], json!(status.as_u16()), "{problem}");
+        assert!(problem["title"].is_string(), "{problem}");
+        assert!(problem["detail"].is_string(), "{problem}");
+        problem
+    }
+
+    /// Asserts a 4xx problem (any status) and returns it: the hostile-input rule.
+    pub fn client_problem(&self) -> Value {
+        assert!(
+            self.status.is_client_error(),
+            "expected a 4xx, got {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self.problem(self.status)
+    }
+}
+
+impl TestApp {
+    /// An app whose checkpoints are signed only by [`TestApp::sign`].
+    pub async fn new() -> Self {
+        Self::with_limits(Limits {
+            checkpoint_interval: MANUAL_CHECKPOINTS,
+            ..Limits::default()
+        })
+        .await
+    }
+
+    pub async fn with_limits(limits: Limits) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(
+            SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"),
+        );
+        let paths = SecretPaths::new(dir.path(), None);
+        let init = datadir::initialize(&*store, &paths, Some(ORIGIN))
+            .await
+            .expect("initialize");
+        let admin = init.admin_key.expect("a new store prints its admin key");
+        let (identity, token_key) = datadir::load(&*store, &paths).await.expect("load");
+        let app = App::start(store.clone(), identity, token_key, limits);
+        let mut test_app = Self {
+            app,
+            store,
+            verifier_key: init.verifier_key,
+            admin,
+            ingest: String::new(),
+            auditor: String::new(),
+            approver: String::new(),
+            privacy: String::new(),
+            dir,
+        };
+        test_app.ingest = test_app.key("ingest-1", Role::Ingest, &[]).await;
+        test_app.auditor = test_app.key("auditor-1", Role::Auditor, &[]).await;
+        test_app.approver = test_app.key("approver-1", Role::Approver, &[]).await;
+        test_app.privacy = test_app.key("privacy-1", Role::Privacy, &[]).await;
+        // The checkpointer signs the empty tree as soon as it starts; wait for it, so
+        // that with MANUAL_CHECKPOINTS it sleeps for the rest of the test.
+        test_app
+            .wait_for_checkpoint(0, Duration::from_secs(5))
+            .await;
+        test_app
+    }
+
+    /// Creates an API key and returns its secret.
+    pub async fn key(&self, name: &str, role: Role, agents: &[&str]) -> String {
+        let key = generate_api_key(
+            name,
+            role,
+            agents.iter().map(|a| (*a).to_owned()).collect(),
+            evident_core::time::now_utc_micros().1,
+        );
+        self.store
+            .create_api_key(key.record)
+            .await
+            .expect("create key");
+        key.secret
+    }
+
+    /// Sends one request through a fresh router.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        key: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(key) = key {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        self.send_request(request.body(body.into()).expect("request"))
+            .await
+    }
+
+    pub async fn send_request(&self, request: Request<Body>) -> Reply {
+        let router = evident_server::router(AppState {
+            app: self.app.clone(),
+        });
+        let response = router.oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
+        self.send(Method::GET, uri, key, None, Body::empty()).await
+    }
+
+    /// `POST /api/v1/events` with a JSON body.
+    pub async fn post_json(&self, key: &str, body: &Value) -> Reply {
+        self.post_events_raw(key, "application/json", body.to_string())
+            .await
+    }
+
+    pub async fn post_events_raw(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Reply {
+        self.send(
+            Method::POST,
+            "/api/v1/events",
+            Some(key),
+            Some(content_type),
+            body,
+        )
+        .await
+    }
+
+    /// Posts `events` with the ingest key and returns the answer array (asserting 200).
+    pub async fn ingest_ok(&self, events: &Value) -> Vec<Value> {
+        let answer = self.post_json(&self.ingest, events).await.ok_json();
+        answer.as_array().expect("ingest answers an array").clone()
+    }
+
+    /// Ingests `n` simple events (ids `{prefix}-{i}`) in one batch.
+    pub async fn ingest_n(&self, prefix: &str, n: usize) -> Vec<Value> {
+        let events: Vec<Value> = (0..n)
+            .map(|i| event(&format!("{prefix}-{i}"), "trace-bulk"))
+            .collect();
+        self.ingest_ok(&Value::Array(events)).await
+    }
+
+    /// The integrated tree's size, straight from the store.
+    pub async fn tree_size(&self) -> u64 {
+        self.store.tree_head().await.expect("tree head").size
+    }
+
+    /// Signs a checkpoint for the current tree now.
+    pub async fn sign(&self) -> StoredCheckpoint {
+        evident_server::checkpointer::sign_if_grown(&self.app)
+            .await
+            .expect("sign");
+        self.store
+            .latest_checkpoint()
+            .await
+            .expect("latest checkpoint")
+            .expect("a checkpoint")
+    }
+
+    /// Waits until a checkpoint of at least `size` is stored.
+    pub async fn wait_for_checkpoint(&self, size: u64, timeout: Duration) -> StoredCheckpoint {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(cp) = self.store.latest_checkpoint().await.expect("checkpoint") {
+                if cp.size >= size {
+                    return cp;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint of size {size} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `GET /api/v1/events/{id}` as the auditor.
+    pub async fn get_event(&self, event_id: &str) -> Reply {
+        self.get(&format!("/api/v1/events/{event_id}"), Some(&self.auditor))
+            .await
+    }
+
+    /// Every entry of the log, read over HTTP as entry bundles (tlog-tiles).
+    pub async fn entries(&self) -> Vec<Vec<u8>> {
+        let size = self.tree_size().await;
+        let mut entries = Vec::new();
+        let mut index = 0u64;
+        while index * 256 < size {
+            let width = u16::try_from((size - index * 256).min(256)).expect("width");
+            let path = evident_tlog::entries_path(index, width);
+            let reply = self.get(&format!("/{path}"), Some(&self.auditor)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+            let bundle = evident_tlog::decode_entry_bundle(&reply.body).expect("bundle");
+            assert_eq!(bundle.len(), usize::from(width), "{path}");
+            entries.extend(bundle.into_iter().map(<[u8]>::to_vec));
+            index += 1;
+        }
+        entries
+    }
+
+    /// The entry bytes at `seq`, read over HTTP.
+    pub async fn entry(&self, seq: u64) -> Vec<u8> {
+        let mut entries = self.entries().await;
+        entries.swap_remove(usize::try_from(seq).expect("seq"))
+    }
+
+    /// The entry at `seq`, parsed.
+    pub async fn entry_json(&self, seq: u64) -> Value {
+        serde_json::from_slice(&self.entry(seq).await).expect("entry is JSON")
+    }
+}
+
+/// A minimal valid client event.
+pub fn event(event_id: &str, trace_id: &str) -> Value {
+    json!({
+        "event_id": event_id,
+        "trace_id": trace_id,
+        "timestamp": "2026-11-23T14:22:07.123+01:00",
+        "actor": {"type": "agent", "id": "refund-bot", "version": "1.4.2"},
+        "event_type": "tool_call",
+        "tool": {"name": "issue_refund", "call_id": "call-1"},
+        "outcome": "success"
+    })
+}
+
+/// A valid client event for agent `agent`.
+pub fn event_for(event_id: &str, agent: &str) -> Value {
+    let mut e = event(event_id, "trace-agents");
+    e["actor"]["id"] = json!(agent);
+    e
+}
+
+/// RFC 9162 leaf hash, computed here: SHA-256(0x00 ‖ entry).
+pub fn leaf(entry: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update([0u8]);
+    hasher.update(entry);
+    hasher.finalize().into()
+}
+
+pub fn leaf_b64(entry: &[u8]) -> String {
+    BASE64.encode(leaf(entry))
+}
+
+fn node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update([1u8]);
+    hasher.update(left);
+    hasher.update(right);
+    hasher.finalize().into()
+}
+
+/// MTH(D[n]) straight from RFC 9162 §2.1.1.
+pub fn naive_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            let mut k = 1;
+            while k * 2 < n {
+                k *= 2;
+            }
+            node(&naive_root(&leaves[..k]), &naive_root(&leaves[k..]))
+        }
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    BASE64.decode(text).expect("base64")
+}
+
+/// A base64 hash from a JSON answer, as an evident_tlog hash.
+pub fn hash(value: &Value) -> evident_tlog::Hash {
+    evident_tlog::Hash::from_base64(value.as_str().expect("a base64 string")).expect("a hash")
+}
+
+pub fn hashes(value: &Value) -> Vec<evident_tlog::Hash> {
+    value
+        .as_array()
+        .expect("an array of hashes")
+        .iter()
+        .map(hash)
+        .collect()
+}
+
+/// The `detail` of a problem.
+pub fn detail(problem: &Value) -> &str {
+    problem["detail"].as_str().unwrap_or("")
+}
