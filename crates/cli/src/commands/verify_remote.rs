@@ -100,9 +100,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         let step = integrate(size, &edge, &leaves).map_err(|e| CheckFailed(e.to_string()))?;
         size = step.tree_size;
         let keep = evident_tlog::right_edge_tiles(size);
-        edge = step
-            .tiles
+        // Old edge first: where a tile changed, its new data must win.
+        edge = edge
             .into_iter()
+            .chain(step.tiles)
             .filter(|(id, _)| keep.contains(id))
             .collect();
         if let Some(saved) = against.as_ref().filter(|s| s.size == size) {
