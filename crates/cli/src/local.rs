@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use evident_server::datadir::{self, SecretPaths};
-use evident_server::state::{App, Limits};
+use evident_server::state::{App, Settings};
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
 use evident_store::Store;
 
@@ -31,9 +31,10 @@ pub async fn start_app(
     store: Arc<dyn Store>,
     data_dir: &Path,
     signing_key_file: Option<&Path>,
-    limits: Limits,
+    mut settings: Settings,
 ) -> anyhow::Result<Arc<App>> {
+    settings.checkpoint_file = Some(datadir::checkpoint_file(data_dir));
     let paths = SecretPaths::new(data_dir, signing_key_file);
     let (identity, token_key) = datadir::load(&*store, &paths).await?;
-    Ok(App::start(store, identity, token_key, limits))
+    Ok(App::start(store, identity, token_key, settings))
 }

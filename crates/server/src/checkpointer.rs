@@ -60,7 +60,27 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         created_micros: evident_core::time::now_utc_micros().1,
     };
     store.put_checkpoint(checkpoint.clone()).await?;
+    if let Some(path) = &app.settings.checkpoint_file {
+        write_checkpoint_file(path, &checkpoint.note)?;
+    }
     app.metrics.record_checkpoint();
     tracing::debug!(tree_size = head.size, "signed checkpoint");
     Ok(Some(checkpoint))
+}
+
+/// Replaces `path` with `note` atomically and durably (write, fsync, rename, fsync dir).
+///
+/// # Errors
+/// I/O errors.
+pub fn write_checkpoint_file(path: &std::path::Path, note: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let temp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(note.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -6,6 +6,8 @@
 //! - `secrets/signing.key`: the log's Ed25519 note key (unless `--signing-key-file`
 //!   puts it elsewhere).
 //! - `secrets/token.key`: the HMAC key of subject and PII tokens.
+//! - `checkpoint`: the latest signed checkpoint, kept outside the database so that
+//!   `evident verify` notices a database that lost committed entries.
 //!
 //! The store's `meta` table keeps the origin, the verifier key and a check value of
 //! the token key, so a swapped or damaged secret file is caught at start and by
@@ -26,6 +28,11 @@ use crate::state::LogIdentity;
 pub const META_ORIGIN: &str = "origin";
 pub const META_VERIFIER_KEY: &str = "verifier_key";
 pub const META_TOKEN_KEY_CHECK: &str = "token_key_check";
+
+/// The file the latest checkpoint is mirrored to.
+pub fn checkpoint_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("checkpoint")
+}
 
 /// Where the secrets of a data dir live.
 #[derive(Debug, Clone)]

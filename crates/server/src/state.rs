@@ -37,18 +37,23 @@ impl LogIdentity {
     }
 }
 
-/// Limits a deployment may tune.
+/// Settings a deployment may tune.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub struct Settings {
     pub max_body_bytes: usize,
     pub checkpoint_interval: Duration,
+    /// A file the latest signed checkpoint is also written to (atomically, fsynced).
+    /// Outside the database, it lets `verify` notice a database that lost committed
+    /// entries (a damaged write-ahead log is silently cut short by SQLite).
+    pub checkpoint_file: Option<std::path::PathBuf>,
 }
 
-impl Default for Limits {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            checkpoint_file: None,
         }
     }
 }
@@ -61,7 +66,7 @@ pub struct App {
     pub keys: KeyResolver,
     pub sequencer: Sequencer,
     pub metrics: Arc<Metrics>,
-    pub limits: Limits,
+    pub settings: Settings,
 }
 
 impl App {
@@ -71,13 +76,13 @@ impl App {
         store: Arc<dyn Store>,
         identity: LogIdentity,
         token_key: TokenKey,
-        limits: Limits,
+        settings: Settings,
     ) -> Arc<Self> {
         let metrics = Arc::new(Metrics::default());
         let appended = Arc::new(Notify::new());
         let sequencer = Sequencer::start(store.clone(), appended.clone(), metrics.clone());
         let can_sign = identity.signer.is_some();
-        let interval = limits.checkpoint_interval;
+        let interval = settings.checkpoint_interval;
         let app = Arc::new(Self {
             keys: KeyResolver::new(store.clone()),
             store,
@@ -85,7 +90,7 @@ impl App {
             token_key,
             sequencer,
             metrics,
-            limits,
+            settings,
         });
         if can_sign {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));

@@ -35,7 +35,7 @@ pub struct VerifyReport {
     pub root: Hash,
     pub checkpoints: u64,
     pub blobs: u64,
-    /// The `--against` checkpoint's size, if one was given.
+    /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
 }
 
@@ -72,7 +72,7 @@ fn entry_failure(seq: u64, why: impl Into<String>) -> VerifyFailure {
 pub async fn verify_store(
     store: &dyn Store,
     verifier_key: &str,
-    against: Option<&[u8]>,
+    against: &[&[u8]],
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, VerifyFailure> {
     let problems = store.integrity_check().await?;
@@ -83,15 +83,15 @@ pub async fn verify_store(
         )));
     }
     let head = store.tree_head().await?;
-    let against = against
-        .map(|note| {
+    let mut saved = Vec::with_capacity(against.len());
+    for note in against {
+        saved.push(
             open_checkpoint(note, verifier_key).map_err(|e| VerifyFailure::Checkpoint {
                 size: 0,
-                why: format!("the saved checkpoint does not verify: {e}"),
-            })
-        })
-        .transpose()?;
-
+                why: format!("a saved checkpoint does not verify: {e}"),
+            })?,
+        );
+    }
     // Sizes at which the recomputed root must be known: every stored checkpoint and
     // the saved one. Checkpoint notes are checked as they are read.
     let mut expected_roots: BTreeMap<u64, (Hash, &'static str)> = BTreeMap::new();
@@ -126,12 +126,12 @@ pub async fn verify_store(
             checkpoints += 1;
         }
     }
-    if let Some(saved) = &against {
+    for saved in &saved {
         if saved.size > head.size {
             return Err(VerifyFailure::Checkpoint {
                 size: saved.size,
                 why: format!(
-                    "the saved checkpoint covers {} entries but the log has only {}: the log was truncated",
+                    "a saved checkpoint covers {} entries but the log has only {}: the log lost entries",
                     saved.size, head.size
                 ),
             });
@@ -264,7 +264,7 @@ pub async fn verify_store(
         root: head.root,
         checkpoints,
         blobs,
-        against_size: against.map(|c: Checkpoint| c.size),
+        against_size: saved.iter().map(|c: &Checkpoint| c.size).max(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use evident_core::json::{parse_events_body, BodyFormat};
 use evident_server::auth::{Principal, Role};
-use evident_server::state::Limits;
+use evident_server::state::Settings;
 use evident_store::Store;
 
 use crate::remote::{success, Remote};
@@ -88,7 +88,7 @@ impl Sink {
             store,
             &cli.data,
             cli.signing_key_file.as_deref(),
-            Limits::default(),
+            Settings::default(),
         )
         .await?;
         Ok(Self::Local(app))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use evident_server::auth::{Principal, Role};
 use evident_server::datadir::{self, SecretPaths};
-use evident_server::state::Limits;
+use evident_server::state::Settings;
 use evident_store::sqlite::SqliteOptions;
 use evident_store::Store;
 
@@ -53,15 +53,16 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let paths = SecretPaths::new(&data, cli.signing_key_file.as_deref());
     let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
     super::init::print_initialized(&init, &data);
-    let limits = Limits {
+    let settings = Settings {
         max_body_bytes: args.max_body_bytes,
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.clamp(10, 1000)),
+        checkpoint_file: None,
     };
     let app = crate::local::start_app(
         store.clone(),
         &data,
         cli.signing_key_file.as_deref(),
-        limits,
+        settings,
     )
     .await?;
     if args.demo && store.tree_head().await?.size == 0 {

@@ -29,7 +29,12 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?;
-    let store = crate::local::open_existing(&cli.data)?;
+    if !cli.data.join(evident_store::sqlite::DB_FILE).exists() {
+        anyhow::bail!("no store at {}", cli.data.display());
+    }
+    // The store is what is being checked: failing to open it is a failed check.
+    let store =
+        crate::local::open_existing(&cli.data).map_err(|e| CheckFailed(format!("{e:#}")))?;
     // From here on the store is what is being checked: any failure to read it is a
     // failed check (exit 1), not a usage error.
     check(cli, args, &store, against.as_deref())
@@ -56,10 +61,17 @@ async fn check(
     if let Err(e) = datadir::load(store, &paths).await {
         return Err(CheckFailed(format!("secrets: {e:#}")).into());
     }
+    // The mirrored checkpoint: the database must still hold everything it covers.
+    let mirrored = match std::fs::read(datadir::checkpoint_file(&cli.data)) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).context("reading the checkpoint file"),
+    };
     let head = store.tree_head().await?;
     let bar = super::progress_bar(head.size, "verifying");
     let progress = |done: u64, _total: u64| bar.set_position(done);
-    let report = verify_store(store, &verifier_key, against, &progress)
+    let saved: Vec<&[u8]> = against.into_iter().chain(mirrored.as_deref()).collect();
+    let report = verify_store(store, &verifier_key, &saved, &progress)
         .await
         .map_err(|e| CheckFailed(e.to_string()))?;
     bar.finish_and_clear();
@@ -70,7 +82,7 @@ async fn check(
         report.checkpoints,
         report.blobs
     );
-    if let Some(size) = report.against_size {
+    if let Some(size) = report.against_size.filter(|_| args.against.is_some()) {
         println!("consistent with the saved checkpoint of size {size}");
     }
     Ok(())

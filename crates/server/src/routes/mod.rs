@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let limit = state.app.limits.max_body_bytes;
+    let limit = state.app.settings.max_body_bytes;
     Router::new()
         .merge(events::router())
         .merge(blobs::router())

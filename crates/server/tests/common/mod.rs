@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use evident_server::auth::{generate_api_key, Role};
 use evident_server::datadir::{self, SecretPaths};
-use evident_server::state::Limits;
+use evident_server::state::Settings;
 use evident_server::{App, AppState};
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
 use evident_store::{Store, StoredCheckpoint};
@@ -122,25 +122,24 @@ impl Reply {
 impl TestApp {
     /// An app whose checkpoints are signed only by [`TestApp::sign`].
     pub async fn new() -> Self {
-        Self::with_limits(Limits {
+        Self::with_limits(Settings {
             checkpoint_interval: MANUAL_CHECKPOINTS,
-            ..Limits::default()
+            ..Settings::default()
         })
         .await
     }
 
-    pub async fn with_limits(limits: Limits) -> Self {
+    pub async fn with_limits(settings: Settings) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(
-            SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"),
-        );
+        let store =
+            Arc::new(SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"));
         let paths = SecretPaths::new(dir.path(), None);
         let init = datadir::initialize(&*store, &paths, Some(ORIGIN))
             .await
             .expect("initialize");
         let admin = init.admin_key.expect("a new store prints its admin key");
         let (identity, token_key) = datadir::load(&*store, &paths).await.expect("load");
-        let app = App::start(store.clone(), identity, token_key, limits);
+        let app = App::start(store.clone(), identity, token_key, settings);
         let mut test_app = Self {
             app,
             store,

@@ -136,6 +136,19 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    /// On a clean close, folds the write-ahead log into the database and empties it,
+    /// so a data dir at rest is one self-contained file.
+    fn drop(&mut self) {
+        self.readers.get_mut().map(Vec::clear).ok();
+        if let Ok(conn) = self.writer.get_mut() {
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                tracing::warn!(error = %e, "could not fold the write-ahead log on close");
+            }
+        }
+    }
+}
+
 async fn blocking<T, F>(f: F) -> StoreResult<T>
 where
     T: Send + 'static,
