@@ -22,7 +22,8 @@ pub struct Integration {
     /// The RFC 9162 root of the new tree.
     pub root: Hash,
     /// Every tile whose data changed, with its complete new data, lowest level
-    /// first and by index within a level.
+    /// first and by index within a level. The data replaces whatever is stored,
+    /// including wider data left by an append whose tree head was never committed.
     pub tiles: Vec<(TileId, Vec<u8>)>,
 }
 
