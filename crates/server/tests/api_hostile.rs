@@ -6,7 +6,7 @@ mod common;
 use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode};
 use common::{detail, event, TestApp};
-use evident_server::state::Limits;
+use evident_server::state::Settings;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
@@ -152,7 +152,7 @@ fn hostile_bodies() -> Vec<(
         ),
         (
             "garbage content type",
-            Some("\u{1}"),
+            Some("*/*; q=\"x"),
             valid,
             Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ),
@@ -353,9 +353,10 @@ async fn a_10_mb_payload_is_a_blob() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413() {
-    let t = TestApp::with_limits(Limits {
+    let t = TestApp::with_settings(Settings {
         max_body_bytes: MIB,
         checkpoint_interval: common::MANUAL_CHECKPOINTS,
+        ..Settings::default()
     })
     .await;
     let mut e = event("huge", "t");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{event, hash, hashes, leaf, naive_root, TestApp, ORIGIN};
-use evident_server::state::Limits;
+use evident_server::state::Settings;
 use evident_tlog::{open_checkpoint, verify_consistency, verify_inclusion, Checkpoint, Hash};
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ async fn the_checkpoint_is_a_signed_note_over_the_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_checkpointer_covers_new_events_within_a_second() {
-    let t = TestApp::with_limits(Limits::default()).await;
+    let t = TestApp::with_settings(Settings::default()).await;
     t.ingest_n("bg", 3).await;
     // Contract: within 1 s by default; some slack for a loaded test machine.
     t.wait_for_checkpoint(3, Duration::from_millis(1500)).await;

@@ -82,8 +82,12 @@ async fn check(
         report.checkpoints,
         report.blobs
     );
-    if let Some(size) = report.against_size.filter(|_| args.against.is_some()) {
-        println!("consistent with the saved checkpoint of size {size}");
+    if let Some(note) = against {
+        let saved = evident_tlog::open_checkpoint(note, &verifier_key)?;
+        println!(
+            "consistent with the saved checkpoint of size {}",
+            saved.size
+        );
     }
     Ok(())
 }

@@ -122,14 +122,14 @@ impl Reply {
 impl TestApp {
     /// An app whose checkpoints are signed only by [`TestApp::sign`].
     pub async fn new() -> Self {
-        Self::with_limits(Settings {
+        Self::with_settings(Settings {
             checkpoint_interval: MANUAL_CHECKPOINTS,
             ..Settings::default()
         })
         .await
     }
 
-    pub async fn with_limits(settings: Settings) -> Self {
+    pub async fn with_settings(settings: Settings) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store =
             Arc::new(SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"));
