@@ -132,10 +132,13 @@ pub fn is_valid_key_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// A cached lookup: when it was made, and whom the key named (`None`: nobody).
+type CachedLookup = (Instant, Option<Principal>);
+
 /// Resolves bearer keys to principals, with a short cache.
 pub struct KeyResolver {
     store: Arc<dyn Store>,
-    cache: Mutex<HashMap<[u8; 32], (Instant, Option<Principal>)>>,
+    cache: Mutex<HashMap<[u8; 32], CachedLookup>>,
 }
 
 impl KeyResolver {

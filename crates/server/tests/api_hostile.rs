@@ -156,6 +156,16 @@ fn hostile_bodies() -> Vec<(
             valid,
             Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ),
+        (
+            "a byte order mark",
+            json,
+            [
+                b"\xef\xbb\xbf".to_vec(),
+                event("h", "t").to_string().into_bytes(),
+            ]
+            .concat(),
+            bad,
+        ),
         ("an empty body", json, Vec::new(), bad),
         ("only whitespace", json, b" \r\n\t ".to_vec(), bad),
         ("an empty NDJSON body", ndjson, b"\n\n".to_vec(), bad),

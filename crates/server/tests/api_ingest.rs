@@ -689,3 +689,71 @@ async fn lookup_of_an_unknown_event_is_404() {
     let t = TestApp::new().await;
     t.get_event("nope").await.problem(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_get_distinct_consecutive_seqs() {
+    let t = std::sync::Arc::new(TestApp::new().await);
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let batch = json!([
+                event(&format!("cc-{i}-a"), "t"),
+                event(&format!("cc-{i}-b"), "t")
+            ]);
+            t.ingest_ok(&batch).await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        // A request's events stay together and in order.
+        let a = answer[0]["seq"].as_u64().unwrap();
+        assert_eq!(answer[1]["seq"].as_u64().unwrap(), a + 1);
+        seqs.extend([a, a + 1]);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..48).collect::<Vec<u64>>());
+    assert_eq!(t.tree_size().await, 48);
+    assert_eq!(t.entries().await.len(), 48);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resends_are_stored_once() {
+    let t = std::sync::Arc::new(TestApp::new().await);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            t.ingest_ok(&event("resent", "t")).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(t.tree_size().await, 1);
+
+    // Racing different contents under one new id: exactly one wins, the others get 409.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut e = event("raced", "t");
+            e["attempt"] = json!(i);
+            t.post_json(&t.ingest, &e).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((ok, conflicts), (1, 7), "{statuses:?}");
+    assert_eq!(t.tree_size().await, 2);
+}
