@@ -6,7 +6,16 @@ use std::process::Command;
 
 fn tree(package: &str, depth: Option<u32>) -> String {
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", package]);
+    cmd.args([
+        "tree",
+        "--offline",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "-p",
+        package,
+    ]);
     if let Some(depth) = depth {
         cmd.args(["--depth", &depth.to_string()]);
     }
@@ -14,7 +23,11 @@ fn tree(package: &str, depth: Option<u32>) -> String {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running cargo tree");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -29,7 +42,16 @@ fn crate_names(tree: &str) -> Vec<String> {
 fn pure_crates_have_no_io_dependencies() {
     for package in ["evident-tlog", "evident-core"] {
         let names = crate_names(&tree(package, None));
-        for forbidden in ["tokio", "rusqlite", "axum", "hyper", "reqwest", "sqlx", "tokio-postgres", "mio"] {
+        for forbidden in [
+            "tokio",
+            "rusqlite",
+            "axum",
+            "hyper",
+            "reqwest",
+            "sqlx",
+            "tokio-postgres",
+            "mio",
+        ] {
             assert!(
                 !names.iter().any(|n| n == forbidden),
                 "{package} must stay pure but depends on {forbidden}"
@@ -42,15 +64,23 @@ fn pure_crates_have_no_io_dependencies() {
 fn arrows_point_down() {
     let direct = |p| crate_names(&tree(p, Some(1)));
     let tlog = direct("evident-tlog");
-    assert!(!tlog.iter().any(|n| n.starts_with("evident-") && n != "evident-tlog"));
+    assert!(!tlog
+        .iter()
+        .any(|n| n.starts_with("evident-") && n != "evident-tlog"));
     let core = direct("evident-core");
-    assert!(!core.iter().any(|n| ["evident-store", "evident-server", "evident-cli"].contains(&n.as_str())));
+    assert!(!core
+        .iter()
+        .any(|n| ["evident-store", "evident-server", "evident-cli"].contains(&n.as_str())));
     let store = direct("evident-store");
-    assert!(!store.iter().any(|n| ["evident-server", "evident-cli"].contains(&n.as_str())));
+    assert!(!store
+        .iter()
+        .any(|n| ["evident-server", "evident-cli"].contains(&n.as_str())));
     let server = direct("evident-server");
     assert!(!server.iter().any(|n| n == "evident-cli"));
     assert!(
-        !server.iter().any(|n| n == "rusqlite" || n == "sqlx" || n == "tokio-postgres"),
+        !server
+            .iter()
+            .any(|n| n == "rusqlite" || n == "sqlx" || n == "tokio-postgres"),
         "the server must not talk SQL itself"
     );
 }

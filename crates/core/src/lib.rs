@@ -8,6 +8,8 @@
 pub mod blob;
 pub mod event;
 pub mod json;
+pub mod query;
 pub mod record;
+pub mod text;
 pub mod time;
 pub mod token;

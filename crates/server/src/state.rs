@@ -71,7 +71,7 @@ pub struct App {
 
 impl App {
     /// Builds the application and starts its background tasks (sequencer,
-    /// checkpointer when it can sign, upload sweeper). Needs a tokio runtime.
+    /// checkpointer when it can sign, text indexer, upload sweeper). Needs a tokio runtime.
     pub fn start(
         store: Arc<dyn Store>,
         identity: LogIdentity,
@@ -96,6 +96,7 @@ impl App {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
         }
         tokio::spawn(crate::uploads::sweep(app.store.clone()));
+        tokio::spawn(crate::indexer::run(app.store.clone()));
         app
     }
 }

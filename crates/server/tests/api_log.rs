@@ -244,7 +244,6 @@ async fn bad_tile_paths_are_404() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: routes/log.rs tile(): `tile.index * u64::from(TILE_WIDTH)` overflows for an entry-bundle index >= 2^56 (a panic in debug builds, a wrapped index in release)"]
 async fn huge_entry_bundle_indexes_are_404() {
     let t = TestApp::new().await;
     t.ingest_n("hx", 3).await;
@@ -497,4 +496,45 @@ async fn event_lookup_with_proof_or_pending() {
     t.get("/api/v1/events/pf-0?proof=maybe", Some(&t.auditor))
         .await
         .problem(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_any_checkpoint() {
+    let t = TestApp::without_signing_key().await;
+    let answer = t.ingest_n("nc", 2).await;
+    t.get("/checkpoint", None)
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    let info = t.get("/api/v1/log", None).await.ok_json();
+    assert_eq!(info["checkpoint"], Value::Null);
+    assert_eq!(info["tree_size"], json!(2));
+    assert_eq!(info["pending"], json!(2));
+    let late = t
+        .get("/api/v1/events/nc-1?proof=true", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(late["pending"], json!(true));
+    assert!(late.get("proof").is_none() && late.get("checkpoint").is_none());
+    // Without a checkpoint there is no default tree size...
+    t.get("/api/v1/proofs/inclusion?seq=0", None)
+        .await
+        .problem(StatusCode::CONFLICT);
+    t.get("/api/v1/proofs/consistency?from=1", None)
+        .await
+        .problem(StatusCode::CONFLICT);
+    // ...but an explicit one is proved against the tree's own root.
+    let proof = t
+        .get("/api/v1/proofs/inclusion?seq=1&tree_size=2", None)
+        .await
+        .ok_json();
+    let leaves = leaves(&t).await;
+    assert_eq!(proof["leaf_hash"], answer[1]["leaf_hash"]);
+    let root = Hash(naive_root(&leaves));
+    assert_eq!(hash(&proof["root_hash"]), root);
+    verify_inclusion(1, 2, Hash(leaves[1]), root, &hashes(&proof["hashes"])).unwrap();
+    // Nothing signs in the background either.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    t.get("/checkpoint", None)
+        .await
+        .problem(StatusCode::NOT_FOUND);
 }

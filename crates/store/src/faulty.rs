@@ -132,6 +132,15 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         self.inner.set_meta(key, value).await
     }
+    async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
+        self.inner.search(query).await
+    }
+    async fn text_indexed_through(&self) -> StoreResult<u64> {
+        self.inner.text_indexed_through().await
+    }
+    async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()> {
+        self.inner.index_text(from, docs).await
+    }
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.inner.integrity_check().await
     }

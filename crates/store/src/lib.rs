@@ -97,6 +97,44 @@ pub struct ApiKeyRecord {
     pub revoked_micros: Option<i64>,
 }
 
+/// Largest page `Store::search` returns.
+pub const MAX_SEARCH_LIMIT: usize = 1_000;
+
+/// The order search results come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchOrder {
+    /// By `seq` (log order); the default, and what cursors page through.
+    #[default]
+    Seq,
+    /// By the event's `timestamp`, then `seq` (timelines).
+    Time,
+}
+
+/// A search over entries. Every filter set must match. Backends must answer each
+/// single filter (and `agent` with a time range) from an index, never a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub agent: Option<String>,
+    pub event_type: Option<String>,
+    pub trace_id: Option<String>,
+    pub job_id: Option<String>,
+    pub case_id: Option<String>,
+    pub workflow_run_id: Option<String>,
+    /// A subject token (never a clear identifier).
+    pub subject: Option<String>,
+    /// Inclusive bounds on the event's `timestamp`, µs since the epoch.
+    pub from_micros: Option<i64>,
+    pub to_micros: Option<i64>,
+    /// Full-text terms, all of which must match.
+    pub text: Vec<evident_core::query::TextTerm>,
+    /// Only entries with `seq > after_seq` (the cursor).
+    pub after_seq: Option<u64>,
+    /// Only entries with `seq < before_seq` (e.g. what the text index covers).
+    pub before_seq: Option<u64>,
+    pub limit: usize,
+    pub order: SearchOrder,
+}
+
 /// The storage interface of Evident.
 ///
 /// # Durability contract
@@ -153,6 +191,7 @@ pub trait Store: Send + Sync + 'static {
     async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()>;
 
     /// Uploaded blobs among `refs` (referenced or not), with their size and media type.
+    /// Blobs made from an event's inline payload are not uploads and never returned.
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>>;
 
     /// A blob by its reference.
@@ -187,6 +226,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a configuration value kept with the log.
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// Entries matching `query`, in its order, at most `query.limit`.
+    async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>>;
+
+    /// How many entries (from seq 0) the full-text index covers.
+    async fn text_indexed_through(&self) -> StoreResult<u64>;
+
+    /// Adds the text of entries `from..from + docs.len()` to the full-text index.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] unless the index covers exactly `from` entries (another
+    /// indexer got there first).
+    async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()>;
 
     /// The backend's own structural check (pages, indexes equal to their tables);
     /// the problems it finds, empty when sound. Part of `evident verify`.

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -40,8 +41,9 @@ async fn post_blob(
 async fn get_blob(
     State(state): State<AppState>,
     principal: Principal,
-    Path(reference): Path<String>,
+    reference: Result<Path<String>, PathRejection>,
 ) -> ApiResult<impl IntoResponse> {
+    let Path(reference) = reference.map_err(|e| super::path_error(&e))?;
     principal.require(Role::READERS)?;
     let parsed = parse_blob_ref(&reference)
         .ok_or_else(|| ApiError::parameter("reference", "must be sha256:<64 lowercase hex>"))?;

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -13,11 +14,13 @@ use super::params::Params;
 use super::{body_error, media_type};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::search::SearchParams;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/events", post(post_events))
+        .route("/api/v1/events", post(post_events).get(list_events))
+        .route("/api/v1/events/search", post(search_events))
         .route("/api/v1/events/{event_id}", get(get_event))
 }
 
@@ -64,9 +67,10 @@ async fn post_events(
 async fn get_event(
     State(state): State<AppState>,
     principal: Principal,
-    Path(event_id): Path<String>,
+    event_id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
+    let Path(event_id) = event_id.map_err(|e| super::path_error(&e))?;
     principal.require(Role::READERS)?;
     let with_proof = params.bool("proof")?;
     let store = &*state.app.store;
@@ -91,4 +95,55 @@ async fn get_event(
         }
     }
     Ok(Json(answer))
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::READERS)?;
+    let params = SearchParams::from_pairs(&params.0)?;
+    let query = crate::search::build_query(&state.app, params)?;
+    Ok(Json(crate::search::search(&state.app, query).await?))
+}
+
+/// The same filters as `GET /api/v1/events`, in a JSON body, so clear subject
+/// identifiers stay out of URLs and logs.
+async fn search_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Role::READERS)?;
+    let body = body.map_err(|e| body_error(&e))?;
+    let value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        evident_core::json::parse_value(&body)?
+    };
+    let Value::Object(members) = value else {
+        return Err(ApiError::field(
+            "",
+            "the body must be a JSON object of filters",
+        ));
+    };
+    let mut pairs = std::collections::HashMap::new();
+    for (name, value) in members {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Null => continue,
+            _ => {
+                return Err(ApiError::field(
+                    format!("/{}", evident_core::event::escape_pointer(&name)),
+                    "must be a string",
+                ))
+            }
+        };
+        pairs.insert(name, text);
+    }
+    let params = SearchParams::from_pairs(&pairs)?;
+    let query = crate::search::build_query(&state.app, params)?;
+    Ok(Json(crate::search::search(&state.app, query).await?))
 }

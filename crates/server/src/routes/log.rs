@@ -4,6 +4,7 @@
 //! Checkpoints and hash tiles are public, so any tlog-tiles client can audit the tree;
 //! entry bundles hold records and need a reading role.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +14,7 @@ use evident_tlog::{parse_tile_path, TileId, HASH_SIZE, TILE_WIDTH};
 use serde_json::{json, Value};
 
 use super::params::Params;
+use super::path_error;
 use crate::auth::{MaybePrincipal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -46,8 +48,9 @@ async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
 async fn tile(
     State(state): State<AppState>,
     MaybePrincipal(principal): MaybePrincipal,
-    Path(path): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
+    let Path(path) = path.map_err(|e| path_error(&e))?;
     let tile =
         parse_tile_path(&path).map_err(|e| ApiError::not_found(format!("tile/{path}: {e}")))?;
     let store = &*state.app.store;
@@ -59,7 +62,11 @@ async fn tile(
                     ApiError::unauthorized("entry bundles need an API key with a reading role")
                 })?
                 .require(Role::READERS)?;
-            let start = tile.index * u64::from(TILE_WIDTH);
+            let start = tile
+                .index
+                .checked_mul(u64::from(TILE_WIDTH))
+                .filter(|start| start.checked_add(width).is_some())
+                .ok_or_else(|| ApiError::not_found(format!("tile/{path} does not exist")))?;
             let entries = store.read_entries(start, start + width).await?;
             if entries.len() as u64 != width {
                 return Err(ApiError::not_found(format!(

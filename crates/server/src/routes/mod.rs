@@ -6,6 +6,7 @@ pub mod events;
 pub mod health;
 pub mod log;
 pub mod params;
+pub mod trail;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -21,8 +22,16 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(blobs::router())
         .merge(log::router())
+        .merge(trail::router())
         .merge(health::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                "this endpoint does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -51,4 +60,13 @@ pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
         .to_str()
         .ok()?;
     Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
+/// Maps an undecodable path segment (e.g. percent-encoded invalid UTF-8) to a 400.
+pub fn path_error(rejection: &axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "Invalid path",
+        format!("the path could not be decoded: {}", rejection.body_text()),
+    )
 }

@@ -11,6 +11,7 @@
 
 mod append;
 mod schema;
+pub mod search;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,15 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// The query plan of a search, one line per step.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn explain_search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<String>> {
+        let query = query.clone();
+        self.read(move |conn| search::explain(conn, &query)).await
     }
 
     /// The database file.
@@ -382,8 +392,8 @@ impl Store for SqliteStore {
     async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO blobs(ref, seq, subject, media_type, size, salt, data, created_at)
-                 VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ref) DO NOTHING",
+                "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, salt, data, created_at)
+                 VALUES (?1, NULL, 1, NULL, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ref) DO NOTHING",
                 params![
                     &blob.reference.0[..],
                     blob.media_type,
@@ -402,8 +412,9 @@ impl Store for SqliteStore {
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
         let refs = refs.to_vec();
         self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT size, media_type FROM blobs WHERE ref = ?1")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT size, media_type FROM blobs WHERE ref = ?1 AND uploaded = 1",
+            )?;
             let mut found = HashMap::new();
             for reference in refs {
                 let row = stmt
@@ -540,6 +551,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
+        let query = query.clone();
+        self.read(move |conn| search::search(conn, &query)).await
+    }
+
+    async fn text_indexed_through(&self) -> StoreResult<u64> {
+        self.read(read_text_position).await
+    }
+
+    async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let position = read_text_position(&tx).map_err(map_err)?;
+            if position != from {
+                return Err(StoreError::Conflict(format!(
+                    "the text index covers {position} entries, not {from}"
+                )));
+            }
+            {
+                let mut insert = tx
+                    .prepare_cached("INSERT INTO events_fts(rowid, body) VALUES (?1, ?2)")
+                    .map_err(map_err)?;
+                for (offset, body) in docs.iter().enumerate() {
+                    insert
+                        .execute(params![sql_seq(from + offset as u64), body])
+                        .map_err(map_err)?;
+                }
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'text_indexed_through'",
+                [(from + docs.len() as u64).to_string()],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
@@ -563,6 +614,15 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+fn read_text_position(conn: &Connection) -> rusqlite::Result<u64> {
+    let text: String = conn.query_row(
+        "SELECT value FROM meta WHERE key = 'text_indexed_through'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(text.parse().unwrap_or_default())
 }
 
 pub(crate) fn read_tree_head(conn: &Connection) -> rusqlite::Result<TreeHead> {

@@ -65,10 +65,12 @@ CREATE TABLE checkpoints(
   created_at INTEGER NOT NULL
 );
 
--- Payloads and uploads. seq is NULL for an upload no entry references yet.
+-- Payloads and uploads. seq is NULL for an upload no entry references yet; only
+-- uploads (uploaded = 1) may be referenced by an event's blob reference.
 CREATE TABLE blobs(
   ref        BLOB    PRIMARY KEY,
   seq        INTEGER,
+  uploaded   INTEGER NOT NULL DEFAULT 0,
   subject    TEXT,
   media_type TEXT    NOT NULL,
   size       INTEGER NOT NULL,
@@ -86,6 +88,17 @@ CREATE TABLE api_keys(
   created_at INTEGER NOT NULL,
   revoked_at INTEGER
 );
+",
+    // 2: full-text search. Contentless (the text lives in entries and blobs) with
+    // deletes allowed, so erasure and retention can remove an event's text.
+    r"
+CREATE VIRTUAL TABLE events_fts USING fts5(
+  body,
+  content = '',
+  contentless_delete = 1,
+  tokenize = 'unicode61'
+);
+INSERT INTO meta(key, value) VALUES ('text_indexed_through', '0');
 ",
 ];
 

@@ -1,0 +1,63 @@
+//! What full-text search sees of an event: the text a person would search for
+//! (prompts, messages, outputs, tool names and arguments, reasons, comments, errors),
+//! not ids, hashes and timestamps.
+
+use serde_json::{Map, Value};
+
+/// Top-level fields whose strings are identifiers or bookkeeping, not text.
+const NOT_TEXT: &[&str] = &[
+    "event_id",
+    "parent_event_id",
+    "trace_id",
+    "timestamp",
+    "received_at",
+    "schema",
+    "seq",
+    "trace_prev",
+    "subject_prev",
+];
+
+/// The searchable text of a record whose payloads are resolved.
+pub fn searchable_text(record: &Map<String, Value>) -> String {
+    let mut text = String::new();
+    for (name, value) in record {
+        if !NOT_TEXT.contains(&name.as_str()) {
+            collect(value, &mut text);
+        }
+    }
+    text
+}
+
+fn collect(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => {
+            if !s.starts_with("sha256:") {
+                out.push_str(s);
+                out.push('\n');
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+        Value::Object(members) => members.values().for_each(|v| collect(v, out)),
+        Value::Number(n) => {
+            out.push_str(&n.to_string());
+            out.push('\n');
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_leaves_out_ids_and_hashes() {
+        let record = json!({"event_id": "evt_XYZ", "trace_id": "t-1", "event_type": "tool_call",
+            "input": {"prompt": "Refund the damaged kettle"}, "decision": {"reason": "under limit"},
+            "output": {"$blob": "sha256:abcd"}});
+        let text = searchable_text(record.as_object().unwrap());
+        assert!(text.contains("damaged kettle") && text.contains("under limit"));
+        assert!(!text.contains("evt_XYZ") && !text.contains("sha256") && !text.contains("t-1"));
+    }
+}
