@@ -55,6 +55,10 @@ pub enum Command {
     Checkpoint,
     /// Print an inclusion proof of an event.
     Prove(commands::prove::Args),
+    /// Show a trace as a tree.
+    Trace(commands::trail::TraceArgs),
+    /// Search events (same filters as the API).
+    Search(commands::trail::SearchArgs),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -204,3 +204,64 @@ fn local_ingest_reports_the_bad_line() {
     // Nothing of the bad batch was stored.
     assert!(stdout(&run(&data, &["verify"])).contains("ok: 2 entries"));
 }
+
+#[test]
+fn trace_shows_the_tree_and_search_finds_phrases() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(run(&data, &["init"]).status.success());
+    let mk = |id: &str, parent: Option<&str>, kind: &str, text: &str| {
+        let mut e = util::event(id, "trace-x");
+        e["event_type"] = kind.into();
+        e["input"] = serde_json::json!({"text": text});
+        if let Some(p) = parent {
+            e["parent_event_id"] = p.into();
+        }
+        e.to_string()
+    };
+    let lines = [
+        mk("root", None, "agent_run", "start"),
+        mk(
+            "call",
+            Some("root"),
+            "model_call",
+            "the damaged goods arrived",
+        ),
+        mk("tool", Some("call"), "tool_call", "goods were damaged"),
+        mk("lost", Some("nowhere"), "step", "orphaned"),
+    ];
+    let file = dir.path().join("t.ndjson");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    assert!(run(&data, &["ingest", file.to_str().unwrap()])
+        .status
+        .success());
+
+    let out = run(&data, &["trace", "trace-x"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains('\x1b'), "no colour when piped: {text:?}");
+    let line_of = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(line_of("agent_run").starts_with("├─ "), "{text}");
+    assert!(line_of("model_call").starts_with("│  └─ "), "{text}");
+    assert!(line_of("tool_call").starts_with("│     └─ "), "{text}");
+    assert!(line_of("step").contains("parent not in trace"), "{text}");
+
+    let out = run(&data, &["search", "--q", "\"damaged goods\"", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ids: Vec<&str> = answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["call"]);
+    let out = run(&data, &["search", "--type", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("type"), "{}", stderr(&out));
+}

@@ -5,6 +5,7 @@ pub mod init;
 pub mod keys;
 pub mod prove;
 pub mod serve;
+pub mod trail;
 pub mod verify;
 pub mod verify_remote;
 
@@ -20,6 +21,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(&cli, args).await,
         Command::Checkpoint => prove::checkpoint(&cli).await,
         Command::Prove(args) => prove::run(&cli, args).await,
+        Command::Trace(args) => trail::trace(&cli, args).await,
+        Command::Search(args) => trail::search(&cli, args).await,
     }
 }
 

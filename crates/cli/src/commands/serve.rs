@@ -53,6 +53,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let paths = SecretPaths::new(&data, cli.signing_key_file.as_deref());
     let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
     super::init::print_initialized(&init, &data);
+    if args.demo {
+        remember_demo_key(&data, init.admin_key.as_deref())?;
+    }
     let settings = Settings {
         max_body_bytes: args.max_body_bytes,
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.clamp(10, 1000)),
@@ -84,4 +87,17 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     evident_server::serve::serve(app, listener).await
+}
+
+/// The demo store is for trying things out: its admin key is kept in a file beside it
+/// and printed at every start, so a second `serve --demo` is as usable as the first.
+/// A real store never does this.
+fn remember_demo_key(data: &std::path::Path, created: Option<&str>) -> anyhow::Result<()> {
+    let file = data.join("DEMO_ADMIN_KEY");
+    if let Some(key) = created {
+        std::fs::write(&file, key)?;
+    } else if let Ok(key) = std::fs::read_to_string(&file) {
+        println!("demo admin API key: {}", key.trim());
+    }
+    Ok(())
 }
