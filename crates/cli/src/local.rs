@@ -34,7 +34,8 @@ pub async fn start_app(
     mut settings: Settings,
 ) -> anyhow::Result<Arc<App>> {
     settings.checkpoint_file = Some(datadir::checkpoint_file(data_dir));
+    settings.master_key_file = Some(SecretPaths::new(data_dir, signing_key_file).master_key);
     let paths = SecretPaths::new(data_dir, signing_key_file);
-    let (identity, token_key) = datadir::load(&*store, &paths).await?;
-    Ok(App::start(store, identity, token_key, settings))
+    let secrets = datadir::load(&*store, &paths).await?;
+    Ok(App::start(store, secrets, settings))
 }

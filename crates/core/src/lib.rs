@@ -6,10 +6,13 @@
 //! share one definition of what an entry is.
 
 pub mod blob;
+pub mod crypto;
 pub mod event;
 pub mod json;
+pub mod pii;
 pub mod query;
 pub mod record;
 pub mod text;
 pub mod time;
 pub mod token;
+pub mod workload;

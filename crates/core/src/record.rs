@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
 use crate::json::canonical_bytes;
+use crate::pii::{Detectors, Finding};
 use crate::token::TokenKey;
 
 /// Media type of payloads that arrive inline in an event.
@@ -34,6 +35,8 @@ pub const MAX_ENTRY_BYTES: usize = 65_535;
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub token_key: &'a TokenKey,
+    /// The personal-data detectors in force.
+    pub detectors: &'a Detectors,
     /// The name of the API key that submitted the event.
     pub principal: &'a str,
     /// `received_at` as written in the record, and the same instant in µs.
@@ -99,8 +102,12 @@ pub struct PreparedEvent {
     /// SHA-256 of the RFC 8785 bytes of what the client sent; the same `event_id`
     /// with another digest is a conflict.
     pub submission_digest: [u8; 32],
-    /// Payloads taken out of the event, to be stored with the entry.
+    /// Payloads taken out of the event, to be stored (encrypted) with the entry.
+    /// Plaintext: the server seals them and empties this before the store sees it.
     pub blobs: Vec<NewBlob>,
+    /// Personal data found in the event's text, replaced there by tokens. Plaintext:
+    /// the server seals it into the vault and empties this before the store sees it.
+    pub pii: Vec<Finding>,
     /// Uploaded blobs the event references; the store marks them as kept.
     pub uploads: Vec<BlobRef>,
 }
@@ -137,7 +144,9 @@ pub fn prepare_client_event(
         record.insert("event_id".into(), Value::String(new_event_id(rng)));
     }
 
-    tokenize_subject(&mut record, submission.token_key);
+    let mut pii = Vec::new();
+    tokenize_subject(&mut record, submission.token_key, &mut pii);
+    tokenize_personal_data(&mut record, submission, &mut pii);
 
     let mut blobs = Vec::new();
     let mut referenced = Vec::new();
@@ -194,8 +203,138 @@ pub fn prepare_client_event(
         index,
         submission_digest,
         blobs,
+        pii,
         uploads: referenced,
     })
+}
+
+/// Text fields scanned for personal data besides the payloads (CONTRACT section 2).
+const SCANNED_TEXT: &[(&str, &str)] = &[
+    ("decision", "reason"),
+    ("approval", "comment"),
+    ("error", "message"),
+];
+
+/// Replaces personal data in the payloads and the scanned text fields by typed tokens.
+fn tokenize_personal_data(
+    record: &mut Map<String, Value>,
+    submission: &Submission<'_>,
+    found: &mut Vec<Finding>,
+) {
+    for field in PAYLOAD_FIELDS {
+        if let Some(payload) = record.get_mut(*field) {
+            if payload.get("$blob").is_none() {
+                scan_value(payload, submission, found);
+            }
+        }
+    }
+    for (object, member) in SCANNED_TEXT {
+        if let Some(Value::String(text)) = record.get_mut(*object).and_then(|o| o.get_mut(*member))
+        {
+            if let Some(replaced) = submission
+                .detectors
+                .tokenize(submission.token_key, text, found)
+            {
+                *text = replaced;
+            }
+        }
+    }
+}
+
+fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Finding>) {
+    let scan = |text: &str, found: &mut Vec<Finding>| {
+        submission
+            .detectors
+            .tokenize(submission.token_key, text, found)
+    };
+    match value {
+        Value::String(text) => {
+            if let Some(replaced) = scan(text, found) {
+                *text = replaced;
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| scan_value(v, submission, found)),
+        Value::Object(members) => {
+            let renamed: Vec<(String, String)> = members
+                .keys()
+                .filter_map(|k| scan(k, found).map(|r| (k.clone(), r)))
+                .collect();
+            for (old, new) in renamed {
+                if let Some(v) = members.remove(&old) {
+                    members.insert(new, v);
+                }
+            }
+            members
+                .values_mut()
+                .for_each(|v| scan_value(v, submission, found));
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// What a server-written event says, besides the fields every event has.
+#[derive(Debug, Clone)]
+pub struct ServerEvent {
+    /// One of [`crate::event::SERVER_EVENT_TYPES`].
+    pub event_type: &'static str,
+    /// The trace of the request that caused it; `evident:<event_type>` when none.
+    pub trace_id: Option<String>,
+    pub parent_event_id: Option<String>,
+    /// Further top-level fields (`approval`, `decision`, `context`, ...). They are
+    /// stored inline, so they must hold no clear personal data.
+    pub fields: Map<String, Value>,
+}
+
+/// Prepares an event the server writes itself (CONTRACT section 1, "Server events"):
+/// `actor` is the system, `timestamp` is `received_at`, `principal` the acting key.
+pub fn prepare_server_event(
+    event: ServerEvent,
+    submission: &Submission<'_>,
+    rng: &mut dyn RngCore,
+) -> PreparedEvent {
+    let mut record = event.fields;
+    record.insert("event_id".into(), Value::String(new_event_id(rng)));
+    record.insert("event_type".into(), Value::String(event.event_type.into()));
+    record.insert(
+        "trace_id".into(),
+        Value::String(
+            event
+                .trace_id
+                .unwrap_or_else(|| format!("evident:{}", event.event_type)),
+        ),
+    );
+    if let Some(parent) = event.parent_event_id {
+        record.insert("parent_event_id".into(), Value::String(parent));
+    }
+    record.insert(
+        "actor".into(),
+        serde_json::json!({"type": "system", "id": "evident"}),
+    );
+    record.insert(
+        "timestamp".into(),
+        Value::String(submission.received_at.into()),
+    );
+    record.insert(
+        "received_at".into(),
+        Value::String(submission.received_at.into()),
+    );
+    record.insert(
+        "principal".into(),
+        Value::String(submission.principal.into()),
+    );
+    record.insert("schema".into(), Value::String(SCHEMA.into()));
+    let submission_digest = crate::json::sha256_canonical(&Value::Object(record.clone()));
+    let index = IndexKeys::from_record(&record);
+    PreparedEvent {
+        record,
+        index,
+        submission_digest,
+        blobs: Vec::new(),
+        pii: Vec::new(),
+        uploads: Vec::new(),
+    }
 }
 
 /// A fresh server-assigned event id, `evt_<ULID>`.
@@ -227,8 +366,9 @@ pub fn seal_json_payload(payload: &Value, rng: &mut dyn RngCore) -> NewBlob {
 }
 
 /// Replaces `context.subject` by its token, and every other occurrence of the clear
-/// identifier in the event (CONTRACT section 2, "Subjects").
-fn tokenize_subject(record: &mut Map<String, Value>, key: &TokenKey) {
+/// identifier in the event (CONTRACT section 2, "Subjects"). The clear identifier
+/// goes to `found` (kind `SUBJECT`), for the vault.
+fn tokenize_subject(record: &mut Map<String, Value>, key: &TokenKey, found: &mut Vec<Finding>) {
     let Some(clear) = record
         .get("context")
         .and_then(|c| c.get("subject"))
@@ -238,6 +378,11 @@ fn tokenize_subject(record: &mut Map<String, Value>, key: &TokenKey) {
         return;
     };
     let token = key.subject_token(&clear);
+    found.push(Finding {
+        token: token.clone(),
+        kind: "SUBJECT".into(),
+        value: clear.clone(),
+    });
     for (name, value) in record.iter_mut() {
         if name != "context" {
             replace_in_value(value, &clear, &token);
@@ -341,8 +486,10 @@ mod tests {
     use serde_json::json;
 
     fn submission(key: &TokenKey) -> Submission<'_> {
+        static DETECTORS: std::sync::OnceLock<Detectors> = std::sync::OnceLock::new();
         Submission {
             token_key: key,
+            detectors: DETECTORS.get_or_init(Detectors::default),
             principal: "ingest-1",
             received_at: "2026-11-23T14:22:07.123456Z",
             received_micros: 0,

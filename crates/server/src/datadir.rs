@@ -6,6 +6,8 @@
 //! - `secrets/signing.key`: the log's Ed25519 note key (unless `--signing-key-file`
 //!   puts it elsewhere).
 //! - `secrets/token.key`: the HMAC key of subject and PII tokens.
+//! - `secrets/master.key`: the master key that wraps every data key (unless
+//!   `EVIDENT_MASTER_KEY_FILE` names a file elsewhere).
 //! - `checkpoint`: the latest signed checkpoint, kept outside the database so that
 //!   `evident verify` notices a database that lost committed entries.
 //!
@@ -24,10 +26,14 @@ use rand::RngCore;
 
 use crate::auth::{generate_api_key, Role};
 use crate::state::LogIdentity;
+use crate::vault::{MasterKey, Vault};
+use evident_core::crypto::SecretKey;
 
 pub const META_ORIGIN: &str = "origin";
 pub const META_VERIFIER_KEY: &str = "verifier_key";
 pub const META_TOKEN_KEY_CHECK: &str = "token_key_check";
+pub const META_MASTER_EPOCH: &str = "master_epoch";
+pub const META_MASTER_CHECK: &str = "master_check";
 
 /// The file the latest checkpoint is mirrored to.
 pub fn checkpoint_file(data_dir: &Path) -> PathBuf {
@@ -39,10 +45,12 @@ pub fn checkpoint_file(data_dir: &Path) -> PathBuf {
 pub struct SecretPaths {
     pub signing_key: PathBuf,
     pub token_key: PathBuf,
+    pub master_key: PathBuf,
 }
 
 impl SecretPaths {
-    /// The default paths under `data_dir`, with the signing key moved if asked.
+    /// The default paths under `data_dir`, with the signing key moved if asked. The
+    /// master key may live elsewhere: `EVIDENT_MASTER_KEY_FILE` names its file.
     pub fn new(data_dir: &Path, signing_key_file: Option<&Path>) -> Self {
         Self {
             signing_key: signing_key_file.map_or_else(
@@ -50,8 +58,19 @@ impl SecretPaths {
                 Path::to_path_buf,
             ),
             token_key: data_dir.join("secrets").join("token.key"),
+            master_key: std::env::var_os("EVIDENT_MASTER_KEY_FILE").map_or_else(
+                || data_dir.join("secrets").join("master.key"),
+                PathBuf::from,
+            ),
         }
     }
+}
+
+/// The secrets a running log needs.
+pub struct Secrets {
+    pub identity: LogIdentity,
+    pub token_key: TokenKey,
+    pub master: MasterKey,
 }
 
 /// What initialising a store produced.
@@ -112,6 +131,18 @@ pub async fn initialize(
             TokenKey::from_bytes(bytes)
         }
     };
+    let master = match read_secret(&paths.master_key)? {
+        Some(text) => parse_key_hex(&text, "master key")?,
+        None => {
+            let key = SecretKey::generate(&mut rand::rngs::OsRng);
+            write_secret(&paths.master_key, &evident_core::blob::hex(key.as_bytes()))?;
+            key
+        }
+    };
+    store.set_meta(META_MASTER_EPOCH, "1").await?;
+    store
+        .set_meta(META_MASTER_CHECK, &master_check(&master))
+        .await?;
     let admin = generate_api_key(
         "admin",
         Role::Admin,
@@ -139,10 +170,7 @@ pub async fn initialize(
 ///
 /// # Errors
 /// The store is not initialised, or a secret is missing or does not match.
-pub async fn load(
-    store: &dyn Store,
-    paths: &SecretPaths,
-) -> anyhow::Result<(LogIdentity, TokenKey)> {
+pub async fn load(store: &dyn Store, paths: &SecretPaths) -> anyhow::Result<Secrets> {
     let origin = store
         .get_meta(META_ORIGIN)
         .await?
@@ -176,14 +204,114 @@ pub async fn load(
             .with_context(|| format!("missing token key {}", paths.token_key.display()))?,
     )?;
     check_token_key(store, &token_key).await?;
-    Ok((
-        LogIdentity {
+    let master = load_master(store, paths).await?;
+    Ok(Secrets {
+        identity: LogIdentity {
             origin,
             verifier_key,
             signer,
         },
         token_key,
+        master,
+    })
+}
+
+/// Loads the master key, finishing a rotation a crash interrupted.
+///
+/// # Errors
+/// No master key matches what the store recorded.
+pub async fn load_master(store: &dyn Store, paths: &SecretPaths) -> anyhow::Result<MasterKey> {
+    let recorded = store
+        .get_meta(META_MASTER_CHECK)
+        .await?
+        .context("the store has no master key check value")?;
+    let epoch: u32 = store
+        .get_meta(META_MASTER_EPOCH)
+        .await?
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(1);
+    let current = read_secret(&paths.master_key)?
+        .map(|t| parse_key_hex(&t, "master key"))
+        .transpose()?;
+    if let Some(key) = current.filter(|k| opens_check(k, &recorded)) {
+        return Ok(MasterKey { key, epoch });
+    }
+    // A rotation wrote the new key beside the old one, re-wrapped the data keys and
+    // recorded the new check value, but did not get to rename the file.
+    let pending = paths.master_key.with_extension("key.new");
+    if let Some(key) = read_secret(&pending)?
+        .map(|t| parse_key_hex(&t, "new master key"))
+        .transpose()?
+        .filter(|k| opens_check(k, &recorded))
+    {
+        std::fs::rename(&pending, &paths.master_key).context("finishing a master key rotation")?;
+        return Ok(MasterKey { key, epoch });
+    }
+    bail!(
+        "the master key at {} does not match this store: it was changed or damaged",
+        paths.master_key.display()
+    )
+}
+
+/// Replaces the master key: a new one is written beside the old, every data key is
+/// re-wrapped under it (one transaction), the store records it, and the file is
+/// renamed into place. Crash-safe at every step (see [`load_master`]).
+///
+/// # Errors
+/// I/O or store errors; the old key stays valid unless the store committed.
+pub async fn rotate_master(
+    store: &dyn Store,
+    paths: &SecretPaths,
+    vault: &Vault,
+) -> anyhow::Result<(u32, u64)> {
+    let old_epoch = vault.master_epoch();
+    let new = MasterKey {
+        key: SecretKey::generate(&mut rand::rngs::OsRng),
+        epoch: old_epoch + 1,
+    };
+    let pending = paths.master_key.with_extension("key.new");
+    let _ = std::fs::remove_file(&pending);
+    write_secret(&pending, &evident_core::blob::hex(new.key.as_bytes()))?;
+    let rewrapped = vault.rewrap_all(&new).await?;
+    store
+        .set_meta(META_MASTER_CHECK, &master_check(&new.key))
+        .await?;
+    store
+        .set_meta(META_MASTER_EPOCH, &new.epoch.to_string())
+        .await?;
+    std::fs::rename(&pending, &paths.master_key).context("installing the new master key")?;
+    Ok((new.epoch, rewrapped))
+}
+
+/// A sealed known value: it opens only with the master key it was made with.
+fn master_check(key: &SecretKey) -> String {
+    evident_core::blob::hex(&key.seal(
+        b"evident/master-check",
+        b"evident/master-check",
+        &mut rand::rngs::OsRng,
     ))
+}
+
+fn opens_check(key: &SecretKey, check_hex: &str) -> bool {
+    decode_hex(check_hex).is_some_and(|sealed| key.open(&sealed, b"evident/master-check").is_ok())
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn parse_key_hex(text: &str, what: &str) -> anyhow::Result<SecretKey> {
+    let bytes = decode_hex(text)
+        .filter(|b| b.len() == 32)
+        .with_context(|| format!("the {what} file must hold 64 hex digits"))?;
+    Ok(SecretKey::from_bytes(bytes.try_into().unwrap_or([0; 32])))
 }
 
 /// Fails unless `key` is the token key this store was created with.
@@ -204,16 +332,7 @@ fn token_key_check(key: &TokenKey) -> String {
 }
 
 fn parse_token_key(text: &str) -> anyhow::Result<TokenKey> {
-    let text = text.trim();
-    let mut bytes = [0u8; 32];
-    if text.len() != 64 {
-        bail!("the token key file must hold 64 hex digits");
-    }
-    for (i, out) in bytes.iter_mut().enumerate() {
-        *out = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-            .context("the token key file must hold 64 hex digits")?;
-    }
-    Ok(TokenKey::from_bytes(bytes))
+    parse_key_hex(text, "token key").map(|k| TokenKey::from_bytes(*k.as_bytes()))
 }
 
 /// A random origin for a new log: origins must be unique per log.

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use evident_store::{Store, StoreError};
+use evident_store::StoreError;
+
+use crate::state::App;
 
 /// Entries indexed per step.
 const STEP: u64 = 2_000;
@@ -17,9 +19,9 @@ const STEP: u64 = 2_000;
 const IDLE: Duration = Duration::from_millis(100);
 
 /// Runs until the process ends.
-pub async fn run(store: Arc<dyn Store>) {
+pub async fn run(app: Arc<App>) {
     loop {
-        match index_step(&*store).await {
+        match index_step(&app).await {
             Ok(0) => tokio::time::sleep(IDLE).await,
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => {}
@@ -35,7 +37,8 @@ pub async fn run(store: Arc<dyn Store>) {
 ///
 /// # Errors
 /// Store errors; `Conflict` if another indexer moved first.
-pub async fn index_step(store: &dyn Store) -> Result<u64, StoreError> {
+pub async fn index_step(app: &App) -> Result<u64, StoreError> {
+    let store = &*app.store;
     let from = store.text_indexed_through().await?;
     let head = store.tree_head().await?;
     if from >= head.size {
@@ -48,10 +51,15 @@ pub async fn index_step(store: &dyn Store) -> Result<u64, StoreError> {
     for entry in &entries {
         let text = match serde_json::from_slice(&entry.entry) {
             Ok(serde_json::Value::Object(mut record)) => {
-                crate::reading::resolve_payloads(store, &mut record)
+                let erased = crate::reading::resolve_payloads(app, &mut record)
                     .await
                     .map_err(|e| StoreError::Internal(e.detail))?;
-                evident_core::text::searchable_text(&record)
+                // An erased subject's events get no search text back.
+                if erased {
+                    String::new()
+                } else {
+                    evident_core::text::searchable_text(&record)
+                }
             }
             _ => String::new(),
         };

@@ -8,7 +8,12 @@
 use std::collections::HashMap;
 
 use evident_core::record::{prepare_client_event, referenced_uploads, Submission};
-use evident_store::{AppendOutcome, AppendRequest, Appended};
+use std::collections::BTreeSet;
+
+use evident_core::record::PreparedEvent;
+use evident_store::{AppendOutcome, AppendRequest, Appended, EventToAppend};
+
+use crate::vault::DEFAULT_SUBJECT;
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -36,28 +41,51 @@ pub async fn ingest(
     let (received_at, received_micros) = evident_core::time::now_utc_micros();
     let submission = Submission {
         token_key: &app.token_key,
+        detectors: &app.settings.detectors,
         principal: &principal.name,
         received_at: &received_at,
         received_micros,
     };
     let prepared = prepare_all(events, &submission, &uploads, principal)?;
-    let outcome = app
-        .sequencer
-        .submit(AppendRequest { events: prepared })
-        .await
-        .map_err(|e| match e {
-            SubmitError::Overloaded => {
-                ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-            }
-            SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
-            SubmitError::Store(e) => e.into(),
-        })?;
+    let sealed = seal_all(app, prepared).await?;
+    let outcome = submit(app, sealed).await?;
     match outcome {
         AppendOutcome::Appended(results) => Ok(results),
         AppendOutcome::Conflict { index, event_id } => Err(ApiError::conflict(format!(
             "/{index}/event_id: event {event_id:?} was already submitted with different content; nothing was stored"
         ))),
     }
+}
+
+/// Seals every event's payloads and personal data under its subject's key (the
+/// default key without a subject), re-sealing the uploads it claims.
+///
+/// # Errors
+/// Store errors (creating keys, reading uploads).
+pub async fn seal_all(app: &App, prepared: Vec<PreparedEvent>) -> ApiResult<Vec<EventToAppend>> {
+    let subject_of = |e: &PreparedEvent| {
+        e.index
+            .subject
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SUBJECT.to_owned())
+    };
+    let subjects: BTreeSet<String> = prepared.iter().map(subject_of).collect();
+    let keys = app.vault.active_keys(&subjects).await?;
+    let mut sealed = Vec::with_capacity(prepared.len());
+    for event in prepared {
+        let key = keys
+            .get(&subject_of(&event))
+            .ok_or_else(|| ApiError::internal("no data key for a subject"))?;
+        let uploads = event.uploads.clone();
+        let mut to_append = app.vault.seal_event(event, key);
+        for reference in uploads {
+            if let Some(resealed) = app.vault.reseal_upload(&reference, key).await? {
+                to_append.claimed_uploads.push(resealed);
+            }
+        }
+        sealed.push(to_append);
+    }
+    Ok(sealed)
 }
 
 /// Prepares every event, or fails naming the first bad one. Synchronous, so the
@@ -67,7 +95,7 @@ fn prepare_all(
     submission: &Submission<'_>,
     uploads: &HashMap<evident_core::blob::BlobRef, evident_core::record::UploadedBlob>,
     principal: &Principal,
-) -> ApiResult<Vec<evident_core::record::PreparedEvent>> {
+) -> ApiResult<Vec<PreparedEvent>> {
     let mut rng = rand::thread_rng();
     let mut prepared = Vec::with_capacity(events.len());
     for (index, event) in events.into_iter().enumerate() {
@@ -82,4 +110,47 @@ fn prepare_all(
         prepared.push(event);
     }
     Ok(prepared)
+}
+
+/// Appends an event the server writes itself (`vault_access`, `subject_erasure`, ...),
+/// durably, through the same sequencer as client events.
+///
+/// # Errors
+/// 503 when the store is unavailable or overloaded.
+pub async fn append_server_event(
+    app: &App,
+    principal: &Principal,
+    event: evident_core::record::ServerEvent,
+) -> ApiResult<Appended> {
+    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let submission = Submission {
+        token_key: &app.token_key,
+        detectors: &app.settings.detectors,
+        principal: &principal.name,
+        received_at: &received_at,
+        received_micros,
+    };
+    let prepared = {
+        let mut rng = rand::thread_rng();
+        evident_core::record::prepare_server_event(event, &submission, &mut rng)
+    };
+    let sealed = seal_all(app, vec![prepared]).await?;
+    match submit(app, sealed).await? {
+        AppendOutcome::Appended(mut results) if !results.is_empty() => Ok(results.remove(0)),
+        _ => Err(ApiError::internal("a server event was not appended")),
+    }
+}
+
+/// Hands sealed events to the sequencer and waits until they are durable.
+async fn submit(app: &App, events: Vec<EventToAppend>) -> ApiResult<AppendOutcome> {
+    app.sequencer
+        .submit(AppendRequest { events })
+        .await
+        .map_err(|e| match e {
+            SubmitError::Overloaded => {
+                ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
+            }
+            SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
+            SubmitError::Store(e) => e.into(),
+        })
 }

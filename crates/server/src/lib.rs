@@ -15,6 +15,8 @@ pub mod error;
 pub mod indexer;
 pub mod ingest;
 pub mod metrics;
+pub mod otlp;
+pub mod privacy;
 pub mod proofs;
 pub mod reading;
 pub mod routes;
@@ -23,6 +25,7 @@ pub mod sequencer;
 pub mod serve;
 pub mod state;
 pub mod uploads;
+pub mod vault;
 pub mod verifier;
 
 pub use routes::router;

@@ -184,14 +184,11 @@ pub fn build_query(app: &App, params: SearchParams) -> ApiResult<SearchQuery> {
 ///
 /// # Errors
 /// Store errors.
-pub async fn records(
-    store: &dyn Store,
-    entries: &[StoredEntry],
-) -> ApiResult<Vec<Map<String, Value>>> {
+pub async fn records(app: &App, entries: &[StoredEntry]) -> ApiResult<Vec<Map<String, Value>>> {
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         let mut record = crate::reading::parse_record(entry)?;
-        crate::reading::resolve_payloads(store, &mut record).await?;
+        crate::reading::resolve_payloads(app, &mut record).await?;
         out.push(record);
     }
     Ok(out)
@@ -226,7 +223,7 @@ pub async fn search(app: &App, mut query: SearchQuery) -> ApiResult<Value> {
         .then(|| entries.last().map(|e| encode_cursor(e.seq)))
         .flatten();
     Ok(json!({
-        "events": records(store, &entries).await?,
+        "events": records(app, &entries).await?,
         "next_cursor": next_cursor,
         "indexed_through": indexed_through_value(text_position),
     }))
@@ -290,7 +287,7 @@ pub async fn trace(app: &App, trace_id: &str) -> ApiResult<Value> {
             "no events in trace {trace_id:?}"
         )));
     }
-    let mut events = records(&*app.store, &entries).await?;
+    let mut events = records(app, &entries).await?;
     events.sort_by_key(|r| (micros_of(r), seq_of(r)));
     Ok(json!({
         "trace_id": trace_id,
@@ -415,7 +412,7 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<Value> {
     let Some(first) = entries.first() else {
         return Err(ApiError::not_found(format!("no events for job {job_id:?}")));
     };
-    let events = records(&*app.store, &entries).await?;
+    let events = records(app, &entries).await?;
     let kind = |r: &Map<String, Value>| text_of(r, "event_type").map(str::to_owned);
     let latest = |field: &str| {
         events
@@ -465,7 +462,7 @@ pub async fn job_decisions(app: &App, job_id: &str) -> ApiResult<Value> {
     let (entries, truncated) = all_matching(&*app.store, query).await?;
     Ok(json!({
         "job_id": job_id,
-        "decisions": records(&*app.store, &entries).await?,
+        "decisions": records(app, &entries).await?,
         "truncated": truncated,
     }))
 }
@@ -500,6 +497,6 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
     }
     Ok(json!({
         "workflow_run_id": run_id,
-        "events": records(&*app.store, &entries).await?,
+        "events": records(app, &entries).await?,
     }))
 }

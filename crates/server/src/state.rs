@@ -9,8 +9,10 @@ use evident_tlog::LogSigner;
 use tokio::sync::Notify;
 
 use crate::auth::KeyResolver;
+use crate::datadir::Secrets;
 use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
+use crate::vault::Vault;
 
 /// Default largest request body (CONTRACT section 4).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -42,6 +44,10 @@ impl LogIdentity {
 pub struct Settings {
     pub max_body_bytes: usize,
     pub checkpoint_interval: Duration,
+    /// The master key's file, re-read when a data key does not unwrap (rotation).
+    pub master_key_file: Option<std::path::PathBuf>,
+    /// The personal-data detectors (built-in plus configured).
+    pub detectors: evident_core::pii::Detectors,
     /// A file the latest signed checkpoint is also written to (atomically, fsynced).
     /// Outside the database, it lets `verify` notice a database that lost committed
     /// entries (a damaged write-ahead log is silently cut short by SQLite).
@@ -54,6 +60,8 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             checkpoint_file: None,
+            master_key_file: None,
+            detectors: evident_core::pii::Detectors::default(),
         }
     }
 }
@@ -63,6 +71,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub identity: LogIdentity,
     pub token_key: TokenKey,
+    pub vault: Vault,
     pub keys: KeyResolver,
     pub sequencer: Sequencer,
     pub metrics: Arc<Metrics>,
@@ -72,12 +81,12 @@ pub struct App {
 impl App {
     /// Builds the application and starts its background tasks (sequencer,
     /// checkpointer when it can sign, text indexer, upload sweeper). Needs a tokio runtime.
-    pub fn start(
-        store: Arc<dyn Store>,
-        identity: LogIdentity,
-        token_key: TokenKey,
-        settings: Settings,
-    ) -> Arc<Self> {
+    pub fn start(store: Arc<dyn Store>, secrets: Secrets, settings: Settings) -> Arc<Self> {
+        let Secrets {
+            identity,
+            token_key,
+            master,
+        } = secrets;
         let metrics = Arc::new(Metrics::default());
         let appended = Arc::new(Notify::new());
         let sequencer = Sequencer::start(store.clone(), appended.clone(), metrics.clone());
@@ -85,6 +94,7 @@ impl App {
         let interval = settings.checkpoint_interval;
         let app = Arc::new(Self {
             keys: KeyResolver::new(store.clone()),
+            vault: Vault::new(store.clone(), master, settings.master_key_file.clone()),
             store,
             identity,
             token_key,
@@ -96,7 +106,7 @@ impl App {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
         }
         tokio::spawn(crate::uploads::sweep(app.store.clone()));
-        tokio::spawn(crate::indexer::run(app.store.clone()));
+        tokio::spawn(crate::indexer::run(app.clone()));
         app
     }
 }

@@ -20,7 +20,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 ///
 /// # Errors
 /// The store failed.
-pub async fn upload(store: &dyn Store, bytes: Vec<u8>, media_type: &str) -> ApiResult<BlobRef> {
+pub async fn upload(
+    app: &crate::state::App,
+    bytes: Vec<u8>,
+    media_type: &str,
+) -> ApiResult<BlobRef> {
     let mut salt = [0u8; SALT_LEN];
     rand::thread_rng().fill_bytes(&mut salt);
     let blob = NewBlob {
@@ -30,8 +34,9 @@ pub async fn upload(store: &dyn Store, bytes: Vec<u8>, media_type: &str) -> ApiR
         bytes,
     };
     let reference = blob.reference;
-    store
-        .put_upload(blob, evident_core::time::now_utc_micros().1)
+    let sealed = app.vault.seal_upload(&blob).await?;
+    app.store
+        .put_upload(sealed, evident_core::time::now_utc_micros().1)
         .await?;
     Ok(reference)
 }

@@ -20,6 +20,8 @@ use evident_core::blob::{parse_blob_ref, BlobRef};
 use evident_core::event::PAYLOAD_FIELDS;
 use evident_core::record::IndexKeys;
 use evident_store::Store;
+
+use crate::vault::{BlobContent, Vault};
 use evident_tlog::{
     integrate, leaf_hash, open_checkpoint, right_edge_tiles, Checkpoint, Hash, TileMap,
 };
@@ -34,7 +36,10 @@ pub struct VerifyReport {
     pub tree_size: u64,
     pub root: Hash,
     pub checkpoints: u64,
+    /// Blobs opened and checked against their commitments.
     pub blobs: u64,
+    /// Blobs left unreadable by erasure (their keys are destroyed), not checkable.
+    pub erased_blobs: u64,
     /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
 }
@@ -71,6 +76,7 @@ fn entry_failure(seq: u64, why: impl Into<String>) -> VerifyFailure {
 /// The first [`VerifyFailure`].
 pub async fn verify_store(
     store: &dyn Store,
+    vault: &Vault,
     verifier_key: &str,
     against: &[&[u8]],
     progress: &(dyn Fn(u64, u64) + Sync),
@@ -151,6 +157,7 @@ pub async fn verify_store(
     let mut edge = TileMap::new();
     let mut size = 0u64;
     let mut blobs = 0u64;
+    let mut erased_blobs = 0u64;
     while size < head.size {
         let mut end = (size + CHUNK).min(head.size);
         // Stop exactly at the next size whose root must be checked.
@@ -199,12 +206,6 @@ pub async fn verify_store(
         }
         for blob in store.blobs_in_range(size, end).await? {
             let seq = blob.seq.unwrap_or_default();
-            if BlobRef::commit(&blob.salt, &blob.bytes) != blob.reference {
-                return Err(entry_failure(
-                    seq,
-                    format!("blob {} does not open its commitment", blob.reference),
-                ));
-            }
             if !referenced.contains_key(&blob.reference) {
                 return Err(entry_failure(
                     seq,
@@ -214,7 +215,19 @@ pub async fn verify_store(
                     ),
                 ));
             }
-            blobs += 1;
+            match vault.open_blob(&blob).await {
+                Ok(BlobContent::Erased) => erased_blobs += 1,
+                Ok(BlobContent::Readable { salt, bytes }) => {
+                    if BlobRef::commit(&salt, &bytes) != blob.reference {
+                        return Err(entry_failure(
+                            seq,
+                            format!("blob {} does not open its commitment", blob.reference),
+                        ));
+                    }
+                    blobs += 1;
+                }
+                Err(e) => return Err(entry_failure(seq, format!("blob {}: {e}", blob.reference))),
+            }
         }
 
         let integration =
@@ -264,6 +277,7 @@ pub async fn verify_store(
         root: head.root,
         checkpoints,
         blobs,
+        erased_blobs,
         against_size: saved.iter().map(|c: &Checkpoint| c.size).max(),
     })
 }

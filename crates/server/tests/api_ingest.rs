@@ -490,12 +490,19 @@ async fn payloads_become_commitments_and_read_back_resolved() {
             .await
             .unwrap()
             .expect("the blob is stored");
-        assert_eq!(stored.bytes, canonical);
+        let evident_server::vault::BlobContent::Readable { salt, bytes } =
+            t.app.vault.open_blob(&stored).await.unwrap()
+        else {
+            panic!("the blob is readable");
+        };
+        assert_eq!(bytes, canonical);
         assert_eq!(
-            evident_core::blob::BlobRef::commit(&stored.salt, &stored.bytes),
+            evident_core::blob::BlobRef::commit(&salt, &bytes),
             parsed,
             "{field}: the commitment opens"
         );
+        // At rest it is sealed: the payload is not in the stored bytes.
+        assert!(!String::from_utf8_lossy(&stored.sealed).contains("Refund order 17"));
         assert_eq!(stored.seq, Some(0));
 
         // Readers fetch the bytes.

@@ -28,9 +28,9 @@ async fn app_with_fault(dir: &std::path::Path, mode: FailMode, fail_at: u64) -> 
     datadir::initialize(&store, &paths, Some("faults.example/log"))
         .await
         .unwrap();
-    let (identity, token_key) = datadir::load(&store, &paths).await.unwrap();
+    let secrets = datadir::load(&store, &paths).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(FaultyStore::new(store, mode, fail_at));
-    App::start(store, identity, token_key, Settings::default())
+    App::start(store, secrets, Settings::default())
 }
 
 fn admin() -> Principal {
@@ -91,9 +91,15 @@ async fn check_fault(mode: FailMode) {
     evident_server::checkpointer::sign_if_grown(&app)
         .await
         .unwrap();
-    let report = verify_store(&*app.store, &app.identity.verifier_key, &[], &|_, _| {})
-        .await
-        .unwrap();
+    let report = verify_store(
+        &*app.store,
+        &app.vault,
+        &app.identity.verifier_key,
+        &[],
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(report.tree_size, 17);
 }
 

@@ -8,12 +8,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use evident_core::record::{prepare_client_event, PreparedEvent, Submission};
+use evident_core::crypto::{blob_aad, vault_aad, SecretKey};
+use evident_core::pii::Detectors;
+use evident_core::record::{prepare_client_event, Submission};
 use evident_core::token::TokenKey;
 use evident_tlog::{integrate, leaf_hash, Hash, TileMap};
 use serde_json::{json, Value};
 
-use crate::{AppendOutcome, AppendRequest, Appended, Store, StoreError, StoredCheckpoint};
+use crate::{
+    AppendOutcome, AppendRequest, Appended, DataKey, EventToAppend, SealedBlob, SealedValue, Store,
+    StoreError, StoredCheckpoint,
+};
 
 /// Instantiates every conformance test for a backend.
 ///
@@ -25,7 +30,8 @@ macro_rules! conformance_suite {
             empty_log, append_assigns_consecutive_seqs, duplicate_returns_first_answer,
             conflict_stores_nothing_and_spares_other_requests, back_links_follow_trace_and_subject,
             tiles_prove_what_the_head_says, checkpoints_never_shrink, api_keys_roundtrip,
-            uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork);
+            uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
+            data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -43,13 +49,38 @@ pub fn test_token_key() -> TokenKey {
     TokenKey::from_bytes([7; 32])
 }
 
-/// A prepared `tool_call` event with the given id, trace and optional subject.
+/// The data key the suite seals blobs and vault values under.
+pub const TEST_KEY_ID: &str = "dk_test";
+
+/// The key material behind [`TEST_KEY_ID`].
+pub fn test_data_key() -> SecretKey {
+    SecretKey::from_bytes([9; 32])
+}
+
+/// Seals a payload blob under the suite's test key.
+pub fn seal_for_test(blob: &evident_core::blob::NewBlob, key_id: &str) -> SealedBlob {
+    let plaintext = [blob.salt.as_slice(), &blob.bytes].concat();
+    SealedBlob {
+        reference: blob.reference,
+        key_id: key_id.to_owned(),
+        media_type: blob.media_type.clone(),
+        size: blob.bytes.len() as u64,
+        sealed: test_data_key().seal(
+            &plaintext,
+            &blob_aad(&blob.reference),
+            &mut rand::thread_rng(),
+        ),
+    }
+}
+
+/// A prepared `tool_call` event with the given id, trace and optional subject, its
+/// payload and personal data sealed under the suite's test key.
 pub fn test_event(
     event_id: &str,
     trace_id: &str,
     subject: Option<&str>,
     body: &str,
-) -> PreparedEvent {
+) -> EventToAppend {
     let mut event = json!({
         "event_id": event_id, "trace_id": trace_id, "timestamp": "2026-11-23T14:22:07Z",
         "actor": {"type": "agent", "id": "agent-1"}, "event_type": "tool_call",
@@ -60,17 +91,43 @@ pub fn test_event(
         event["context"]["subject"] = Value::from(subject);
     }
     let key = test_token_key();
+    let detectors = Detectors::default();
     let submission = Submission {
         token_key: &key,
+        detectors: &detectors,
         principal: "conformance",
         received_at: "2026-11-23T14:22:08.000000Z",
         received_micros: 0,
     };
-    prepare_client_event(event, &submission, &HashMap::new(), &mut rand::thread_rng())
-        .expect("test events are valid")
+    let mut prepared =
+        prepare_client_event(event, &submission, &HashMap::new(), &mut rand::thread_rng())
+            .expect("test events are valid");
+    let blobs = std::mem::take(&mut prepared.blobs)
+        .iter()
+        .map(|b| seal_for_test(b, TEST_KEY_ID))
+        .collect();
+    let vault = std::mem::take(&mut prepared.pii)
+        .into_iter()
+        .map(|f| SealedValue {
+            sealed: test_data_key().seal(
+                f.value.as_bytes(),
+                &vault_aad(&f.token),
+                &mut rand::thread_rng(),
+            ),
+            token: f.token,
+            kind: f.kind,
+            key_id: TEST_KEY_ID.into(),
+        })
+        .collect();
+    EventToAppend {
+        event: prepared,
+        blobs,
+        vault,
+        claimed_uploads: Vec::new(),
+    }
 }
 
-fn request(events: Vec<PreparedEvent>) -> AppendRequest {
+fn request(events: Vec<EventToAppend>) -> AppendRequest {
     AppendRequest { events }
 }
 
@@ -128,11 +185,16 @@ pub async fn append_assigns_consecutive_seqs(store: Arc<dyn Store>) {
     let reference =
         evident_core::blob::parse_blob_ref(record["input"]["$blob"].as_str().unwrap()).unwrap();
     let blob = store.blob(&reference).await.unwrap().unwrap();
+    let opened = test_data_key()
+        .open(&blob.sealed, &blob_aad(&reference))
+        .unwrap();
+    let (salt, bytes) = opened.split_at(32);
     assert_eq!(
-        evident_core::blob::BlobRef::commit(&blob.salt, &blob.bytes),
+        evident_core::blob::BlobRef::commit(salt.try_into().unwrap(), bytes),
         reference
     );
     assert_eq!(blob.seq, Some(3));
+    assert_eq!(blob.key_id, TEST_KEY_ID);
     assert_head_matches_entries(&*store).await;
 }
 
@@ -316,10 +378,19 @@ pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
 pub async fn uploads_are_claimed_and_stale_ones_dropped(store: Arc<dyn Store>) {
     let kept = evident_core::record::seal_json_payload(&json!("kept"), &mut rand::thread_rng());
     let stale = evident_core::record::seal_json_payload(&json!("stale"), &mut rand::thread_rng());
-    store.put_upload(kept.clone(), 100).await.unwrap();
-    store.put_upload(stale.clone(), 100).await.unwrap();
+    store
+        .put_upload(seal_for_test(&kept, "dk_default"), 100)
+        .await
+        .unwrap();
+    store
+        .put_upload(seal_for_test(&stale, "dk_default"), 100)
+        .await
+        .unwrap();
     let mut event = test_event("u1", "t", None, "x");
-    event.uploads.push(kept.reference);
+    event.event.uploads.push(kept.reference);
+    event
+        .claimed_uploads
+        .push(seal_for_test(&kept, TEST_KEY_ID));
     store.append(vec![request(vec![event])]).await.unwrap();
     assert_eq!(store.drop_stale_uploads(200).await.unwrap(), 1);
     assert_eq!(
@@ -354,4 +425,126 @@ pub async fn concurrent_appends_never_fork(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 400);
     assert_eq!(*all.iter().max().unwrap(), 399);
     assert_head_matches_entries(&*store).await;
+}
+
+pub async fn data_keys_vault_and_erasure(store: Arc<dyn Store>) {
+    let key = |id: &str, subject: &str| DataKey {
+        key_id: id.into(),
+        subject: subject.into(),
+        wrapped: vec![1, 2, 3],
+        master_epoch: 1,
+        created_micros: 5,
+    };
+    store
+        .insert_data_keys(vec![key("dk_a", "subj_a"), key(TEST_KEY_ID, "subj_b")])
+        .await
+        .unwrap();
+    // A second key for the same subject loses: one active key per subject.
+    store
+        .insert_data_keys(vec![key("dk_a2", "subj_a")])
+        .await
+        .unwrap();
+    let active = store
+        .active_data_keys(&["subj_a".into(), "subj_z".into()])
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active["subj_a"].key_id, "dk_a");
+
+    let event = test_event(
+        "pii-1",
+        "t",
+        Some("subj_b-person"),
+        "call me at +44 20 7946 0958",
+    );
+    let kinds: Vec<&str> = event.vault.iter().map(|v| v.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["SUBJECT", "PHONE"],
+        "the subject and the phone number went to the vault"
+    );
+    let token = event.vault[1].token.clone();
+    store.append(vec![request(vec![event])]).await.unwrap();
+    let values = store
+        .vault_values(std::slice::from_ref(&token))
+        .await
+        .unwrap();
+    assert_eq!(values.len(), 1);
+    assert_eq!(
+        test_data_key()
+            .open(&values[0].sealed, &vault_aad(&token))
+            .unwrap(),
+        b"+44 20 7946 0958"
+    );
+
+    let report = store.erase_subject("subj_b", 77).await.unwrap();
+    assert_eq!(report.keys, 1);
+    assert!(store
+        .data_keys(&[TEST_KEY_ID.into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let destroyed = store
+        .destroyed_keys(&[TEST_KEY_ID.into(), "dk_a".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        destroyed.into_iter().collect::<Vec<_>>(),
+        vec![TEST_KEY_ID.to_owned()]
+    );
+    assert!(store
+        .active_data_keys(&["subj_b".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.erased_at("subj_b").await.unwrap(), Some(77));
+    assert_eq!(store.erased_at("subj_a").await.unwrap(), None);
+    // The entry and the tree are untouched.
+    assert_head_matches_entries(&*store).await;
+    // Re-wrapping replaces the wrapped form of live keys.
+    let mut live = store.all_data_keys().await.unwrap();
+    assert_eq!(live.len(), 1);
+    live[0].wrapped = vec![9, 9];
+    live[0].master_epoch = 2;
+    store.rewrap_data_keys(live).await.unwrap();
+    assert_eq!(
+        store.data_keys(&["dk_a".into()]).await.unwrap()["dk_a"].wrapped,
+        vec![9, 9]
+    );
+}
+
+pub async fn text_index_advances_by_compare_and_swap(store: Arc<dyn Store>) {
+    let batch = (0..3)
+        .map(|i| test_event(&format!("x{i}"), "t", None, "kettle"))
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    assert_eq!(store.text_indexed_through().await.unwrap(), 0);
+    store
+        .index_text(0, vec!["damaged kettle".into(), "red kettle".into()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.index_text(0, vec!["again".into()]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .index_text(2, vec!["blue teapot".into()])
+        .await
+        .unwrap();
+    assert_eq!(store.text_indexed_through().await.unwrap(), 3);
+    let query = |q: &str| crate::SearchQuery {
+        text: evident_core::query::parse_text_query(q).unwrap(),
+        limit: 10,
+        ..Default::default()
+    };
+    let seqs = |entries: Vec<crate::StoredEntry>| entries.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.search(&query("kettle")).await.unwrap()),
+        vec![0, 1]
+    );
+    assert_eq!(
+        seqs(store.search(&query("\"damaged kettle\"")).await.unwrap()),
+        vec![0]
+    );
+    assert_eq!(seqs(store.search(&query("tea*")).await.unwrap()), vec![2]);
 }

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UploadedBlob};
 use evident_tlog::{TileId, TileMap};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, Store, StoreError, StoreResult, StoredBlob,
-    StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
+    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
 };
 
 /// When the injected failure happens.
@@ -99,7 +99,7 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> StoreResult<Vec<StoredCheckpoint>> {
         self.inner.checkpoints(from_size, limit).await
     }
-    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()> {
+    async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.inner.put_upload(blob, now_micros).await
     }
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
@@ -140,6 +140,36 @@ impl<S: Store> Store for FaultyStore<S> {
     }
     async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()> {
         self.inner.index_text(from, docs).await
+    }
+    async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
+        self.inner.active_data_keys(subjects).await
+    }
+    async fn insert_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
+        self.inner.insert_data_keys(keys).await
+    }
+    async fn data_keys(&self, key_ids: &[String]) -> StoreResult<HashMap<String, DataKey>> {
+        self.inner.data_keys(key_ids).await
+    }
+    async fn destroyed_keys(
+        &self,
+        key_ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        self.inner.destroyed_keys(key_ids).await
+    }
+    async fn all_data_keys(&self) -> StoreResult<Vec<DataKey>> {
+        self.inner.all_data_keys().await
+    }
+    async fn rewrap_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
+        self.inner.rewrap_data_keys(keys).await
+    }
+    async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>> {
+        self.inner.vault_values(tokens).await
+    }
+    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport> {
+        self.inner.erase_subject(subject, now_micros).await
+    }
+    async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {
+        self.inner.erased_at(subject).await
     }
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.inner.integrity_check().await

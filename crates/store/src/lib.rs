@@ -17,7 +17,7 @@ pub mod sqlite;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, PreparedEvent, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
@@ -26,7 +26,61 @@ pub use error::{StoreError, StoreResult};
 /// One client request's events, appended all or nothing.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {
-    pub events: Vec<PreparedEvent>,
+    pub events: Vec<EventToAppend>,
+}
+
+/// An event with its payloads and personal data sealed (encrypted) for storage.
+/// `event.blobs` and `event.pii` are empty: plaintext never reaches the store.
+#[derive(Debug, Clone)]
+pub struct EventToAppend {
+    pub event: PreparedEvent,
+    pub blobs: Vec<SealedBlob>,
+    pub vault: Vec<SealedValue>,
+    /// Uploads this event claims, re-sealed under the event's subject key.
+    pub claimed_uploads: Vec<SealedBlob>,
+}
+
+/// A blob encrypted under a data key: `sealed` opens to `salt ‖ bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBlob {
+    pub reference: BlobRef,
+    pub key_id: String,
+    pub media_type: String,
+    /// Bytes of the payload (not of the sealed form).
+    pub size: u64,
+    pub sealed: Vec<u8>,
+}
+
+/// A clear personal-data value encrypted under a data key, filed under its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub token: String,
+    pub kind: String,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+/// A data key, wrapped by the master key of `master_epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKey {
+    pub key_id: String,
+    /// The subject token it belongs to; empty for the log's default key.
+    pub subject: String,
+    pub wrapped: Vec<u8>,
+    pub master_epoch: u32,
+    pub created_micros: i64,
+}
+
+/// What erasing a subject did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureReport {
+    /// Data keys destroyed.
+    pub keys: u64,
+    /// Blobs and vault values left unreadable by it.
+    pub blobs: u64,
+    pub values: u64,
+    /// Entries whose search text was deleted.
+    pub texts: u64,
 }
 
 /// Where one event of an accepted request sits in the log.
@@ -74,13 +128,14 @@ pub struct StoredEntry {
     pub entry: Vec<u8>,
 }
 
-/// A blob as stored: the salt and bytes that open its commitment.
+/// A blob as stored, still sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBlob {
     pub reference: BlobRef,
     pub media_type: String,
-    pub salt: [u8; 32],
-    pub bytes: Vec<u8>,
+    pub size: u64,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
     /// The first entry that references it; `None` for an upload not yet referenced.
     pub seq: Option<u64>,
 }
@@ -188,7 +243,7 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<Vec<StoredCheckpoint>>;
 
     /// Stores an uploaded blob not yet referenced by any entry (`POST /api/v1/blobs`).
-    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()>;
+    async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()>;
 
     /// Uploaded blobs among `refs` (referenced or not), with their size and media type.
     /// Blobs made from an event's inline payload are not uploads and never returned.
@@ -239,6 +294,39 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Conflict`] unless the index covers exactly `from` entries (another
     /// indexer got there first).
     async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()>;
+
+    /// The active (not destroyed) data key of each subject asked for (`""` = default).
+    async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>>;
+
+    /// Adds data keys; a subject that got an active key meanwhile keeps that one.
+    async fn insert_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()>;
+
+    /// Data keys by id; destroyed ones are absent.
+    async fn data_keys(&self, key_ids: &[String]) -> StoreResult<HashMap<String, DataKey>>;
+
+    /// Which of these key ids were destroyed by an erasure (a missing key that is not
+    /// listed here is damage, not erasure).
+    async fn destroyed_keys(
+        &self,
+        key_ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>>;
+
+    /// Every live data key (for re-wrapping under a new master key).
+    async fn all_data_keys(&self) -> StoreResult<Vec<DataKey>>;
+
+    /// Replaces the wrapped form and master epoch of live keys, all or nothing.
+    async fn rewrap_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()>;
+
+    /// Vault values filed under these tokens, under any key.
+    async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>>;
+
+    /// Crypto-shreds a subject: destroys its data keys so that no decryptable copy
+    /// survives in the store (the backend says how in its docs), deletes its search
+    /// text, and records when. Entries and proofs are untouched.
+    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport>;
+
+    /// When the subject was last erased, if ever.
+    async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>>;
 
     /// The backend's own structural check (pages, indexes equal to their tables);
     /// the problems it finds, empty when sound. Part of `evident verify`.

@@ -25,6 +25,8 @@ pub enum KeysCommand {
     List,
     /// Revoke a key by name.
     Revoke { name: String },
+    /// Replace the master key and re-wrap every data key under it.
+    RotateMaster,
 }
 
 pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
@@ -63,6 +65,18 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Revoke { name } => {
             store.revoke_api_key(name, now).await?;
             println!("revoked {name}");
+        }
+        KeysCommand::RotateMaster => {
+            let paths = evident_server::datadir::SecretPaths::new(
+                &cli.data,
+                cli.signing_key_file.as_deref(),
+            );
+            let secrets = evident_server::datadir::load(&store, &paths).await?;
+            let shared: std::sync::Arc<dyn Store> = std::sync::Arc::new(store.clone());
+            let vault = evident_server::vault::Vault::new(shared, secrets.master, None);
+            let (epoch, rewrapped) =
+                evident_server::datadir::rotate_master(&store, &paths, &vault).await?;
+            println!("master key rotated to epoch {epoch}; {rewrapped} data keys re-wrapped");
         }
     }
     Ok(())

@@ -38,6 +38,10 @@ pub struct Args {
     /// Refuse writes that would grow the database beyond this many bytes.
     #[arg(long)]
     pub max_db_bytes: Option<u64>,
+    /// Where to serve OTLP/gRPC (TraceService/Export), or `off`. Default
+    /// 127.0.0.1:4317; if that port is taken, serve goes on without OTLP/gRPC.
+    #[arg(long, value_name = "ADDR|off")]
+    pub otlp_grpc_listen: Option<String>,
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
@@ -59,7 +63,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let settings = Settings {
         max_body_bytes: args.max_body_bytes,
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.clamp(10, 1000)),
-        checkpoint_file: None,
+        ..Settings::default()
     };
     let app = crate::local::start_app(
         store.clone(),
@@ -80,6 +84,12 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("loading the demo: {}", e.detail))?;
         println!("loaded {count} demo events");
+    }
+    let otlp_grpc =
+        evident_server::otlp::grpc::GrpcListen::parse(args.otlp_grpc_listen.as_deref())?;
+    if let Some(grpc_listener) = otlp_grpc.bind().await? {
+        println!("OTLP/gRPC listening on {}", grpc_listener.local_addr()?);
+        evident_server::otlp::grpc::spawn(app.clone(), grpc_listener);
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -190,7 +190,7 @@ pub async fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<()> {
     } else {
         let app = local_app(cli).await?;
         // No server keeps the text index current here: bring it up to date first.
-        while evident_server::indexer::index_step(&*app.store).await? > 0 {}
+        while evident_server::indexer::index_step(&app).await? > 0 {}
         let params =
             evident_server::search::SearchParams::from_pairs(&filters).map_err(api_error)?;
         let query = evident_server::search::build_query(&app, params).map_err(api_error)?;

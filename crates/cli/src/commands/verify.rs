@@ -58,9 +58,15 @@ async fn check(
     let verifier_key = args.key.clone().unwrap_or(recorded);
     // The secrets must still be the ones the log was created with.
     let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
-    if let Err(e) = datadir::load(store, &paths).await {
-        return Err(CheckFailed(format!("secrets: {e:#}")).into());
-    }
+    let secrets = datadir::load(store, &paths)
+        .await
+        .map_err(|e| CheckFailed(format!("secrets: {e:#}")))?;
+    let store_handle: std::sync::Arc<dyn Store> = std::sync::Arc::new(store.clone());
+    let vault = evident_server::vault::Vault::new(
+        store_handle,
+        secrets.master,
+        Some(paths.master_key.clone()),
+    );
     // The mirrored checkpoint: the database must still hold everything it covers.
     let mirrored = match std::fs::read(datadir::checkpoint_file(&cli.data)) {
         Ok(bytes) => Some(bytes),
@@ -71,7 +77,7 @@ async fn check(
     let bar = super::progress_bar(head.size, "verifying");
     let progress = |done: u64, _total: u64| bar.set_position(done);
     let saved: Vec<&[u8]> = against.into_iter().chain(mirrored.as_deref()).collect();
-    let report = verify_store(store, &verifier_key, &saved, &progress)
+    let report = verify_store(store, &vault, &verifier_key, &saved, &progress)
         .await
         .map_err(|e| CheckFailed(e.to_string()))?;
     bar.finish_and_clear();
@@ -82,6 +88,12 @@ async fn check(
         report.checkpoints,
         report.blobs
     );
+    if report.erased_blobs > 0 {
+        println!(
+            "{} blobs are erased (their subjects' keys were destroyed)",
+            report.erased_blobs
+        );
+    }
     if let Some(note) = against {
         let saved = evident_tlog::open_checkpoint(note, &verifier_key)?;
         println!(

@@ -15,6 +15,7 @@ use super::{body_error, media_type};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::vault::BlobContent;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,7 +35,7 @@ async fn post_blob(
     if media_type.len() > 255 || !media_type.contains('/') {
         return Err(ApiError::field("/Content-Type", "not a media type"));
     }
-    let reference = crate::uploads::upload(&*state.app.store, body.to_vec(), &media_type).await?;
+    let reference = crate::uploads::upload(&state.app, body.to_vec(), &media_type).await?;
     Ok(Json(json!({"$blob": reference.to_ref_string()})))
 }
 
@@ -53,5 +54,14 @@ async fn get_blob(
         .blob(&parsed)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no blob {reference}")))?;
-    Ok(([(header::CONTENT_TYPE, blob.media_type)], blob.bytes))
+    match state.app.vault.open_blob(&blob).await? {
+        BlobContent::Readable { bytes, .. } => {
+            Ok(([(header::CONTENT_TYPE, blob.media_type)], bytes))
+        }
+        BlobContent::Erased => Err(ApiError::new(
+            axum::http::StatusCode::GONE,
+            "Erased",
+            format!("blob {reference} was erased: its subject's key was destroyed"),
+        )),
+    }
 }

@@ -80,7 +80,7 @@ async fn get_event(
         .ok_or_else(|| ApiError::not_found(format!("no event {event_id:?}")))?;
     let leaf_hash = evident_tlog::leaf_hash(&entry.entry);
     let mut record = crate::reading::parse_record(&entry)?;
-    crate::reading::resolve_payloads(store, &mut record).await?;
+    crate::reading::resolve_payloads(&state.app, &mut record).await?;
     let mut answer =
         json!({"seq": entry.seq, "leaf_hash": leaf_hash.to_base64(), "record": record});
     if with_proof {

@@ -6,6 +6,7 @@ pub mod events;
 pub mod health;
 pub mod log;
 pub mod params;
+pub mod privacy;
 pub mod trail;
 
 use axum::extract::DefaultBodyLimit;
@@ -23,7 +24,9 @@ pub fn router(state: AppState) -> Router {
         .merge(blobs::router())
         .merge(log::router())
         .merge(trail::router())
+        .merge(privacy::router())
         .merge(health::router())
+        .merge(crate::otlp::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -148,11 +148,11 @@ impl TestApp {
             .await
             .expect("initialize");
         let admin = init.admin_key.expect("a new store prints its admin key");
-        let (mut identity, token_key) = datadir::load(&*store, &paths).await.expect("load");
+        let mut secrets = datadir::load(&*store, &paths).await.expect("load");
         if !signing {
-            identity.signer = None;
+            secrets.identity.signer = None;
         }
-        let app = App::start(store.clone(), identity, token_key, settings);
+        let app = App::start(store.clone(), secrets, settings);
         let mut test_app = Self {
             app,
             store,
@@ -424,4 +424,98 @@ pub fn hashes(value: &Value) -> Vec<evident_tlog::Hash> {
 /// The `detail` of a problem.
 pub fn detail(problem: &Value) -> &str {
     problem["detail"].as_str().unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------------
+// Reading the trail (issue 4): search requests and the text index.
+
+/// A URL query string (`a=1&b=2`), every value percent-encoded (so `+01:00` stays a
+/// plus sign).
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// The `event_id`s of the `events` of a search, trace or timeline answer, in order.
+pub fn event_ids(answer: &Value) -> Vec<String> {
+    answer["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `events` array in {answer}"))
+        .iter()
+        .map(|r| {
+            r["event_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an event without event_id: {r}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The `seq`s of the `events` of an answer, in order.
+pub fn event_seqs(answer: &Value) -> Vec<u64> {
+    answer["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `events` array in {answer}"))
+        .iter()
+        .map(|r| {
+            r["seq"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("an event without seq: {r}"))
+        })
+        .collect()
+}
+
+impl TestApp {
+    /// `GET /api/v1/events?{pairs}` with `key`.
+    pub async fn search_get_as(&self, key: &str, pairs: &[(&str, &str)]) -> Reply {
+        self.get(
+            &format!("/api/v1/events?{}", query_string(pairs)),
+            Some(key),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/events?{pairs}` as the auditor.
+    pub async fn search_get(&self, pairs: &[(&str, &str)]) -> Reply {
+        self.search_get_as(&self.auditor, pairs).await
+    }
+
+    /// `POST /api/v1/events/search` with a JSON body as the auditor.
+    pub async fn search_post(&self, body: &Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/api/v1/events/search",
+            Some(&self.auditor),
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// Drives the text indexer until it covers the whole log (at most 5 s). The
+    /// background indexer may race this one; losing the race is fine.
+    pub async fn wait_indexed(&self) {
+        let size = self.tree_size().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match evident_server::indexer::index_step(&self.app).await {
+                Ok(_) | Err(evident_store::StoreError::Conflict(_)) => {}
+                Err(e) => panic!("text indexing failed: {e}"),
+            }
+            let through = self
+                .store
+                .text_indexed_through()
+                .await
+                .expect("indexed through");
+            if through >= size {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the text index covers {through} of {size} entries after 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }

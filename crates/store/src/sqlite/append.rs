@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 
-use evident_core::record::{entry_bytes, PreparedEvent};
+use evident_core::record::entry_bytes;
 use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{map_err, read_tree_head, seq_of, sql_seq};
-use crate::{AppendOutcome, AppendRequest, Appended, StoreError, StoreResult};
+use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
 
 /// What to do with one event of a request.
 enum Plan {
@@ -60,7 +60,7 @@ pub(super) fn append(
                     let leaf = insert_event(&tx, seq, &event)?;
                     leaves.push(leaf);
                     Appended {
-                        event_id: event.index.event_id.clone(),
+                        event_id: event.event.index.event_id.clone(),
                         seq,
                         leaf_hash: leaf,
                         is_dup: false,
@@ -82,21 +82,21 @@ pub(super) fn append(
 /// Decides, before anything of the request is written, whether it can be appended.
 fn classify(
     tx: &Transaction<'_>,
-    events: &[PreparedEvent],
+    events: &[EventToAppend],
 ) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
     let mut lookup = tx
         .prepare_cached("SELECT seq, digest, entry FROM entries WHERE event_id = ?1")
         .map_err(map_err)?;
     let mut seen_in_request: HashMap<&str, usize> = HashMap::new();
     let mut plans = Vec::with_capacity(events.len());
-    for (index, event) in events.iter().enumerate() {
+    for (index, EventToAppend { event, .. }) in events.iter().enumerate() {
         let event_id = event.index.event_id.as_str();
         let conflict = || AppendOutcome::Conflict {
             index,
             event_id: event_id.to_owned(),
         };
         if let Some(&earlier) = seen_in_request.get(event_id) {
-            if events[earlier].submission_digest != event.submission_digest {
+            if events[earlier].event.submission_digest != event.submission_digest {
                 return Ok(Err(conflict()));
             }
             plans.push(Plan::SameAs(earlier));
@@ -129,8 +129,9 @@ fn classify(
     Ok(Ok(plans))
 }
 
-/// Writes one new entry at `seq` with its blobs; returns its leaf hash.
-fn insert_event(tx: &Transaction<'_>, seq: u64, event: &PreparedEvent) -> StoreResult<Hash> {
+/// Writes one new entry at `seq` with its blobs and vault values; returns its leaf hash.
+fn insert_event(tx: &Transaction<'_>, seq: u64, appended: &EventToAppend) -> StoreResult<Hash> {
+    let event = &appended.event;
     let keys = &event.index;
     let trace_prev = previous_seq(tx, "trace_id", &keys.trace_id)?;
     let subject_prev = match &keys.subject {
@@ -164,30 +165,50 @@ fn insert_event(tx: &Transaction<'_>, seq: u64, event: &PreparedEvent) -> StoreR
 
     let mut insert_blob = tx
         .prepare_cached(
-            "INSERT INTO blobs(ref, seq, subject, media_type, size, salt, data, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, key_id, sealed, created_at)
+             VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(map_err)?;
-    for blob in &event.blobs {
+    for blob in &appended.blobs {
         insert_blob
             .execute(params![
                 &blob.reference.0[..],
                 sql_seq(seq),
                 keys.subject,
                 blob.media_type,
-                i64::try_from(blob.bytes.len()).unwrap_or(i64::MAX),
-                &blob.salt[..],
-                blob.bytes,
+                i64::try_from(blob.size).unwrap_or(i64::MAX),
+                blob.key_id,
+                blob.sealed,
                 keys.timestamp_micros,
             ])
             .map_err(map_err)?;
     }
     let mut claim_upload = tx
-        .prepare_cached("UPDATE blobs SET seq = ?1, subject = ?2 WHERE ref = ?3 AND seq IS NULL")
+        .prepare_cached(
+            "UPDATE blobs SET seq = ?1, subject = ?2, key_id = ?3, sealed = ?4
+             WHERE ref = ?5 AND uploaded = 1 AND seq IS NULL",
+        )
         .map_err(map_err)?;
-    for reference in &event.uploads {
+    for blob in &appended.claimed_uploads {
         claim_upload
-            .execute(params![sql_seq(seq), keys.subject, &reference.0[..]])
+            .execute(params![
+                sql_seq(seq),
+                keys.subject,
+                blob.key_id,
+                blob.sealed,
+                &blob.reference.0[..]
+            ])
+            .map_err(map_err)?;
+    }
+    let mut insert_value = tx
+        .prepare_cached(
+            "INSERT INTO vault(token, key_id, kind, sealed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(token, key_id) DO NOTHING",
+        )
+        .map_err(map_err)?;
+    for value in &appended.vault {
+        insert_value
+            .execute(params![value.token, value.key_id, value.kind, value.sealed])
             .map_err(map_err)?;
     }
     Ok(leaf)

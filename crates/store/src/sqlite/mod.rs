@@ -10,6 +10,7 @@
 //! tokio's blocking pool, never on the async executor.
 
 mod append;
+mod erase;
 mod schema;
 pub mod search;
 
@@ -18,14 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, Store, StoreError, StoreResult, StoredBlob,
-    StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
+    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -389,17 +390,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_upload(&self, blob: NewBlob, now_micros: i64) -> StoreResult<()> {
+    async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, salt, data, created_at)
+                "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, key_id, sealed, created_at)
                  VALUES (?1, NULL, 1, NULL, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ref) DO NOTHING",
                 params![
                     &blob.reference.0[..],
                     blob.media_type,
-                    i64::try_from(blob.bytes.len()).unwrap_or(i64::MAX),
-                    &blob.salt[..],
-                    blob.bytes,
+                    i64::try_from(blob.size).unwrap_or(i64::MAX),
+                    blob.key_id,
+                    blob.sealed,
                     now_micros
                 ],
             )
@@ -438,7 +439,7 @@ impl Store for SqliteStore {
         let reference = *reference;
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT ref, media_type, salt, data, seq FROM blobs WHERE ref = ?1",
+                "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs WHERE ref = ?1",
             )?
             .query_row([&reference.0[..]], blob_from_row)
             .optional()
@@ -449,7 +450,7 @@ impl Store for SqliteStore {
     async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT ref, media_type, salt, data, seq FROM blobs
+                "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs
                  WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], blob_from_row)?;
@@ -591,6 +592,160 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
+        let subjects = subjects.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key_id, subject, wrapped, master_epoch, created_at FROM data_keys WHERE subject = ?1",
+            )?;
+            let mut found = HashMap::new();
+            for subject in subjects {
+                if let Some(key) = stmt.query_row([&subject], data_key_from_row).optional()? {
+                    found.insert(subject, key);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn insert_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(map_err)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO data_keys(key_id, subject, wrapped, master_epoch, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(map_err)?;
+                for key in keys {
+                    insert
+                        .execute(params![
+                            key.key_id,
+                            key.subject,
+                            key.wrapped,
+                            key.master_epoch,
+                            key.created_micros
+                        ])
+                        .map_err(map_err)?;
+                }
+            }
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn data_keys(&self, key_ids: &[String]) -> StoreResult<HashMap<String, DataKey>> {
+        let key_ids = key_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key_id, subject, wrapped, master_epoch, created_at FROM data_keys WHERE key_id = ?1",
+            )?;
+            let mut found = HashMap::new();
+            for id in key_ids {
+                if let Some(key) = stmt.query_row([&id], data_key_from_row).optional()? {
+                    found.insert(id, key);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn destroyed_keys(
+        &self,
+        key_ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let key_ids = key_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM destroyed_keys WHERE key_id = ?1")?;
+            let mut found = std::collections::HashSet::new();
+            for id in key_ids {
+                if stmt.query_row([&id], |_| Ok(())).optional()?.is_some() {
+                    found.insert(id);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn all_data_keys(&self) -> StoreResult<Vec<DataKey>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key_id, subject, wrapped, master_epoch, created_at FROM data_keys ORDER BY key_id",
+            )?;
+            let rows = stmt.query_map([], data_key_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn rewrap_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            {
+                let mut update = tx
+                    .prepare_cached(
+                        "UPDATE data_keys SET wrapped = ?2, master_epoch = ?3 WHERE key_id = ?1",
+                    )
+                    .map_err(map_err)?;
+                for key in keys {
+                    update
+                        .execute(params![key.key_id, key.wrapped, key.master_epoch])
+                        .map_err(map_err)?;
+                }
+            }
+            tx.commit().map_err(map_err)?;
+            // Old wrapped forms must not linger in the write-ahead log.
+            erase::truncate_wal(conn)
+        })
+        .await
+    }
+
+    async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>> {
+        let tokens = tokens.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT token, kind, key_id, sealed FROM vault WHERE token = ?1")?;
+            let mut found = Vec::new();
+            for token in tokens {
+                let rows = stmt.query_map([&token], |r| {
+                    Ok(SealedValue {
+                        token: r.get(0)?,
+                        kind: r.get(1)?,
+                        key_id: r.get(2)?,
+                        sealed: r.get(3)?,
+                    })
+                })?;
+                for row in rows {
+                    found.push(row?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport> {
+        let subject = subject.to_owned();
+        self.write(move |conn| erase::erase_subject(conn, &subject, now_micros))
+            .await
+    }
+
+    async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {
+        let subject = subject.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT erased_at FROM erasures WHERE subject = ?1")?
+                .query_row([subject], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
@@ -645,13 +800,23 @@ fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoi
 
 fn blob_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBlob> {
     let reference = hash_from_blob(&r.get::<_, Vec<u8>>(0)?)?;
-    let salt = hash_from_blob(&r.get::<_, Vec<u8>>(2)?)?;
     Ok(StoredBlob {
         reference: BlobRef(reference.0),
         media_type: r.get(1)?,
-        salt: salt.0,
-        bytes: r.get(3)?,
-        seq: r.get::<_, Option<i64>>(4)?.map(seq_of),
+        size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or_default(),
+        key_id: r.get(3)?,
+        sealed: r.get(4)?,
+        seq: r.get::<_, Option<i64>>(5)?.map(seq_of),
+    })
+}
+
+fn data_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKey> {
+    Ok(DataKey {
+        key_id: r.get(0)?,
+        subject: r.get(1)?,
+        wrapped: r.get(2)?,
+        master_epoch: r.get(3)?,
+        created_micros: r.get(4)?,
     })
 }
 

@@ -65,8 +65,9 @@ CREATE TABLE checkpoints(
   created_at INTEGER NOT NULL
 );
 
--- Payloads and uploads. seq is NULL for an upload no entry references yet; only
--- uploads (uploaded = 1) may be referenced by an event's blob reference.
+-- Payloads and uploads, sealed (encrypted) under a data key: `sealed` opens to
+-- salt || bytes. seq is NULL for an upload no entry references yet; only uploads
+-- (uploaded = 1) may be referenced by an event's blob reference.
 CREATE TABLE blobs(
   ref        BLOB    PRIMARY KEY,
   seq        INTEGER,
@@ -74,11 +75,46 @@ CREATE TABLE blobs(
   subject    TEXT,
   media_type TEXT    NOT NULL,
   size       INTEGER NOT NULL,
-  salt       BLOB    NOT NULL,
-  data       BLOB    NOT NULL,
+  key_id     TEXT    NOT NULL,
+  sealed     BLOB    NOT NULL,
   created_at INTEGER NOT NULL
 );
 CREATE INDEX blobs_by_seq ON blobs(seq);
+
+-- Data keys, one active per subject ('' = the log's default key), wrapped by the
+-- master key. Erasure deletes the subject's rows: with secure_delete the bytes are
+-- zeroed in the file, and the WAL is truncated right after.
+CREATE TABLE data_keys(
+  key_id       TEXT    PRIMARY KEY,
+  subject      TEXT    NOT NULL,
+  wrapped      BLOB    NOT NULL,
+  master_epoch INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX data_keys_by_subject ON data_keys(subject);
+
+-- The vault: clear personal-data values, sealed under the key of the subject they
+-- were found with, filed under their token.
+CREATE TABLE vault(
+  token  TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  kind   TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  PRIMARY KEY(token, key_id)
+) WITHOUT ROWID;
+
+-- Ids of destroyed data keys (never the keys): a blob whose key is listed here was
+-- erased; a blob whose key is missing and not listed is damage.
+CREATE TABLE destroyed_keys(
+  key_id       TEXT    PRIMARY KEY,
+  subject      TEXT    NOT NULL,
+  destroyed_at INTEGER NOT NULL
+);
+
+CREATE TABLE erasures(
+  subject   TEXT    PRIMARY KEY,
+  erased_at INTEGER NOT NULL
+);
 
 CREATE TABLE api_keys(
   name       TEXT    PRIMARY KEY,

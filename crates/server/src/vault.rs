@@ -1,0 +1,417 @@
+//! The vault and the content store's keys (CONTRACT section 2).
+//!
+//! Every subject has one data key (the log has a default key for events without a
+//! subject); blobs and vault values are sealed under it with XChaCha20-Poly1305, and
+//! the data key is stored wrapped by the master key. Erasing a subject destroys its
+//! data keys: its blobs and values become ciphertext nobody can open.
+//!
+//! Unwrapped keys are cached for at most [`KEY_CACHE_TTL`], so an erasure made by
+//! another process stops every server from reading within that time; the process
+//! that erases forgets the keys at once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use evident_core::blob::{BlobRef, NewBlob};
+use evident_core::crypto::{blob_aad, vault_aad, SecretKey};
+use evident_core::record::PreparedEvent;
+use evident_store::{
+    DataKey, EventToAppend, SealedBlob, SealedValue, Store, StoreError, StoredBlob,
+};
+use rand::RngCore;
+
+/// How long an unwrapped key is trusted without asking the store.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// The subject name of the log's default key.
+pub const DEFAULT_SUBJECT: &str = "";
+
+/// A blob's content, or the fact that it was crypto-shredded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobContent {
+    Readable {
+        salt: [u8; 32],
+        bytes: Vec<u8>,
+    },
+    /// Its data key was destroyed (erasure).
+    Erased,
+}
+
+/// A data key ready to use.
+#[derive(Clone)]
+pub struct ActiveKey {
+    pub key_id: String,
+    pub key: SecretKey,
+}
+
+/// The master key and its epoch (incremented by each rotation).
+#[derive(Clone)]
+pub struct MasterKey {
+    pub key: SecretKey,
+    pub epoch: u32,
+}
+
+/// Seals and opens with per-subject keys.
+pub struct Vault {
+    store: Arc<dyn Store>,
+    master: std::sync::RwLock<MasterKey>,
+    /// Where the master key is read from, so a rotation made by another process
+    /// (`evident keys rotate-master` while serving) is picked up.
+    master_file: Option<std::path::PathBuf>,
+    by_id: Mutex<HashMap<String, (Instant, Option<SecretKey>)>>,
+    by_subject: Mutex<HashMap<String, (Instant, ActiveKey)>>,
+}
+
+fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
+    entry
+        .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
+        .map(|(_, v)| v.clone())
+}
+
+impl Vault {
+    pub fn new(
+        store: Arc<dyn Store>,
+        master: MasterKey,
+        master_file: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            store,
+            master: std::sync::RwLock::new(master),
+            master_file,
+            by_id: Mutex::new(HashMap::new()),
+            by_subject: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn master_epoch(&self) -> u32 {
+        self.master().epoch
+    }
+
+    fn master(&self) -> MasterKey {
+        match self.master.read() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The active key of each subject (`""` = default), created where missing.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if a stored key does not unwrap with the master key.
+    pub async fn active_keys(
+        &self,
+        subjects: &BTreeSet<String>,
+    ) -> Result<HashMap<String, ActiveKey>, StoreError> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.by_subject.lock() {
+            for subject in subjects {
+                match fresh(cache.get(subject)) {
+                    Some(key) => {
+                        found.insert(subject.clone(), key);
+                    }
+                    None => missing.push(subject.clone()),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let mut stored = self.store.active_data_keys(&missing).await?;
+        let absent: Vec<&String> = missing
+            .iter()
+            .filter(|s| !stored.contains_key(*s))
+            .collect();
+        if !absent.is_empty() {
+            let now = evident_core::time::now_utc_micros().1;
+            let master = self.master();
+            let new_keys: Vec<DataKey> = {
+                let mut rng = rand::thread_rng();
+                absent
+                    .iter()
+                    .map(|subject| {
+                        let key_id = new_key_id(&mut rng);
+                        let key = SecretKey::generate(&mut rng);
+                        DataKey {
+                            wrapped: master.key.wrap(&key_id, &key, &mut rng),
+                            key_id,
+                            subject: (*subject).clone(),
+                            master_epoch: master.epoch,
+                            created_micros: now,
+                        }
+                    })
+                    .collect()
+            };
+            self.store.insert_data_keys(new_keys).await?;
+            // Another writer may have created a key first: read back the winners.
+            let absent: Vec<String> = absent.into_iter().cloned().collect();
+            stored.extend(self.store.active_data_keys(&absent).await?);
+        }
+        for subject in missing {
+            let data_key = stored.get(&subject).ok_or_else(|| {
+                StoreError::Internal(format!("no data key for {subject:?} after creating one"))
+            })?;
+            let active = ActiveKey {
+                key: self.unwrap(data_key)?,
+                key_id: data_key.key_id.clone(),
+            };
+            if let Ok(mut cache) = self.by_subject.lock() {
+                cache.insert(subject.clone(), (Instant::now(), active.clone()));
+            }
+            found.insert(subject, active);
+        }
+        Ok(found)
+    }
+
+    fn unwrap(&self, data_key: &DataKey) -> Result<SecretKey, StoreError> {
+        if let Ok(key) = self
+            .master()
+            .key
+            .unwrap_key(&data_key.key_id, &data_key.wrapped)
+        {
+            return Ok(key);
+        }
+        // The master key may have been rotated by another process: read it again.
+        if let Some(reloaded) = self.reload_master() {
+            if let Ok(key) = reloaded.unwrap_key(&data_key.key_id, &data_key.wrapped) {
+                if let Ok(mut master) = self.master.write() {
+                    *master = MasterKey {
+                        key: reloaded,
+                        epoch: data_key.master_epoch,
+                    };
+                }
+                return Ok(key);
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "data key {} does not unwrap with the master key",
+            data_key.key_id
+        )))
+    }
+
+    fn reload_master(&self) -> Option<SecretKey> {
+        let text = std::fs::read_to_string(self.master_file.as_ref()?).ok()?;
+        let text = text.trim();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(SecretKey::from_bytes(bytes))
+    }
+
+    /// A data key by id; `None` if an erasure destroyed it.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if it does not unwrap.
+    pub async fn key(&self, key_id: &str) -> Result<Option<SecretKey>, StoreError> {
+        if let Some(key) = self.by_id.lock().ok().and_then(|c| fresh(c.get(key_id))) {
+            return Ok(key);
+        }
+        let ids = [key_id.to_owned()];
+        let stored = self.store.data_keys(&ids).await?;
+        let key = stored.get(key_id).map(|k| self.unwrap(k)).transpose()?;
+        if key.is_none() && self.store.destroyed_keys(&ids).await?.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "data key {key_id} is missing but was never destroyed by an erasure"
+            )));
+        }
+        if let Ok(mut cache) = self.by_id.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key_id.to_owned(), (Instant::now(), key.clone()));
+        }
+        Ok(key)
+    }
+
+    /// Forgets every cached key (after an erasure in this process).
+    pub fn forget_all(&self) {
+        if let Ok(mut cache) = self.by_id.lock() {
+            cache.clear();
+        }
+        if let Ok(mut cache) = self.by_subject.lock() {
+            cache.clear();
+        }
+    }
+
+    /// Seals an event's payloads and personal data under `key`, taking the plaintext
+    /// out of the event.
+    pub fn seal_event(&self, mut event: PreparedEvent, key: &ActiveKey) -> EventToAppend {
+        let mut rng = rand::thread_rng();
+        let blobs = std::mem::take(&mut event.blobs)
+            .iter()
+            .map(|blob| seal_blob(blob, key, &mut rng))
+            .collect();
+        let vault: Vec<SealedValue> = std::mem::take(&mut event.pii)
+            .into_iter()
+            .map(|finding| SealedValue {
+                sealed: key.key.seal(
+                    finding.value.as_bytes(),
+                    &vault_aad(&finding.token),
+                    &mut rng,
+                ),
+                token: finding.token,
+                kind: finding.kind,
+                key_id: key.key_id.clone(),
+            })
+            .collect();
+        EventToAppend {
+            event,
+            blobs,
+            vault,
+            claimed_uploads: Vec::new(),
+        }
+    }
+
+    /// Opens a stored blob.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if the key exists but the blob does not open.
+    pub async fn open_blob(&self, blob: &StoredBlob) -> Result<BlobContent, StoreError> {
+        let Some(key) = self.key(&blob.key_id).await? else {
+            return Ok(BlobContent::Erased);
+        };
+        let plaintext = key
+            .open(&blob.sealed, &blob_aad(&blob.reference))
+            .map_err(|_| {
+                StoreError::Corrupt(format!("blob {} does not decrypt", blob.reference))
+            })?;
+        if plaintext.len() < 32 {
+            return Err(StoreError::Corrupt(format!(
+                "blob {} is too short",
+                blob.reference
+            )));
+        }
+        let (salt, bytes) = plaintext.split_at(32);
+        Ok(BlobContent::Readable {
+            salt: salt.try_into().unwrap_or([0; 32]),
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Seals an upload under the default key.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn seal_upload(&self, blob: &NewBlob) -> Result<SealedBlob, StoreError> {
+        let subjects = BTreeSet::from([DEFAULT_SUBJECT.to_owned()]);
+        let keys = self.active_keys(&subjects).await?;
+        let key = keys
+            .get(DEFAULT_SUBJECT)
+            .ok_or_else(|| StoreError::Internal("no default key".into()))?;
+        Ok(seal_blob(blob, key, &mut rand::thread_rng()))
+    }
+
+    /// Re-seals an uploaded blob under `key` (when an event with a subject claims it).
+    ///
+    /// # Errors
+    /// Store errors; `NotFound` if the upload is gone or unreadable.
+    pub async fn reseal_upload(
+        &self,
+        reference: &BlobRef,
+        key: &ActiveKey,
+    ) -> Result<Option<SealedBlob>, StoreError> {
+        let Some(stored) = self.store.blob(reference).await? else {
+            return Err(StoreError::NotFound(format!("upload {reference}")));
+        };
+        if stored.seq.is_some() || stored.key_id == key.key_id {
+            return Ok(None);
+        }
+        let BlobContent::Readable { salt, bytes } = self.open_blob(&stored).await? else {
+            return Err(StoreError::NotFound(format!(
+                "upload {reference} was erased"
+            )));
+        };
+        let blob = NewBlob {
+            reference: *reference,
+            salt,
+            media_type: stored.media_type,
+            bytes,
+        };
+        Ok(Some(seal_blob(&blob, key, &mut rand::thread_rng())))
+    }
+
+    /// Opens vault values: token → clear value, and the tokens whose values exist only
+    /// under destroyed keys.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn reveal(&self, tokens: &[String]) -> Result<Revealed, StoreError> {
+        let mut revealed = Revealed::default();
+        let values = self.store.vault_values(tokens).await?;
+        for value in values {
+            if revealed.values.contains_key(&value.token) {
+                continue;
+            }
+            match self.key(&value.key_id).await? {
+                Some(key) => {
+                    let clear =
+                        key.open(&value.sealed, &vault_aad(&value.token))
+                            .map_err(|_| {
+                                StoreError::Corrupt(format!(
+                                    "vault value {} does not decrypt",
+                                    value.token
+                                ))
+                            })?;
+                    revealed.erased.remove(&value.token);
+                    revealed
+                        .values
+                        .insert(value.token, String::from_utf8_lossy(&clear).into_owned());
+                }
+                None => {
+                    revealed.erased.insert(value.token);
+                }
+            }
+        }
+        Ok(revealed)
+    }
+
+    /// Re-wraps every data key under a new master key, all or nothing.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if a key does not unwrap with the current master.
+    pub async fn rewrap_all(&self, new_master: &MasterKey) -> Result<u64, StoreError> {
+        let keys = self.store.all_data_keys().await?;
+        let mut rng = rand::thread_rng();
+        let mut rewrapped = Vec::with_capacity(keys.len());
+        for key in keys {
+            let data_key = self.unwrap(&key)?;
+            rewrapped.push(DataKey {
+                wrapped: new_master.key.wrap(&key.key_id, &data_key, &mut rng),
+                master_epoch: new_master.epoch,
+                ..key
+            });
+        }
+        let n = rewrapped.len() as u64;
+        self.store.rewrap_data_keys(rewrapped).await?;
+        Ok(n)
+    }
+}
+
+/// What a reveal found.
+#[derive(Debug, Default)]
+pub struct Revealed {
+    pub values: HashMap<String, String>,
+    pub erased: BTreeSet<String>,
+}
+
+fn seal_blob(blob: &NewBlob, key: &ActiveKey, rng: &mut dyn RngCore) -> SealedBlob {
+    let plaintext = [blob.salt.as_slice(), &blob.bytes].concat();
+    SealedBlob {
+        reference: blob.reference,
+        key_id: key.key_id.clone(),
+        media_type: blob.media_type.clone(),
+        size: blob.bytes.len() as u64,
+        sealed: key.key.seal(&plaintext, &blob_aad(&blob.reference), rng),
+    }
+}
+
+fn new_key_id(rng: &mut dyn RngCore) -> String {
+    let mut bytes = [0u8; 12];
+    rng.fill_bytes(&mut bytes);
+    format!("dk_{}", evident_core::blob::hex(&bytes))
+}
