@@ -55,6 +55,10 @@ pub enum Command {
     Checkpoint,
     /// Print an inclusion proof of an event.
     Prove(commands::prove::Args),
+    /// Erase a subject by destroying its key (crypto-shredding).
+    Erase(commands::erase::Args),
+    /// Benchmark a real server on a fresh data dir with a realistic workload.
+    Bench(commands::bench::Args),
     /// Show a trace as a tree.
     Trace(commands::trail::TraceArgs),
     /// Search events (same filters as the API).

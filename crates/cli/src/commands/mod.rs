@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod erase;
 pub mod ingest;
 pub mod init;
 pub mod keys;
@@ -21,6 +23,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(&cli, args).await,
         Command::Checkpoint => prove::checkpoint(&cli).await,
         Command::Prove(args) => prove::run(&cli, args).await,
+        Command::Erase(args) => erase::run(&cli, args).await,
+        Command::Bench(args) => bench::run(&cli, args).await,
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
     }
