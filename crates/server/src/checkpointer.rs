@@ -34,6 +34,10 @@ pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
 /// The store failed, or the stored tiles do not support the tree head.
 pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>> {
     let store: &dyn Store = &*app.store;
+    // Several servers may share the store: only the elected one signs.
+    if !store.try_lead().await? {
+        return Ok(None);
+    }
     let head = store.tree_head().await?;
     let latest = store.latest_checkpoint().await?;
     if latest.as_ref().is_some_and(|cp| cp.size >= head.size) {

@@ -39,6 +39,9 @@ pub async fn run(app: Arc<App>) {
 /// Store errors; `Conflict` if another indexer moved first.
 pub async fn index_step(app: &App) -> Result<u64, StoreError> {
     let store = &*app.store;
+    if !store.try_lead().await? {
+        return Ok(0);
+    }
     let from = store.text_indexed_through().await?;
     let head = store.tree_head().await?;
     if from >= head.size {

@@ -22,7 +22,7 @@ use crate::{
 
 /// Instantiates every conformance test for a backend.
 ///
-/// `$make` is an async fn returning `(store, guard)`.
+/// `$make` is an async fn returning `(Arc<dyn Store>, guard)`.
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:path) => {
@@ -38,7 +38,7 @@ macro_rules! conformance_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let (store, _guard) = $make().await;
-                $crate::conformance::$name(std::sync::Arc::new(store)).await;
+                $crate::conformance::$name(store).await;
             }
         )*
     };

@@ -171,6 +171,9 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {
         self.inner.erased_at(subject).await
     }
+    async fn try_lead(&self) -> StoreResult<bool> {
+        self.inner.try_lead().await
+    }
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.inner.integrity_check().await
     }

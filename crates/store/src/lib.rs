@@ -12,6 +12,7 @@
 pub mod conformance;
 pub mod error;
 pub mod faulty;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -327,6 +328,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// When the subject was last erased, if ever.
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>>;
+
+    /// `true` if this process should do the log's single-writer chores (signing
+    /// checkpoints, feeding the text index). Backends shared by several processes
+    /// elect one; the embedded store has one process, which always leads.
+    async fn try_lead(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
 
     /// The backend's own structural check (pages, indexes equal to their tables);
     /// the problems it finds, empty when sound. Part of `evident verify`.

@@ -2,10 +2,10 @@
 
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
 
-async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+async fn fresh_store() -> (std::sync::Arc<dyn evident_store::Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path(), &SqliteOptions::default()).unwrap();
-    (store, dir)
+    (std::sync::Arc::new(store), dir)
 }
 
 evident_store::conformance_suite!(fresh_store);

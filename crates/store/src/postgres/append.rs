@@ -1,0 +1,358 @@
+//! Sequencing and integration in one PostgreSQL transaction.
+//!
+//! Several servers may append at once: each takes the tree head's row lock
+//! (`SELECT ... FOR UPDATE`), so appends are serialized across processes and every
+//! one sees the tree the previous one left. Inside the lock the steps are those of
+//! the embedded store (see `sqlite/append.rs`): classify, sequence, write, integrate,
+//! move the head; the commit (with `synchronous_commit = on`) makes it durable.
+
+use std::collections::HashMap;
+
+use evident_core::record::entry_bytes;
+use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
+use tokio_postgres::Transaction;
+
+use super::{map_err, pg_seq, seq_of};
+use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
+
+enum Plan {
+    New,
+    Stored(Appended),
+    SameAs(usize),
+}
+
+pub(super) async fn append(
+    tx: &Transaction<'_>,
+    requests: Vec<AppendRequest>,
+) -> StoreResult<Vec<AppendOutcome>> {
+    tx.batch_execute("SET LOCAL synchronous_commit = on")
+        .await
+        .map_err(map_err)?;
+    let head = tx
+        .query_one(
+            "SELECT size, root FROM tree_head WHERE id = 0 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(map_err)?;
+    let old_size = seq_of(head.get::<_, i64>(0));
+    let mut next_seq = old_size;
+    let mut last_of: HashMap<(bool, String), Option<u64>> = HashMap::new();
+    let mut rows = Rows::default();
+    let mut leaves: Vec<Hash> = Vec::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+
+    for request in requests {
+        let plans = match classify(tx, &request.events, &rows.event_ids).await? {
+            Ok(plans) => plans,
+            Err(conflict) => {
+                outcomes.push(conflict);
+                continue;
+            }
+        };
+        let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
+        for (appended, plan) in request.events.into_iter().zip(plans) {
+            let result = match plan {
+                Plan::Stored(first) => first,
+                Plan::SameAs(i) => Appended {
+                    is_dup: true,
+                    ..results[i].clone()
+                },
+                Plan::New => {
+                    let seq = next_seq;
+                    next_seq += 1;
+                    let keys = &appended.event.index;
+                    let trace_prev = previous(tx, &mut last_of, false, &keys.trace_id, seq).await?;
+                    let subject_prev = match &keys.subject {
+                        Some(subject) => previous(tx, &mut last_of, true, subject, seq).await?,
+                        None => None,
+                    };
+                    let bytes = entry_bytes(&appended.event.record, seq, trace_prev, subject_prev);
+                    let leaf = leaf_hash(&bytes);
+                    leaves.push(leaf);
+                    let result = Appended {
+                        event_id: keys.event_id.clone(),
+                        seq,
+                        leaf_hash: leaf,
+                        is_dup: false,
+                    };
+                    rows.push(seq, bytes, &appended);
+                    result
+                }
+            };
+            results.push(result);
+        }
+        outcomes.push(AppendOutcome::Appended(results));
+    }
+    if leaves.is_empty() {
+        return Ok(outcomes);
+    }
+    rows.write(tx).await?;
+    integrate_leaves(tx, old_size, &leaves).await?;
+    Ok(outcomes)
+}
+
+/// The newest seq before `seq` with this trace id (or subject token).
+async fn previous(
+    tx: &Transaction<'_>,
+    last_of: &mut HashMap<(bool, String), Option<u64>>,
+    subject: bool,
+    value: &str,
+    seq: u64,
+) -> StoreResult<Option<u64>> {
+    let key = (subject, value.to_owned());
+    let previous = match last_of.get(&key) {
+        Some(known) => *known,
+        None => {
+            let sql = if subject {
+                "SELECT max(seq) FROM entries WHERE subject = $1"
+            } else {
+                "SELECT max(seq) FROM entries WHERE trace_id = $1"
+            };
+            let row = tx.query_one(sql, &[&value]).await.map_err(map_err)?;
+            row.get::<_, Option<i64>>(0).map(seq_of)
+        }
+    };
+    last_of.insert(key, Some(seq));
+    Ok(previous)
+}
+
+async fn classify(
+    tx: &Transaction<'_>,
+    events: &[EventToAppend],
+    pending: &HashMap<String, (u64, [u8; 32], Hash)>,
+) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.event.index.event_id.as_str())
+        .collect();
+    let stored: HashMap<String, (u64, Vec<u8>, Vec<u8>)> = tx
+        .query(
+            "SELECT event_id, seq, digest, entry FROM entries WHERE event_id = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(|r| (r.get(0), (seq_of(r.get(1)), r.get(2), r.get(3))))
+        .collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut plans = Vec::with_capacity(events.len());
+    for (index, EventToAppend { event, .. }) in events.iter().enumerate() {
+        let event_id = event.index.event_id.as_str();
+        let conflict = || AppendOutcome::Conflict {
+            index,
+            event_id: event_id.to_owned(),
+        };
+        if let Some(&earlier) = seen.get(event_id) {
+            if events[earlier].event.submission_digest != event.submission_digest {
+                return Ok(Err(conflict()));
+            }
+            plans.push(Plan::SameAs(earlier));
+            continue;
+        }
+        seen.insert(event_id, index);
+        let first = if let Some((seq, digest, leaf)) = pending.get(event_id) {
+            Some((*seq, digest.to_vec(), *leaf))
+        } else {
+            stored
+                .get(event_id)
+                .map(|(seq, digest, entry)| (*seq, digest.clone(), leaf_hash(entry)))
+        };
+        match first {
+            None => plans.push(Plan::New),
+            Some((_, digest, _)) if digest != event.submission_digest => {
+                return Ok(Err(conflict()))
+            }
+            Some((seq, _, leaf)) => plans.push(Plan::Stored(Appended {
+                event_id: event_id.to_owned(),
+                seq,
+                leaf_hash: leaf,
+                is_dup: true,
+            })),
+        }
+    }
+    Ok(Ok(plans))
+}
+
+/// New rows of one transaction, written with one multi-row statement per table.
+#[derive(Default)]
+struct Rows {
+    event_ids: HashMap<String, (u64, [u8; 32], Hash)>,
+    seq: Vec<i64>,
+    event_id: Vec<String>,
+    digest: Vec<Vec<u8>>,
+    entry: Vec<Vec<u8>>,
+    trace_id: Vec<String>,
+    event_type: Vec<String>,
+    agent: Vec<String>,
+    job_id: Vec<Option<String>>,
+    case_id: Vec<Option<String>>,
+    run_id: Vec<Option<String>>,
+    subject: Vec<Option<String>>,
+    ts: Vec<i64>,
+    blobs: Vec<(i64, Option<String>, i64, crate::SealedBlob)>,
+    claims: Vec<(i64, Option<String>, crate::SealedBlob)>,
+    values: Vec<crate::SealedValue>,
+}
+
+impl Rows {
+    fn push(&mut self, seq: u64, bytes: Vec<u8>, appended: &EventToAppend) {
+        let keys = &appended.event.index;
+        self.event_ids.insert(
+            keys.event_id.clone(),
+            (seq, appended.event.submission_digest, leaf_hash(&bytes)),
+        );
+        self.seq.push(pg_seq(seq));
+        self.event_id.push(keys.event_id.clone());
+        self.digest.push(appended.event.submission_digest.to_vec());
+        self.entry.push(bytes);
+        self.trace_id.push(keys.trace_id.clone());
+        self.event_type.push(keys.event_type.clone());
+        self.agent.push(keys.agent.clone());
+        self.job_id.push(keys.job_id.clone());
+        self.case_id.push(keys.case_id.clone());
+        self.run_id.push(keys.workflow_run_id.clone());
+        self.subject.push(keys.subject.clone());
+        self.ts.push(keys.timestamp_micros);
+        for blob in &appended.blobs {
+            self.blobs.push((
+                pg_seq(seq),
+                keys.subject.clone(),
+                keys.timestamp_micros,
+                blob.clone(),
+            ));
+        }
+        for blob in &appended.claimed_uploads {
+            self.claims
+                .push((pg_seq(seq), keys.subject.clone(), blob.clone()));
+        }
+        self.values.extend(appended.vault.iter().cloned());
+    }
+
+    async fn write(&self, tx: &Transaction<'_>) -> StoreResult<()> {
+        tx.execute(
+            "INSERT INTO entries(seq, event_id, digest, entry, trace_id, event_type, agent,
+                                 job_id, case_id, workflow_run_id, subject, ts)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::text[],
+                                  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                                  $11::text[], $12::bigint[])",
+            &[
+                &self.seq,
+                &self.event_id,
+                &self.digest,
+                &self.entry,
+                &self.trace_id,
+                &self.event_type,
+                &self.agent,
+                &self.job_id,
+                &self.case_id,
+                &self.run_id,
+                &self.subject,
+                &self.ts,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        if !self.blobs.is_empty() {
+            let refs: Vec<Vec<u8>> = self
+                .blobs
+                .iter()
+                .map(|b| b.3.reference.0.to_vec())
+                .collect();
+            let seqs: Vec<i64> = self.blobs.iter().map(|b| b.0).collect();
+            let subjects: Vec<Option<String>> = self.blobs.iter().map(|b| b.1.clone()).collect();
+            let media: Vec<String> = self.blobs.iter().map(|b| b.3.media_type.clone()).collect();
+            let sizes: Vec<i64> = self
+                .blobs
+                .iter()
+                .map(|b| i64::try_from(b.3.size).unwrap_or(i64::MAX))
+                .collect();
+            let key_ids: Vec<String> = self.blobs.iter().map(|b| b.3.key_id.clone()).collect();
+            let sealed: Vec<Vec<u8>> = self.blobs.iter().map(|b| b.3.sealed.clone()).collect();
+            let created: Vec<i64> = self.blobs.iter().map(|b| b.2).collect();
+            tx.execute(
+                "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, key_id, sealed, created_at)
+                 SELECT r, s, FALSE, sub, m, sz, k, se, c
+                 FROM UNNEST($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::bigint[],
+                             $6::text[], $7::bytea[], $8::bigint[]) AS t(r, s, sub, m, sz, k, se, c)",
+                &[&refs, &seqs, &subjects, &media, &sizes, &key_ids, &sealed, &created],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        for (seq, subject, blob) in &self.claims {
+            tx.execute(
+                "UPDATE blobs SET seq = $1, subject = $2, key_id = $3, sealed = $4
+                 WHERE ref = $5 AND uploaded AND seq IS NULL",
+                &[
+                    seq,
+                    subject,
+                    &blob.key_id,
+                    &blob.sealed,
+                    &blob.reference.0.as_slice(),
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        for value in &self.values {
+            tx.execute(
+                "INSERT INTO vault(token, key_id, kind, sealed) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (token, key_id) DO NOTHING",
+                &[&value.token, &value.key_id, &value.kind, &value.sealed],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn integrate_leaves(tx: &Transaction<'_>, old_size: u64, leaves: &[Hash]) -> StoreResult<()> {
+    let mut edge = TileMap::new();
+    for id in right_edge_tiles(old_size) {
+        let row = tx
+            .query_opt(
+                "SELECT data FROM tiles WHERE level = $1 AND idx = $2",
+                &[&i16::from(id.level), &pg_seq(id.index)],
+            )
+            .await
+            .map_err(map_err)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "tile {}/{} missing at tree size {old_size}",
+                    id.level, id.index
+                ))
+            })?;
+        edge.insert(id, row.get(0));
+    }
+    let integration = integrate(old_size, &edge, leaves)
+        .map_err(|e| StoreError::Corrupt(format!("integrating at size {old_size}: {e}")))?;
+    for (id, data) in &integration.tiles {
+        tx.execute(
+            "INSERT INTO tiles(level, idx, data) VALUES ($1, $2, $3)
+             ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+            &[&i16::from(id.level), &pg_seq(id.index), data],
+        )
+        .await
+        .map_err(map_err)?;
+    }
+    let moved = tx
+        .execute(
+            "UPDATE tree_head SET size = $1, root = $2 WHERE id = 0 AND size = $3",
+            &[
+                &pg_seq(integration.tree_size),
+                &integration.root.0.as_slice(),
+                &pg_seq(old_size),
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    if moved != 1 {
+        return Err(StoreError::Conflict(format!(
+            "tree head moved from {old_size} during append"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The PostgreSQL schema and its migrations (`evident migrate`, and at every start).
+//!
+//! Append-only in the database too: triggers refuse UPDATE, DELETE and TRUNCATE of
+//! entries and checkpoints, let hash tiles only grow (a partial tile's new data must
+//! extend its old data), and let the tree head only grow. A bug or a stolen
+//! application credential cannot rewrite history; a superuser still can (disable the
+//! triggers), which is what `evident verify` and witnesses are for.
+
+use tokio_postgres::Client;
+
+/// Migrations in order; the `schema_version` row of `evident_schema` counts them.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('text_indexed_through', '0');
+
+CREATE TABLE entries(
+  seq             BIGINT PRIMARY KEY,
+  event_id        TEXT   NOT NULL UNIQUE,
+  digest          BYTEA  NOT NULL,
+  entry           BYTEA  NOT NULL,
+  trace_id        TEXT   NOT NULL,
+  event_type      TEXT   NOT NULL,
+  agent           TEXT   NOT NULL,
+  job_id          TEXT,
+  case_id         TEXT,
+  workflow_run_id TEXT,
+  subject         TEXT,
+  ts              BIGINT NOT NULL
+);
+CREATE INDEX entries_by_trace   ON entries(trace_id, seq);
+CREATE INDEX entries_by_job     ON entries(job_id, seq)         WHERE job_id IS NOT NULL;
+CREATE INDEX entries_by_case    ON entries(case_id, seq)        WHERE case_id IS NOT NULL;
+CREATE INDEX entries_by_run     ON entries(workflow_run_id, ts) WHERE workflow_run_id IS NOT NULL;
+CREATE INDEX entries_by_subject ON entries(subject, seq)        WHERE subject IS NOT NULL;
+CREATE INDEX entries_by_agent   ON entries(agent, ts);
+CREATE INDEX entries_by_type    ON entries(event_type, seq);
+CREATE INDEX entries_by_time    ON entries(ts);
+
+CREATE TABLE tiles(
+  level SMALLINT NOT NULL,
+  idx   BIGINT   NOT NULL,
+  data  BYTEA    NOT NULL,
+  PRIMARY KEY(level, idx)
+);
+
+CREATE TABLE tree_head(
+  id   INT    PRIMARY KEY CHECK (id = 0),
+  size BIGINT NOT NULL,
+  root BYTEA  NOT NULL
+);
+INSERT INTO tree_head(id, size, root)
+  VALUES (0, 0, '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+
+CREATE TABLE checkpoints(
+  size       BIGINT PRIMARY KEY,
+  root       BYTEA  NOT NULL,
+  note       TEXT   NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE blobs(
+  ref        BYTEA   PRIMARY KEY,
+  seq        BIGINT,
+  uploaded   BOOLEAN NOT NULL DEFAULT FALSE,
+  subject    TEXT,
+  media_type TEXT    NOT NULL,
+  size       BIGINT  NOT NULL,
+  key_id     TEXT    NOT NULL,
+  sealed     BYTEA   NOT NULL,
+  created_at BIGINT  NOT NULL
+);
+CREATE INDEX blobs_by_seq ON blobs(seq);
+
+CREATE TABLE data_keys(
+  key_id       TEXT   PRIMARY KEY,
+  subject      TEXT   NOT NULL UNIQUE,
+  wrapped      BYTEA  NOT NULL,
+  master_epoch INT    NOT NULL,
+  created_at   BIGINT NOT NULL
+);
+CREATE TABLE destroyed_keys(
+  key_id       TEXT   PRIMARY KEY,
+  subject      TEXT   NOT NULL,
+  destroyed_at BIGINT NOT NULL
+);
+CREATE TABLE vault(
+  token  TEXT  NOT NULL,
+  key_id TEXT  NOT NULL,
+  kind   TEXT  NOT NULL,
+  sealed BYTEA NOT NULL,
+  PRIMARY KEY(token, key_id)
+);
+CREATE TABLE erasures(
+  subject   TEXT   PRIMARY KEY,
+  erased_at BIGINT NOT NULL
+);
+CREATE TABLE api_keys(
+  name       TEXT   PRIMARY KEY,
+  role       TEXT   NOT NULL,
+  key_hash   BYTEA  NOT NULL UNIQUE,
+  agents     TEXT   NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+
+-- Full-text search: a tsvector per entry, 'simple' configuration (no stemming, so
+-- words, phrases and prefixes mean what they say).
+CREATE TABLE event_texts(
+  seq  BIGINT   PRIMARY KEY,
+  body tsvector NOT NULL
+);
+CREATE INDEX event_texts_body ON event_texts USING GIN(body);
+
+-- Append-only, enforced by the database.
+CREATE FUNCTION evident_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'evident: % on % is refused: the log is append-only', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
+  FOR EACH STATEMENT EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER tiles_no_delete BEFORE DELETE ON tiles
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER tiles_no_truncate BEFORE TRUNCATE ON tiles
+  FOR EACH STATEMENT EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER tree_head_no_delete BEFORE DELETE ON tree_head
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER tree_head_no_truncate BEFORE TRUNCATE ON tree_head
+  FOR EACH STATEMENT EXECUTE FUNCTION evident_refuse();
+
+CREATE FUNCTION evident_tile_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF length(NEW.data) < length(OLD.data)
+     OR substring(NEW.data FROM 1 FOR length(OLD.data)) <> OLD.data
+     OR NEW.level <> OLD.level OR NEW.idx <> OLD.idx THEN
+    RAISE EXCEPTION 'evident: a hash tile may only grow' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER tiles_only_grow BEFORE UPDATE ON tiles
+  FOR EACH ROW EXECUTE FUNCTION evident_tile_grows();
+
+CREATE FUNCTION evident_head_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.size < OLD.size THEN
+    RAISE EXCEPTION 'evident: the tree head may only grow' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER tree_head_only_grows BEFORE UPDATE ON tree_head
+  FOR EACH ROW EXECUTE FUNCTION evident_head_grows();
+"];
+
+/// Brings the database to the newest schema, serialized by an advisory lock so that
+/// several servers starting at once migrate once.
+///
+/// # Errors
+/// SQL errors, or a database newer than this program.
+pub async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    // 0x45564944 = "EVID": one lock id for migrations.
+    tx.execute("SELECT pg_advisory_xact_lock(1163282756)", &[])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS evident_schema(version INT NOT NULL)")
+        .await?;
+    let applied: i64 = tx
+        .query_one("SELECT count(*) FROM evident_schema", &[])
+        .await?
+        .get(0);
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(0))
+    {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO evident_schema(version) VALUES ($1)",
+            &[&(i32::try_from(i + 1).unwrap_or(i32::MAX))],
+        )
+        .await?;
+        tracing::info!(version = i + 1, "applied PostgreSQL schema migration");
+    }
+    tx.commit().await
+}
+
+/// Grants an application role what a server needs and no more: log tables are
+/// INSERT and SELECT only (the triggers above refuse the rest even to the owner).
+pub fn grant_sql(role: &str) -> String {
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    format!(
+        "GRANT SELECT, INSERT ON entries, checkpoints TO {role};
+         GRANT SELECT, INSERT, UPDATE ON tiles, tree_head TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts TO {role};
+         GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
+         GRANT UPDATE ON erasures TO {role};"
+    )
+}
