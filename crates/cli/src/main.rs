@@ -4,6 +4,7 @@
 //! Exit codes: 0 all holds, 1 a check failed, 2 usage or I/O error.
 
 mod commands;
+mod config;
 mod demo;
 mod local;
 mod remote;
@@ -11,7 +12,7 @@ mod remote;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Evident: a tamper-evident audit trail for AI agents.
 #[derive(Debug, Parser)]
@@ -25,6 +26,14 @@ pub struct Cli {
         env = "EVIDENT_DATA"
     )]
     pub data: PathBuf,
+    /// PostgreSQL instead of the embedded store (`postgres://user@host/db`).
+    #[arg(
+        long,
+        global = true,
+        env = "EVIDENT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
     /// A running server to talk to instead of a local store.
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
@@ -34,6 +43,10 @@ pub struct Cli {
     /// The log's signing key, if kept outside the data dir.
     #[arg(long, global = true, env = "EVIDENT_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// Where the global values came from (flag, environment or default), so that
+    /// `serve --config` can give them precedence over its file.
+    #[arg(skip)]
+    pub sources: config::GlobalSources,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,7 +91,12 @@ impl std::fmt::Display for CheckFailed {
 impl std::error::Error for CheckFailed {}
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.sources = config::GlobalSources::of(&matches);
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -30,14 +30,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .json()
         .await?
     } else {
-        let store = std::sync::Arc::new(crate::local::open_existing(&cli.data)?);
-        let app = crate::local::start_app(
-            store,
-            &cli.data,
-            cli.signing_key_file.as_deref(),
-            Default::default(),
-        )
-        .await?;
+        let store = crate::local::open_existing(cli).await?;
+        let app = crate::local::start_app(store, cli, &cli.data, Default::default()).await?;
         let principal = evident_server::auth::Principal {
             name: "cli".into(),
             role: evident_server::auth::Role::Privacy,

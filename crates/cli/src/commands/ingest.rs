@@ -83,14 +83,8 @@ impl Sink {
         if let Some(server) = &cli.server {
             return Ok(Self::Remote(Remote::new(server, cli.api_key.as_deref())?));
         }
-        let store: Arc<dyn Store> = Arc::new(crate::local::open_existing(&cli.data)?);
-        let app = crate::local::start_app(
-            store,
-            &cli.data,
-            cli.signing_key_file.as_deref(),
-            Settings::default(),
-        )
-        .await?;
+        let store: Arc<dyn Store> = crate::local::open_existing(cli).await?;
+        let app = crate::local::start_app(store, cli, &cli.data, Settings::default()).await?;
         Ok(Self::Local(app))
     }
 

@@ -13,9 +13,9 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
-    let store = crate::local::open(&cli.data, &SqliteOptions::default())?;
+    let store = crate::local::open(cli, &cli.data, &SqliteOptions::default()).await?;
     let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
-    let init = datadir::initialize(&store, &paths, args.origin.as_deref()).await?;
+    let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
     print_initialized(&init, &cli.data);
     Ok(())
 }

@@ -30,7 +30,7 @@ pub enum KeysCommand {
 }
 
 pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
-    let store = crate::local::open_existing(&cli.data)?;
+    let store = crate::local::open_existing(cli).await?;
     let now = evident_core::time::now_utc_micros().1;
     match command {
         KeysCommand::Create { role, name, agents } => {
@@ -71,11 +71,11 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
                 &cli.data,
                 cli.signing_key_file.as_deref(),
             );
-            let secrets = evident_server::datadir::load(&store, &paths).await?;
-            let shared: std::sync::Arc<dyn Store> = std::sync::Arc::new(store.clone());
+            let secrets = evident_server::datadir::load(&*store, &paths).await?;
+            let shared: std::sync::Arc<dyn Store> = store.clone();
             let vault = evident_server::vault::Vault::new(shared, secrets.master, None);
             let (epoch, rewrapped) =
-                evident_server::datadir::rotate_master(&store, &paths, &vault).await?;
+                evident_server::datadir::rotate_master(&*store, &paths, &vault).await?;
             println!("master key rotated to epoch {epoch}; {rewrapped} data keys re-wrapped");
         }
     }

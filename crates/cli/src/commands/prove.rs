@@ -1,7 +1,6 @@
 //! `evident prove EVENT_ID` and `evident checkpoint`.
 
 use anyhow::Context;
-use evident_store::Store;
 use serde_json::json;
 
 use crate::remote::{get_text, Remote};
@@ -19,7 +18,7 @@ pub async fn checkpoint(cli: &Cli) -> anyhow::Result<()> {
         print!("{}", get_text(&remote, "/checkpoint").await?);
         return Ok(());
     }
-    let store = crate::local::open_existing(&cli.data)?;
+    let store = crate::local::open_existing(cli).await?;
     let checkpoint = store
         .latest_checkpoint()
         .await?
@@ -42,7 +41,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let store = crate::local::open_existing(&cli.data)?;
+    let store = crate::local::open_existing(cli).await?;
     let entry = store
         .entry_by_event_id(&args.event_id)
         .await?
@@ -52,7 +51,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .await?
         .filter(|c| c.size > entry.seq)
         .context("no checkpoint covers this event yet; retry in a second")?;
-    let proof = evident_server::proofs::inclusion(&store, entry.seq, Some(checkpoint.size))
+    let proof = evident_server::proofs::inclusion(&*store, entry.seq, Some(checkpoint.size))
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     println!(

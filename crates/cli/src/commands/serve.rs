@@ -53,7 +53,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let options = SqliteOptions {
         max_size_bytes: args.max_db_bytes,
     };
-    let store: Arc<dyn Store> = Arc::new(crate::local::open(&data, &options)?);
+    let store: Arc<dyn Store> = crate::local::open(cli, &data, &options).await?;
     let paths = SecretPaths::new(&data, cli.signing_key_file.as_deref());
     let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
     super::init::print_initialized(&init, &data);
@@ -65,13 +65,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.clamp(10, 1000)),
         ..Settings::default()
     };
-    let app = crate::local::start_app(
-        store.clone(),
-        &data,
-        cli.signing_key_file.as_deref(),
-        settings,
-    )
-    .await?;
+    let app = crate::local::start_app(store.clone(), cli, &data, settings).await?;
     if args.demo && store.tree_head().await?.size == 0 {
         let events = crate::demo::generate(42, 40);
         let count = events.len();

@@ -74,14 +74,8 @@ impl SearchArgs {
 }
 
 async fn local_app(cli: &Cli) -> anyhow::Result<std::sync::Arc<evident_server::App>> {
-    let store = std::sync::Arc::new(crate::local::open_existing(&cli.data)?);
-    crate::local::start_app(
-        store,
-        &cli.data,
-        cli.signing_key_file.as_deref(),
-        Default::default(),
-    )
-    .await
+    let store = crate::local::open_existing(cli).await?;
+    crate::local::start_app(store, cli, &cli.data, Default::default()).await
 }
 
 fn api_error(e: evident_server::error::ApiError) -> anyhow::Error {

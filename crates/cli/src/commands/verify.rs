@@ -29,15 +29,16 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?;
-    if !cli.data.join(evident_store::sqlite::DB_FILE).exists() {
+    if cli.database_url.is_none() && !cli.data.join(evident_store::sqlite::DB_FILE).exists() {
         anyhow::bail!("no store at {}", cli.data.display());
     }
     // The store is what is being checked: failing to open it is a failed check.
-    let store =
-        crate::local::open_existing(&cli.data).map_err(|e| CheckFailed(format!("{e:#}")))?;
+    let store = crate::local::open_existing(cli)
+        .await
+        .map_err(|e| CheckFailed(format!("{e:#}")))?;
     // From here on the store is what is being checked: any failure to read it is a
     // failed check (exit 1), not a usage error.
-    check(cli, args, &store, against.as_deref())
+    check(cli, args, store, against.as_deref())
         .await
         .map_err(|e| match e.downcast::<CheckFailed>() {
             Ok(failed) => failed.into(),
@@ -48,7 +49,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
 async fn check(
     cli: &Cli,
     args: &Args,
-    store: &evident_store::sqlite::SqliteStore,
+    store: std::sync::Arc<dyn Store>,
     against: Option<&[u8]>,
 ) -> anyhow::Result<()> {
     let recorded = store
@@ -58,10 +59,10 @@ async fn check(
     let verifier_key = args.key.clone().unwrap_or(recorded);
     // The secrets must still be the ones the log was created with.
     let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
-    let secrets = datadir::load(store, &paths)
+    let secrets = datadir::load(&*store, &paths)
         .await
         .map_err(|e| CheckFailed(format!("secrets: {e:#}")))?;
-    let store_handle: std::sync::Arc<dyn Store> = std::sync::Arc::new(store.clone());
+    let store_handle: std::sync::Arc<dyn Store> = store.clone();
     let vault = evident_server::vault::Vault::new(
         store_handle,
         secrets.master,
@@ -77,7 +78,7 @@ async fn check(
     let bar = super::progress_bar(head.size, "verifying");
     let progress = |done: u64, _total: u64| bar.set_position(done);
     let saved: Vec<&[u8]> = against.into_iter().chain(mirrored.as_deref()).collect();
-    let report = verify_store(store, &vault, &verifier_key, &saved, &progress)
+    let report = verify_store(&*store, &vault, &verifier_key, &saved, &progress)
         .await
         .map_err(|e| CheckFailed(e.to_string()))?;
     bar.finish_and_clear();
