@@ -1,0 +1,215 @@
+//! Several `evident serve` processes on one PostgreSQL database (CONTRACT section 9):
+//! both accept ingest; the signing server is `kill -9`ed mid-ingest; every
+//! acknowledged event is present exactly once at its `seq`, the other server takes
+//! over signing, and `evident verify` passes on the database. And the application
+//! role really cannot rewrite the log.
+//!
+//! Needs `EVIDENT_TEST_DATABASE_URL` (set by `./scripts/test`).
+
+mod util;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use util::{event, evident, http, stderr, stdout, Server};
+
+/// A fresh database on the test cluster: (URL, admin URL, name).
+fn fresh_database() -> Option<(String, String)> {
+    let Ok(admin_url) = std::env::var("EVIDENT_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("EVIDENT_REQUIRE_POSTGRES").is_err(),
+            "EVIDENT_TEST_DATABASE_URL is not set but PostgreSQL tests are required"
+        );
+        eprintln!("SKIPPED: no PostgreSQL (run ./scripts/test, which starts one)");
+        return None;
+    };
+    let name = format!("evident_cli_{}", std::process::id() as u64 * 1000 + rand_suffix());
+    psql(&admin_url, &format!("CREATE DATABASE {name}")).unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    Some((format!("{base}/{name}"), admin_url))
+}
+
+fn rand_suffix() -> u64 {
+    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 1000)
+}
+
+/// Runs SQL with psql; the error text if it fails.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .expect("running psql");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn with_db(url: &str, args: &[&str], data: &std::path::Path) -> std::process::Output {
+    evident()
+        .args(args)
+        .args(["--database-url", url, "--data"])
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+fn checkpoints_signed(server: &Server) -> u64 {
+    let text = http().get(server.url("/metrics")).send().map(|r| r.text().unwrap_or_default()).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("evident_checkpoints_signed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn two_servers_one_tree_and_failover_loses_nothing() {
+    let Some((url, _admin)) = fresh_database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("secrets-dir");
+    let out = with_db(&url, &["init", "--origin", "pg.example/log"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("admin API key (shown once, keep it safe): "))
+        .unwrap()
+        .to_owned();
+    let extra = ["--database-url", url.as_str()];
+    let mut servers = vec![Server::start(&data, &extra), Server::start(&data, &extra)];
+    // Wait until one of them leads (signs the first checkpoint).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while servers.iter().all(|s| checkpoints_signed(s) == 0) {
+        assert!(Instant::now() < deadline, "no server signed a checkpoint");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let leader = usize::from(checkpoints_signed(&servers[0]) == 0);
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+
+    let acked: Arc<Mutex<HashMap<String, (u64, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let (acked, stop, key, bases) = (acked.clone(), stop.clone(), key.clone(), bases.clone());
+        clients.push(std::thread::spawn(move || {
+            let http = http();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) && n < 2_000 {
+                // Alternate servers: both accept ingest and answer with seq.
+                let base = &bases[(client + n) % 2];
+                let batch: Vec<Value> = (0..(1 + n % 10))
+                    .map(|i| event(&format!("pg-c{client}-{n}-{i}"), &format!("t{client}")))
+                    .collect();
+                n += 1;
+                let Ok(response) = http.post(format!("{base}/api/v1/events")).bearer_auth(&key).json(&batch).send() else {
+                    continue;
+                };
+                if !response.status().is_success() {
+                    continue;
+                }
+                let results: Vec<Value> = response.json().unwrap();
+                let mut acked = acked.lock().unwrap();
+                for r in results {
+                    acked.insert(
+                        r["event_id"].as_str().unwrap().to_owned(),
+                        (r["seq"].as_u64().unwrap(), r["leaf_hash"].as_str().unwrap().to_owned()),
+                    );
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = servers.remove(leader);
+    killed.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let survivor = &servers[0];
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "too few events acknowledged: {}", acked.len());
+
+    // The survivor takes over signing and covers everything acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let tree_size = loop {
+        let log: Value = http().get(survivor.url("/api/v1/log")).send().unwrap().json().unwrap();
+        let size = log["checkpoint"]
+            .as_str()
+            .and_then(|c| c.lines().nth(1))
+            .and_then(|l| l.parse::<u64>().ok())
+            .unwrap_or(0);
+        if size > 0 && size == log["tree_size"].as_u64().unwrap() && checkpoints_signed(survivor) > 0 {
+            break size;
+        }
+        assert!(Instant::now() < deadline, "the survivor never took over signing: {log}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(tree_size >= acked.len() as u64);
+    // Every acknowledged event once, at its acknowledged position.
+    let http = http();
+    let mut seqs = HashMap::new();
+    for (event_id, (seq, leaf)) in &acked {
+        let got: Value = http
+            .get(survivor.url(&format!("/api/v1/events/{event_id}")))
+            .bearer_auth(&key)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(got["seq"].as_u64(), Some(*seq), "{event_id}");
+        assert_eq!(got["leaf_hash"].as_str(), Some(leaf.as_str()), "{event_id}");
+        assert!(seqs.insert(*seq, event_id.clone()).is_none(), "seq {seq} twice");
+    }
+    let count = psql(&url, "SELECT count(*), count(DISTINCT event_id), max(seq) FROM entries").unwrap();
+    let fields: Vec<u64> = count.trim().split('|').map(|f| f.parse().unwrap()).collect();
+    assert_eq!(fields[0], fields[1], "an event stored twice");
+    assert_eq!(fields[2] + 1, fields[0], "a gap in the log");
+    servers.pop().unwrap().stop();
+
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "verify on the database: {}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("ok: {tree_size} entries")), "{}", stdout(&out));
+}
+
+#[test]
+fn the_application_role_cannot_rewrite_the_log() {
+    let Some((url, admin_url)) = fresh_database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    assert!(with_db(&url, &["init"], &data).status.success());
+    let file = dir.path().join("e.ndjson");
+    util::write_ndjson(&file, "ro", 5);
+    let out = with_db(&url, &["ingest", file.to_str().unwrap()], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let role = format!("evident_app_{}", rand_suffix());
+    psql(&admin_url, &format!("CREATE ROLE {role} LOGIN")).unwrap();
+    let out = with_db(&url, &["migrate", "--grant-to", &role], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let app_url = url.replacen("evident@", &format!("{role}@"), 1);
+    // The application role reads and appends…
+    assert_eq!(psql(&app_url, "SELECT count(*) FROM entries").unwrap().trim(), "5");
+    // …but cannot change or remove what is written.
+    for sql in [
+        "UPDATE entries SET entry = 'x' WHERE seq = 0",
+        "DELETE FROM entries WHERE seq = 0",
+        "TRUNCATE entries",
+        "DELETE FROM checkpoints",
+        "UPDATE tree_head SET size = 0",
+        "DELETE FROM tiles",
+    ] {
+        let err = psql(&app_url, sql).expect_err(sql);
+        assert!(err.contains("denied") || err.contains("refused") || err.contains("only grow"), "{sql}: {err}");
+    }
+    // Even the owner is stopped by the triggers.
+    for sql in ["UPDATE entries SET entry = 'x' WHERE seq = 0", "DELETE FROM entries", "TRUNCATE entries"] {
+        let err = psql(&url, sql).expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
