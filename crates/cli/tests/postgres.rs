@@ -26,14 +26,23 @@ fn fresh_database() -> Option<(String, String)> {
         eprintln!("SKIPPED: no PostgreSQL (run ./scripts/test, which starts one)");
         return None;
     };
-    let name = format!("evident_cli_{}", std::process::id() as u64 * 1000 + rand_suffix());
+    let name = format!(
+        "evident_cli_{}",
+        std::process::id() as u64 * 1000 + rand_suffix()
+    );
     psql(&admin_url, &format!("CREATE DATABASE {name}")).unwrap();
     let base = admin_url.rsplit_once('/').unwrap().0;
     Some((format!("{base}/{name}"), admin_url))
 }
 
 fn rand_suffix() -> u64 {
-    u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 1000)
+    u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 1000,
+    )
 }
 
 /// Runs SQL with psql; the error text if it fails.
@@ -59,7 +68,11 @@ fn with_db(url: &str, args: &[&str], data: &std::path::Path) -> std::process::Ou
 }
 
 fn checkpoints_signed(server: &Server) -> u64 {
-    let text = http().get(server.url("/metrics")).send().map(|r| r.text().unwrap_or_default()).unwrap_or_default();
+    let text = http()
+        .get(server.url("/metrics"))
+        .send()
+        .map(|r| r.text().unwrap_or_default())
+        .unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("evident_checkpoints_signed_total "))
         .and_then(|v| v.trim().parse().ok())
@@ -68,7 +81,9 @@ fn checkpoints_signed(server: &Server) -> u64 {
 
 #[test]
 fn two_servers_one_tree_and_failover_loses_nothing() {
-    let Some((url, _admin)) = fresh_database() else { return };
+    let Some((url, _admin)) = fresh_database() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("secrets-dir");
     let out = with_db(&url, &["init", "--origin", "pg.example/log"], &data);
@@ -104,7 +119,12 @@ fn two_servers_one_tree_and_failover_loses_nothing() {
                     .map(|i| event(&format!("pg-c{client}-{n}-{i}"), &format!("t{client}")))
                     .collect();
                 n += 1;
-                let Ok(response) = http.post(format!("{base}/api/v1/events")).bearer_auth(&key).json(&batch).send() else {
+                let Ok(response) = http
+                    .post(format!("{base}/api/v1/events"))
+                    .bearer_auth(&key)
+                    .json(&batch)
+                    .send()
+                else {
                     continue;
                 };
                 if !response.status().is_success() {
@@ -115,7 +135,10 @@ fn two_servers_one_tree_and_failover_loses_nothing() {
                 for r in results {
                     acked.insert(
                         r["event_id"].as_str().unwrap().to_owned(),
-                        (r["seq"].as_u64().unwrap(), r["leaf_hash"].as_str().unwrap().to_owned()),
+                        (
+                            r["seq"].as_u64().unwrap(),
+                            r["leaf_hash"].as_str().unwrap().to_owned(),
+                        ),
                     );
                 }
             }
@@ -131,21 +154,36 @@ fn two_servers_one_tree_and_failover_loses_nothing() {
     }
     let survivor = &servers[0];
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "too few events acknowledged: {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "too few events acknowledged: {}",
+        acked.len()
+    );
 
     // The survivor takes over signing and covers everything acknowledged.
     let deadline = Instant::now() + Duration::from_secs(15);
     let tree_size = loop {
-        let log: Value = http().get(survivor.url("/api/v1/log")).send().unwrap().json().unwrap();
+        let log: Value = http()
+            .get(survivor.url("/api/v1/log"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
         let size = log["checkpoint"]
             .as_str()
             .and_then(|c| c.lines().nth(1))
             .and_then(|l| l.parse::<u64>().ok())
             .unwrap_or(0);
-        if size > 0 && size == log["tree_size"].as_u64().unwrap() && checkpoints_signed(survivor) > 0 {
+        if size > 0
+            && size == log["tree_size"].as_u64().unwrap()
+            && checkpoints_signed(survivor) > 0
+        {
             break size;
         }
-        assert!(Instant::now() < deadline, "the survivor never took over signing: {log}");
+        assert!(
+            Instant::now() < deadline,
+            "the survivor never took over signing: {log}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(tree_size >= acked.len() as u64);
@@ -162,22 +200,43 @@ fn two_servers_one_tree_and_failover_loses_nothing() {
             .unwrap();
         assert_eq!(got["seq"].as_u64(), Some(*seq), "{event_id}");
         assert_eq!(got["leaf_hash"].as_str(), Some(leaf.as_str()), "{event_id}");
-        assert!(seqs.insert(*seq, event_id.clone()).is_none(), "seq {seq} twice");
+        assert!(
+            seqs.insert(*seq, event_id.clone()).is_none(),
+            "seq {seq} twice"
+        );
     }
-    let count = psql(&url, "SELECT count(*), count(DISTINCT event_id), max(seq) FROM entries").unwrap();
-    let fields: Vec<u64> = count.trim().split('|').map(|f| f.parse().unwrap()).collect();
+    let count = psql(
+        &url,
+        "SELECT count(*), count(DISTINCT event_id), max(seq) FROM entries",
+    )
+    .unwrap();
+    let fields: Vec<u64> = count
+        .trim()
+        .split('|')
+        .map(|f| f.parse().unwrap())
+        .collect();
     assert_eq!(fields[0], fields[1], "an event stored twice");
     assert_eq!(fields[2] + 1, fields[0], "a gap in the log");
     servers.pop().unwrap().stop();
 
     let out = with_db(&url, &["verify"], &data);
-    assert!(out.status.success(), "verify on the database: {}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("ok: {tree_size} entries")), "{}", stdout(&out));
+    assert!(
+        out.status.success(),
+        "verify on the database: {}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("ok: {tree_size} entries")),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn the_application_role_cannot_rewrite_the_log() {
-    let Some((url, admin_url)) = fresh_database() else { return };
+    let Some((url, admin_url)) = fresh_database() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     assert!(with_db(&url, &["init"], &data).status.success());
@@ -192,7 +251,12 @@ fn the_application_role_cannot_rewrite_the_log() {
     assert!(out.status.success(), "{}", stderr(&out));
     let app_url = url.replacen("evident@", &format!("{role}@"), 1);
     // The application role reads and appends…
-    assert_eq!(psql(&app_url, "SELECT count(*) FROM entries").unwrap().trim(), "5");
+    assert_eq!(
+        psql(&app_url, "SELECT count(*) FROM entries")
+            .unwrap()
+            .trim(),
+        "5"
+    );
     // …but cannot change or remove what is written.
     for sql in [
         "UPDATE entries SET entry = 'x' WHERE seq = 0",
@@ -203,13 +267,78 @@ fn the_application_role_cannot_rewrite_the_log() {
         "DELETE FROM tiles",
     ] {
         let err = psql(&app_url, sql).expect_err(sql);
-        assert!(err.contains("denied") || err.contains("refused") || err.contains("only grow"), "{sql}: {err}");
+        assert!(
+            err.contains("denied") || err.contains("refused") || err.contains("only grow"),
+            "{sql}: {err}"
+        );
     }
     // Even the owner is stopped by the triggers.
-    for sql in ["UPDATE entries SET entry = 'x' WHERE seq = 0", "DELETE FROM entries", "TRUNCATE entries"] {
+    for sql in [
+        "UPDATE entries SET entry = 'x' WHERE seq = 0",
+        "DELETE FROM entries",
+        "TRUNCATE entries",
+    ] {
         let err = psql(&url, sql).expect_err(sql);
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
     let out = with_db(&url, &["verify"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn erasure_on_postgres_leaves_no_clear_value_or_key_in_any_table() {
+    let Some((url, _admin)) = fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    assert!(with_db(&url, &["init"], &data).status.success());
+    let file = dir.path().join("pii.ndjson");
+    let mut e = event("pii-1", "t-pii");
+    e["context"]["subject"] = "erin.erased@example.com".into();
+    e["input"] = serde_json::json!({"note": "call erin.erased@example.com or +44 20 7946 0958"});
+    std::fs::write(&file, format!("{e}\n")).unwrap();
+    let out = with_db(&url, &["ingest", file.to_str().unwrap()], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dump = |url: &str| -> String {
+        let tables = psql(
+            url,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .unwrap();
+        tables
+            .lines()
+            .map(|t| psql(url, &format!("SELECT t::text FROM {t} t")).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = dump(&url);
+    assert!(
+        !before.contains("erin.erased") && !before.contains("7946 0958"),
+        "clear values rest in a table"
+    );
+    let wrapped = psql(
+        &url,
+        "SELECT encode(wrapped, 'hex') FROM data_keys WHERE subject <> ''",
+    )
+    .unwrap();
+    assert_eq!(wrapped.lines().count(), 1);
+    let out = with_db(
+        &url,
+        &["erase", "erin.erased@example.com", "--reason", "art. 17"],
+        &data,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = dump(&url);
+    assert!(
+        !after.contains(wrapped.trim()),
+        "the destroyed key is still in a table"
+    );
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 blobs are erased"),
+        "{}",
+        stdout(&out)
+    );
 }
