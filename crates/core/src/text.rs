@@ -15,14 +15,34 @@ const NOT_TEXT: &[&str] = &[
     "seq",
     "trace_prev",
     "subject_prev",
+    "principal",
+    "context",
+];
+
+/// Members of nested objects that are identifiers, not text.
+const NOT_TEXT_MEMBERS: &[(&str, &[&str])] = &[
+    ("actor", &["id", "run_id", "version"]),
+    ("tool", &["call_id", "version"]),
+    ("approval", &["approval_id", "job_hash", "final_job_hash"]),
 ];
 
 /// The searchable text of a record whose payloads are resolved.
 pub fn searchable_text(record: &Map<String, Value>) -> String {
     let mut text = String::new();
     for (name, value) in record {
-        if !NOT_TEXT.contains(&name.as_str()) {
-            collect(value, &mut text);
+        if NOT_TEXT.contains(&name.as_str()) {
+            continue;
+        }
+        let skipped = NOT_TEXT_MEMBERS
+            .iter()
+            .find(|(object, _)| object == name)
+            .map_or(&[][..], |(_, members)| *members);
+        match value {
+            Value::Object(members) if !skipped.is_empty() => members
+                .iter()
+                .filter(|(member, _)| !skipped.contains(&member.as_str()))
+                .for_each(|(_, v)| collect(v, &mut text)),
+            _ => collect(value, &mut text),
         }
     }
     text

@@ -218,8 +218,14 @@ pub async fn search(app: &App, mut query: SearchQuery) -> ApiResult<Value> {
                 .map_or(text_position, |b| b.min(text_position)),
         );
     }
-    let entries = store.search(&query).await?;
-    let next_cursor = (entries.len() == query.limit)
+    // One more than asked tells whether another page exists, so the last page has
+    // no cursor even when it is exactly full.
+    let limit = query.limit;
+    query.limit = limit + 1;
+    let mut entries = store.search(&query).await?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next_cursor = more
         .then(|| entries.last().map(|e| encode_cursor(e.seq)))
         .flatten();
     Ok(json!({
@@ -298,8 +304,10 @@ pub async fn trace(app: &App, trace_id: &str) -> ApiResult<Value> {
 }
 
 /// Deepest nesting of the causal tree; deeper events are listed at the root, marked
-/// `detached`, so a hostile chain of parents cannot make an answer too deep to parse.
-pub const MAX_TREE_DEPTH: usize = 256;
+/// `detached`, so a long chain of parents cannot make an answer too deep to parse:
+/// each level is two levels of JSON, and common parsers (serde_json among them) stop
+/// at 128.
+pub const MAX_TREE_DEPTH: usize = 60;
 
 /// The tree of `parent_event_id` links among `events` (already in display order).
 /// Events whose parent is not in the trace (or that sit on a cycle of parents) hang at

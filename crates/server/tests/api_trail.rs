@@ -582,3 +582,77 @@ async fn timeline_errors_and_roles() {
         .problem(StatusCode::FORBIDDEN);
     t.get(path, None).await.problem(StatusCode::UNAUTHORIZED);
 }
+
+/// A causal chain `c-0 <- c-1 <- ... <- c-{depth-1}`, ingested newest first.
+async fn ingest_chain(t: &TestApp, trace: &str, depth: usize) {
+    let events: Vec<Value> = (0..depth)
+        .map(|i| {
+            let parent = (i > 0).then(|| format!("c-{}", i - 1));
+            ev(
+                &format!("c-{i}"),
+                trace,
+                &format!(
+                    "2026-11-23T{:02}:{:02}:{:02}Z",
+                    10 + i / 3600,
+                    i / 60 % 60,
+                    i % 60
+                ),
+                parent.as_deref(),
+            )
+        })
+        .rev()
+        .collect();
+    t.ingest_ok(&Value::Array(events)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_deeper_than_the_tree_limit_loses_no_event() {
+    let t = TestApp::new().await;
+    const DEPTH: usize = 600;
+    ingest_chain(&t, "tr-chain", DEPTH).await;
+    let reply = t.get("/api/v1/traces/tr-chain", Some(&t.auditor)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Too deep for serde_json's default parser (see the ignored test below): count
+    // in the text. Each event's id is written once in `events` and once in `tree`.
+    let text = reply.text();
+    for i in 0..DEPTH {
+        let needle = format!("\"event_id\":\"c-{i}\"");
+        assert_eq!(
+            text.matches(&needle).count(),
+            2,
+            "c-{i} is not exactly once in the events and once in the tree"
+        );
+    }
+    // A chain has no orphan: every parent is in the trace.
+    assert!(
+        !text.contains("\"orphan\""),
+        "no event of a chain is an orphan"
+    );
+}
+
+/// `evident trace --server` reads this answer with reqwest's `.json()`, i.e. serde_json
+/// with its default recursion limit of 128: each tree level costs two levels of JSON
+/// (a node and its `children`), so a causal chain of 63 events (an agent whose every
+/// step is caused by the previous one) gives an answer it cannot parse (62 is the
+/// most that parses). The server cuts the tree only at MAX_TREE_DEPTH = 256 levels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_63_event_chain_parses_with_default_json_limits() {
+    let t = TestApp::new().await;
+    ingest_chain(&t, "tr-chain", 63).await;
+    let reply = t.get("/api/v1/traces/tr-chain", Some(&t.auditor)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let answer: Value = serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|e| panic!("the answer must parse with default limits: {e}"));
+    assert_eq!(event_ids(&answer).len(), 63);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_62_event_chain_parses_with_default_json_limits() {
+    let t = TestApp::new().await;
+    ingest_chain(&t, "tr-chain", 62).await;
+    let answer = t
+        .get("/api/v1/traces/tr-chain", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(event_ids(&answer).len(), 62);
+}
