@@ -342,3 +342,49 @@ fn erasure_on_postgres_leaves_no_clear_value_or_key_in_any_table() {
         stdout(&out)
     );
 }
+
+#[test]
+fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
+    let Some((url, _admin)) = fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("embedded");
+    util::init_with_events(&data, 300);
+    let before = stdout(&util::run(&data, &["checkpoint"]));
+    let out = evident()
+        .args(["copy", "--from"])
+        .arg(&data)
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("copied 300 entries"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("both trees are equal: 300 entries"),
+        "{}",
+        stdout(&out)
+    );
+    // The copy serves the same signed checkpoint and verifies on its own.
+    let after = stdout(&with_db(&url, &["checkpoint"], &data));
+    assert_eq!(before, after);
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A second copy into the same database is refused: it is not empty any more.
+    let out = evident()
+        .args(["copy", "--from"])
+        .arg(&data)
+        .args(["--to", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("already holds a log"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -10,6 +10,7 @@
 //! (evident-tlog), HTTP (evident-server).
 
 pub mod conformance;
+pub mod copy;
 pub mod error;
 pub mod faulty;
 pub mod postgres;

@@ -129,6 +129,11 @@ impl PgStore {
             .map_err(|e| StoreError::Unavailable(format!("database connection: {e}")))
     }
 
+    /// A pooled connection, for the copy from an embedded store.
+    pub(crate) async fn client_for_copy(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.client().await
+    }
+
     /// Grants `role` the privileges a server needs (INSERT and SELECT only on log
     /// tables).
     ///
