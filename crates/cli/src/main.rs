@@ -70,6 +70,10 @@ pub enum Command {
     Prove(commands::prove::Args),
     /// Erase a subject by destroying its key (crypto-shredding).
     Erase(commands::erase::Args),
+    /// Bring the schema up to date; grant a PostgreSQL role what a server needs.
+    Migrate(commands::migrate::Args),
+    /// Copy an embedded log into PostgreSQL, proving both trees equal.
+    Copy(commands::copy::Args),
     /// Benchmark a real server on a fresh data dir with a realistic workload.
     Bench(commands::bench::Args),
     /// Show a trace as a tree.

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod copy;
 pub mod erase;
 pub mod ingest;
 pub mod init;
 pub mod keys;
+pub mod migrate;
 pub mod prove;
 pub mod serve;
 pub mod trail;
@@ -24,6 +26,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checkpoint => prove::checkpoint(&cli).await,
         Command::Prove(args) => prove::run(&cli, args).await,
         Command::Erase(args) => erase::run(&cli, args).await,
+        Command::Migrate(args) => migrate::run(&cli, args).await,
+        Command::Copy(args) => copy::run(&cli, args).await,
         Command::Bench(args) => bench::run(&cli, args).await,
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
