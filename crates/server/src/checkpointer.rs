@@ -33,6 +33,10 @@ pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
 /// # Errors
 /// The store failed, or the stored tiles do not support the tree head.
 pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>> {
+    // One signing at a time in this process: the periodic task and the last
+    // checkpoint at shutdown would otherwise race on the mirrored file's temp file.
+    static SIGNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = SIGNING.lock().await;
     let store: &dyn Store = &*app.store;
     // Several servers may share the store: only the elected one signs.
     if !store.try_lead().await? {

@@ -20,6 +20,15 @@ use prost::Message;
 use serde_json::{json, Value};
 
 const PROTOBUF: &str = "application/x-protobuf";
+
+/// A hostile body: name, content type, content encoding, bytes, expected status.
+type HostileCase = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+);
 const JSON: &str = "application/json";
 
 async fn post(
@@ -44,7 +53,14 @@ async fn post(
 }
 
 async fn post_protobuf(app: &TestApp, request: &ExportTraceServiceRequest) -> Reply {
-    post(app, Some(&app.ingest), Some(PROTOBUF), None, request.encode_to_vec()).await
+    post(
+        app,
+        Some(&app.ingest),
+        Some(PROTOBUF),
+        None,
+        request.encode_to_vec(),
+    )
+    .await
 }
 
 /// The OTLP/JSON of `request`, written by `opentelemetry-proto`'s serde mapping.
@@ -60,7 +76,12 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// Asserts a 200 protobuf answer and returns the decoded response.
 fn ok_protobuf(reply: &Reply) -> ExportTraceServiceResponse {
-    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     assert_eq!(reply.content_type(), PROTOBUF);
     ExportTraceServiceResponse::decode(&reply.body[..]).expect("an ExportTraceServiceResponse")
 }
@@ -74,7 +95,11 @@ fn otlp_error(reply: &Reply, status: StatusCode, encoding: &str) -> String {
         reply.status,
         String::from_utf8_lossy(&reply.body)
     );
-    assert_eq!(reply.content_type(), encoding, "errors answer in the request's encoding");
+    assert_eq!(
+        reply.content_type(),
+        encoding,
+        "errors answer in the request's encoding"
+    );
     if encoding == PROTOBUF {
         let status = RpcStatus::decode(&reply.body[..]).expect("a google.rpc.Status");
         assert_ne!(status.code, 0);
@@ -94,24 +119,28 @@ async fn record(app: &TestApp, event_id: &str) -> Value {
 async fn protobuf_spans_become_events() {
     let app = TestApp::new().await;
     let before = app.tree_size().await;
-    let response = ok_protobuf(&post_protobuf(&app, &request("refund-service", agent_run(0xa1))).await);
-    assert_eq!(response.partial_success, None, "full success leaves partial_success unset");
+    let response =
+        ok_protobuf(&post_protobuf(&app, &request("refund-service", agent_run(0xa1))).await);
+    assert_eq!(
+        response.partial_success, None,
+        "full success leaves partial_success unset"
+    );
     assert_eq!(app.tree_size().await, before + 4);
 
-    let root = record(&app, &event_id(1)).await;
+    let root = record(&app, &event_id(sid(0xa1, 1))).await;
     assert_eq!(root["event_type"], "agent_run");
     assert_eq!(root["actor"]["id"], "refund-bot");
     assert_eq!(root["principal"], "ingest-1");
     assert_eq!(root["trace_id"], trace_hex(0xa1));
-    let chat = record(&app, &event_id(2)).await;
-    assert_eq!(chat["parent_event_id"], event_id(1));
+    let chat = record(&app, &event_id(sid(0xa1, 2))).await;
+    assert_eq!(chat["parent_event_id"], event_id(sid(0xa1, 1)));
     assert_eq!(chat["snapshot"]["model"], "gpt-4o");
     assert_eq!(chat["metadata"]["input_tokens"], 100);
     assert_eq!(
         chat["input"]["messages"][0]["parts"][0]["content"], "refund order 42",
         "payloads are resolved on read"
     );
-    let refund = record(&app, &event_id(4)).await;
+    let refund = record(&app, &event_id(sid(0xa1, 4))).await;
     assert_eq!(refund["outcome"], "error");
     assert_eq!(refund["error"]["kind"], "PaymentDeclined");
     assert_eq!(refund["tool"]["name"], "issue_refund");
@@ -131,7 +160,10 @@ async fn otlp_json_and_gzip_are_accepted() {
     assert_eq!(json_reply.status, StatusCode::OK, "{}", json_reply.text());
     assert_eq!(json_reply.content_type(), JSON);
     assert_eq!(json_reply.json(), json!({}));
-    assert_eq!(record(&app, &event_id(3)).await["tool"]["name"], "lookup_order");
+    assert_eq!(
+        record(&app, &event_id(sid(0xb1, 3))).await["tool"]["name"],
+        "lookup_order"
+    );
 
     let gzipped = post(
         &app,
@@ -150,9 +182,17 @@ async fn otlp_json_and_gzip_are_accepted() {
         gzip(&otlp_json(&request("svc", agent_run(0xb3)))),
     )
     .await;
-    assert_eq!(gzipped_json.status, StatusCode::OK, "{}", gzipped_json.text());
+    assert_eq!(
+        gzipped_json.status,
+        StatusCode::OK,
+        "{}",
+        gzipped_json.text()
+    );
     let trace: Value = app
-        .get(&format!("/api/v1/traces/{}", trace_hex(0xb3)), Some(&app.auditor))
+        .get(
+            &format!("/api/v1/traces/{}", trace_hex(0xb3)),
+            Some(&app.auditor),
+        )
         .await
         .ok_json();
     assert_eq!(trace["events"].as_array().map(Vec::len), Some(4), "{trace}");
@@ -164,13 +204,16 @@ async fn the_same_span_in_protobuf_and_json_is_one_event() {
     let spans = request("svc", agent_run(0xc1));
     ok_protobuf(&post_protobuf(&app, &spans).await);
     let size = app.tree_size().await;
-    let first = app.get_event(&event_id(2)).await.ok_json();
+    let first = app.get_event(&event_id(sid(0xc1, 2))).await.ok_json();
     // Re-sent (an exporter retry), and re-sent in the other encoding.
     ok_protobuf(&post_protobuf(&app, &spans).await);
     let reply = post(&app, Some(&app.ingest), Some(JSON), None, otlp_json(&spans)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(app.tree_size().await, size, "a re-sent span is a no-op");
-    assert_eq!(app.get_event(&event_id(2)).await.ok_json()["seq"], first["seq"]);
+    assert_eq!(
+        app.get_event(&event_id(sid(0xc1, 2))).await.ok_json()["seq"],
+        first["seq"]
+    );
 }
 
 #[tokio::test]
@@ -181,22 +224,43 @@ async fn invalid_spans_are_rejected_and_the_others_stored() {
     no_span_id.span_id.clear();
     let mut no_trace_id = span(0xd1, 6, None, "no trace", vec![]);
     no_trace_id.trace_id = vec![0; 16];
-    let good = span(0xd1, 7, None, "good", vec![s("gen_ai.operation.name", "chat")]);
+    let good = span(
+        0xd1,
+        7,
+        None,
+        "good",
+        vec![s("gen_ai.operation.name", "chat")],
+    );
     let response = ok_protobuf(
         &post_protobuf(&app, &request("svc", vec![no_span_id, good, no_trace_id])).await,
     );
     let partial = response.partial_success.expect("partial_success");
     assert_eq!(partial.rejected_spans, 2);
-    assert!(partial.error_message.contains("2 of 3 spans rejected"), "{}", partial.error_message);
-    assert!(partial.error_message.contains("span #0: span_id"), "{}", partial.error_message);
-    assert!(partial.error_message.contains("trace_id"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("2 of 3 spans rejected"),
+        "{}",
+        partial.error_message
+    );
+    assert!(
+        partial.error_message.contains("span #0: span_id"),
+        "{}",
+        partial.error_message
+    );
+    assert!(
+        partial.error_message.contains("trace_id"),
+        "{}",
+        partial.error_message
+    );
     assert_eq!(app.tree_size().await, before + 1);
     assert_eq!(record(&app, &event_id(7)).await["event_type"], "model_call");
 
     // In OTLP/JSON the answer is OTLP/JSON, `rejectedSpans` a decimal string.
     let mut bad = span(0xd2, 8, None, "bad", vec![]);
     bad.start_time_unix_nano = 0;
-    let body = otlp_json(&request("svc", vec![bad, span(0xd2, 9, None, "ok", vec![])]));
+    let body = otlp_json(&request(
+        "svc",
+        vec![bad, span(0xd2, 9, None, "ok", vec![])],
+    ));
     let reply = post(&app, Some(&app.ingest), Some(JSON), None, body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let answer = reply.json();
@@ -224,17 +288,34 @@ async fn a_request_of_only_invalid_spans_is_400_and_stores_nothing() {
 #[tokio::test]
 async fn a_span_resent_with_other_content_is_rejected_alone() {
     let app = TestApp::new().await;
-    ok_protobuf(&post_protobuf(&app, &request("svc", vec![span(0xf1, 1, None, "v1", vec![])])).await);
+    ok_protobuf(
+        &post_protobuf(
+            &app,
+            &request("svc", vec![span(0xf1, 1, None, "v1", vec![])]),
+        )
+        .await,
+    );
     let first = record(&app, &event_id(1)).await;
     let before = app.tree_size().await;
     let changed = span(0xf1, 1, None, "v2", vec![s("changed", "yes")]);
     let fresh = span(0xf1, 2, Some(1), "new", vec![]);
-    let response = ok_protobuf(&post_protobuf(&app, &request("svc", vec![changed.clone(), fresh])).await);
+    let response =
+        ok_protobuf(&post_protobuf(&app, &request("svc", vec![changed.clone(), fresh])).await);
     let partial = response.partial_success.expect("partial_success");
     assert_eq!(partial.rejected_spans, 1);
-    assert!(partial.error_message.contains("already stored with different content"), "{}", partial.error_message);
+    assert!(
+        partial
+            .error_message
+            .contains("already stored with different content"),
+        "{}",
+        partial.error_message
+    );
     assert_eq!(app.tree_size().await, before + 1, "the new span is stored");
-    assert_eq!(record(&app, &event_id(1)).await, first, "the stored span is unchanged");
+    assert_eq!(
+        record(&app, &event_id(1)).await,
+        first,
+        "the stored span is unchanged"
+    );
     // Alone, it is a 400: sending it again cannot help.
     let reply = post_protobuf(&app, &request("svc", vec![changed])).await;
     otlp_error(&reply, StatusCode::BAD_REQUEST, PROTOBUF);
@@ -245,23 +326,99 @@ async fn hostile_bodies_get_a_4xx_and_store_nothing() {
     let app = TestApp::new().await;
     let before = app.tree_size().await;
     let valid = request("svc", agent_run(0x99)).encode_to_vec();
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, StatusCode)> = vec![
-        ("random bytes", Some(PROTOBUF), None, b"\xff\xff\xff\xff garbage".to_vec(), StatusCode::BAD_REQUEST),
-        ("truncated protobuf", Some(PROTOBUF), None, valid[..valid.len() / 2].to_vec(), StatusCode::BAD_REQUEST),
-        ("wrong wire type", Some(PROTOBUF), None, vec![0x0d, 0, 0, 0, 0], StatusCode::BAD_REQUEST),
-        ("JSON sent as protobuf", Some(PROTOBUF), None, b"{\"resourceSpans\": []}".to_vec(), StatusCode::BAD_REQUEST),
-        ("protobuf sent as JSON", Some(JSON), None, valid.clone(), StatusCode::BAD_REQUEST),
-        ("broken JSON", Some(JSON), None, b"{\"resourceSpans\": [".to_vec(), StatusCode::BAD_REQUEST),
-        ("deep JSON", Some(JSON), None, "[".repeat(100_000).into_bytes(), StatusCode::BAD_REQUEST),
-        ("corrupt gzip", Some(PROTOBUF), Some("gzip"), b"\x1f\x8b\x08\x00garbage".to_vec(), StatusCode::BAD_REQUEST),
-        ("text/plain", Some("text/plain"), None, valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("no content type", None, None, valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("NDJSON", Some("application/x-ndjson"), None, b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("brotli", Some(PROTOBUF), Some("br"), valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    let cases: Vec<HostileCase> = vec![
+        (
+            "random bytes",
+            Some(PROTOBUF),
+            None,
+            b"\xff\xff\xff\xff garbage".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "truncated protobuf",
+            Some(PROTOBUF),
+            None,
+            valid[..valid.len() / 2].to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "wrong wire type",
+            Some(PROTOBUF),
+            None,
+            vec![0x0d, 0, 0, 0, 0],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "JSON sent as protobuf",
+            Some(PROTOBUF),
+            None,
+            b"{\"resourceSpans\": []}".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "protobuf sent as JSON",
+            Some(JSON),
+            None,
+            valid.clone(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "broken JSON",
+            Some(JSON),
+            None,
+            b"{\"resourceSpans\": [".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "deep JSON",
+            Some(JSON),
+            None,
+            "[".repeat(100_000).into_bytes(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "corrupt gzip",
+            Some(PROTOBUF),
+            Some("gzip"),
+            b"\x1f\x8b\x08\x00garbage".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "text/plain",
+            Some("text/plain"),
+            None,
+            valid.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "no content type",
+            None,
+            None,
+            valid.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "NDJSON",
+            Some("application/x-ndjson"),
+            None,
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "brotli",
+            Some(PROTOBUF),
+            Some("br"),
+            valid.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
     ];
     for (name, content_type, encoding, body, status) in cases {
         let reply = post(&app, Some(&app.ingest), content_type, encoding, body).await;
-        let answer_type = if content_type == Some(PROTOBUF) { PROTOBUF } else { JSON };
+        let answer_type = if content_type == Some(PROTOBUF) {
+            PROTOBUF
+        } else {
+            JSON
+        };
         let message = otlp_error(&reply, status, answer_type);
         assert!(!message.is_empty(), "{name}");
     }
@@ -276,7 +433,14 @@ async fn a_gzip_bomb_is_413_without_inflating_it() {
     let bomb = gzip(&vec![0u8; 64 * 1024 * 1024]);
     assert!(bomb.len() < 1024 * 1024);
     for content_type in [PROTOBUF, JSON] {
-        let reply = post(&app, Some(&app.ingest), Some(content_type), Some("gzip"), bomb.clone()).await;
+        let reply = post(
+            &app,
+            Some(&app.ingest),
+            Some(content_type),
+            Some("gzip"),
+            bomb.clone(),
+        )
+        .await;
         let message = otlp_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, content_type);
         assert!(message.contains("limit"), "{message}");
     }
@@ -308,7 +472,9 @@ async fn a_span_with_ten_thousand_attributes_is_stored_whole() {
     let wide = span(0x10, 1, None, "wide", attributes);
     ok_protobuf(&post_protobuf(&app, &request("svc", vec![wide])).await);
     let stored = record(&app, &event_id(1)).await;
-    let span_attrs = stored["attributes"]["span"].as_object().expect("span attributes");
+    let span_attrs = stored["attributes"]["span"]
+        .as_object()
+        .expect("span attributes");
     assert_eq!(span_attrs.len(), 10_000);
     assert_eq!(span_attrs["attr.09999"], 9999);
 }
@@ -330,10 +496,20 @@ async fn keys_and_roles_are_checked() {
     let reply = post(&app, None, Some(PROTOBUF), None, body.clone()).await;
     otlp_error(&reply, StatusCode::UNAUTHORIZED, PROTOBUF);
     assert_eq!(
-        reply.headers.get(header::WWW_AUTHENTICATE).map(|v| v.as_bytes()),
+        reply
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.as_bytes()),
         Some(&b"Bearer"[..])
     );
-    let reply = post(&app, Some("evk_not_a_key"), Some(PROTOBUF), None, body.clone()).await;
+    let reply = post(
+        &app,
+        Some("evk_not_a_key"),
+        Some(PROTOBUF),
+        None,
+        body.clone(),
+    )
+    .await;
     otlp_error(&reply, StatusCode::UNAUTHORIZED, PROTOBUF);
     let reply = post(&app, Some(&app.auditor), Some(PROTOBUF), None, body.clone()).await;
     otlp_error(&reply, StatusCode::FORBIDDEN, PROTOBUF);
@@ -345,7 +521,16 @@ async fn keys_and_roles_are_checked() {
     assert!(message.contains("\"svc\""), "{message}");
     assert_eq!(app.tree_size().await, before);
     let own = request("svc", vec![agent_run(0x43).remove(0)]);
-    ok_protobuf(&post(&app, Some(&bound), Some(PROTOBUF), None, own.encode_to_vec()).await);
+    ok_protobuf(
+        &post(
+            &app,
+            Some(&bound),
+            Some(PROTOBUF),
+            None,
+            own.encode_to_vec(),
+        )
+        .await,
+    );
     let reply = post(&app, Some(&app.admin), Some(PROTOBUF), None, body).await;
     ok_protobuf(&reply);
 }
@@ -361,7 +546,10 @@ async fn the_trace_reads_back_as_a_tree() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let trace = loop {
         let reply = app
-            .get(&format!("/api/v1/traces/{}", trace_hex(0x55)), Some(&app.auditor))
+            .get(
+                &format!("/api/v1/traces/{}", trace_hex(0x55)),
+                Some(&app.auditor),
+            )
             .await;
         if reply.status == StatusCode::OK {
             let trace = reply.json();
@@ -369,16 +557,32 @@ async fn the_trace_reads_back_as_a_tree() {
                 break trace;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "trace not indexed: {}", reply.text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "trace not indexed: {}",
+            reply.text()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(trace["tree"].as_array().map(Vec::len), Some(1), "{}", trace["tree"]);
-    assert_eq!(trace["tree"][0]["event_id"], event_id(1));
+    assert_eq!(
+        trace["tree"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        trace["tree"]
+    );
+    assert_eq!(trace["tree"][0]["event_id"], event_id(sid(0x55, 1)));
     let children: Vec<&str> = trace["tree"][0]["children"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["event_id"].as_str().unwrap())
         .collect();
-    assert_eq!(children, [event_id(2), event_id(3), event_id(4)]);
+    assert_eq!(
+        children,
+        [
+            event_id(sid(0x55, 2)),
+            event_id(sid(0x55, 3)),
+            event_id(sid(0x55, 4))
+        ]
+    );
 }

@@ -39,19 +39,20 @@ fn one_span_is_one_event() {
         assert_eq!(event["trace_id"], trace_hex(0xab));
     }
     let root = events[0];
-    assert_eq!(root["event_id"], "span_0000000000000001");
+    assert_eq!(root["event_id"], "span_000000000000ab01");
     assert!(root.get("parent_event_id").is_none());
     assert_eq!(root["event_type"], "agent_run");
     assert_eq!(
         root["actor"],
         json!({"type": "agent", "id": "refund-bot", "version": "1.2.3"})
     );
-    assert_eq!(root["timestamp"], "2026-11-23T14:22:07.124456789Z");
+    // START + 0xab01 ms
+    assert_eq!(root["timestamp"], "2026-11-23T14:22:50.900456789Z");
     assert_eq!(root["metadata"]["latency_ms"], json!(1.5));
     assert_eq!(root["outcome"], "success");
 
     let chat = events[1];
-    assert_eq!(chat["parent_event_id"], "span_0000000000000001");
+    assert_eq!(chat["parent_event_id"], "span_000000000000ab01");
     assert_eq!(chat["event_type"], "model_call");
     assert_eq!(chat["snapshot"]["model"], "gpt-4o");
     assert_eq!(chat["metadata"]["input_tokens"], 100);

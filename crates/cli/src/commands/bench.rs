@@ -19,11 +19,15 @@
 //! 5. **Verify**: `evident verify` over the data dir, events/s.
 //! 6. **Disk**: bytes per event, by SQLite table (`dbstat`).
 //!
+//! `--database-url` (the global flag) is passed to `serve` and `verify`, so the same
+//! bench measures PostgreSQL; without it, the embedded store in a fresh data dir.
+//!
 //! The table goes to stdout; `--out FILE` writes every figure as JSON. Figures from a
 //! debug build say so: they are not the product's.
 
 mod disk;
 mod ingest;
+mod otlp;
 mod queries;
 mod report;
 mod server;
@@ -57,6 +61,10 @@ pub struct Args {
     /// Concurrent clients of the single-event scenario.
     #[arg(long, default_value_t = 64)]
     pub single_clients: usize,
+    /// Spans the OTLP scenario sends (default: a fifth of --events, at most 50,000),
+    /// in requests of --batch spans from --clients clients.
+    #[arg(long)]
+    pub otlp_spans: Option<u64>,
     /// Queries of each kind (event, trace, job, subject, text).
     #[arg(long, default_value_t = 1_000)]
     pub queries: usize,
@@ -77,10 +85,6 @@ pub struct Args {
     /// temporary one.
     #[arg(long)]
     pub keep_data: Option<PathBuf>,
-    /// Run the server on this database instead of a data dir (passed to `serve` and
-    /// `verify`). PostgreSQL is not implemented yet.
-    #[arg(long)]
-    pub database_url: Option<String>,
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -109,7 +113,10 @@ pub enum Scenario {
 /// Most events the single-event scenario takes by default.
 const DEFAULT_SINGLE_EVENTS: u64 = 20_000;
 
-pub async fn run(_cli: &Cli, args: &Args) -> anyhow::Result<()> {
+/// Most spans the OTLP scenario sends by default.
+const DEFAULT_OTLP_SPANS: u64 = 50_000;
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.emit_workload {
         return emit(args, path).await;
     }
@@ -123,11 +130,7 @@ pub async fn run(_cli: &Cli, args: &Args) -> anyhow::Result<()> {
         args.clients >= 1 && args.single_clients >= 1,
         "--clients and --single-clients must be at least 1"
     );
-    if args.database_url.is_some() {
-        eprintln!(
-            "note: --database-url is passed to `evident serve`; PostgreSQL is not implemented yet, so the server may refuse it"
-        );
-    }
+    let database_url = cli.database_url.as_deref();
     if cfg!(debug_assertions) {
         eprintln!("note: this is a debug build; its figures are not the product's (use `cargo build --release`)");
     }
@@ -148,7 +151,7 @@ pub async fn run(_cli: &Cli, args: &Args) -> anyhow::Result<()> {
         None => work.path().join("data"),
     };
 
-    let mut report = Report::new(args);
+    let mut report = Report::new(args, database_url.is_some());
     let wanted_single = if has(Scenario::Single) {
         args.single_events
     } else {
@@ -157,12 +160,7 @@ pub async fn run(_cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let prepared = workload::prepare(args, work.path(), wanted_single).await?;
     report.set("workload", prepared.describe());
 
-    let server = ServerProcess::start(
-        &data,
-        args.database_url.as_deref(),
-        &work.path().join("server.log"),
-    )
-    .await?;
+    let server = ServerProcess::start(&data, database_url, &work.path().join("server.log")).await?;
     let outcome = drive(args, &prepared, &server, &mut report).await;
     report.set(
         "server",
@@ -177,13 +175,10 @@ pub async fn run(_cli: &Cli, args: &Args) -> anyhow::Result<()> {
 
     let loaded = report.loaded_events();
     if has(Scenario::Verify) {
-        report.set(
-            "verify",
-            verify(&data, args.database_url.as_deref(), loaded).await?,
-        );
+        report.set("verify", verify(&data, database_url, loaded).await?);
     }
     if has(Scenario::Disk) {
-        let disk = if args.database_url.is_some() {
+        let disk = if database_url.is_some() {
             json!({"skipped": "the store is a database, not a data dir"})
         } else {
             disk::measure(&data, loaded)?
@@ -218,29 +213,49 @@ async fn drive(
     if has(Scenario::Batch) && prepared.batch.events > 0 {
         let phase = ingest::Phase {
             name: "batched ingest",
+            format: ingest::Format::Events,
             clients: args.clients,
             per_request: args.batch,
-            part: prepared.batch.clone(),
+            events: prepared.batch.events,
         };
-        let result = ingest::run(&target, &prepared.path, &phase, server).await?;
+        let source = ingest::file_bodies(&prepared.path, &prepared.batch, args.batch, args.clients);
+        let result = ingest::run(&target, source, &phase, server).await?;
         loaded = result.tree_size;
         report.set("batch_ingest", result.json);
     }
     if has(Scenario::Single) && prepared.single.events > 0 {
         let phase = ingest::Phase {
             name: "single-event requests",
+            format: ingest::Format::Events,
             clients: args.single_clients,
             per_request: 1,
-            part: prepared.single.clone(),
+            events: prepared.single.events,
         };
-        let result = ingest::run(&target, &prepared.path, &phase, server).await?;
+        let source = ingest::file_bodies(&prepared.path, &prepared.single, 1, args.single_clients);
+        let result = ingest::run(&target, source, &phase, server).await?;
         loaded = result.tree_size;
         report.set("single_ingest", result.json);
     }
     if has(Scenario::Otlp) {
-        let (result, tree_size) = ingest::otlp(&target).await?;
-        loaded = tree_size.unwrap_or(loaded);
-        report.set("otlp_ingest", result);
+        let spans = args
+            .otlp_spans
+            .unwrap_or((prepared.events() / 5).min(DEFAULT_OTLP_SPANS))
+            .max(1);
+        let (seed, batch) = (args.seed, args.batch);
+        let (bodies, encode_seconds) =
+            tokio::task::spawn_blocking(move || otlp::requests(seed, spans, batch)).await?;
+        let phase = ingest::Phase {
+            name: "OTLP protobuf ingest",
+            format: ingest::Format::Otlp,
+            clients: args.clients,
+            per_request: args.batch,
+            events: spans,
+        };
+        let result = ingest::run(&target, ingest::ready_bodies(bodies), &phase, server).await?;
+        loaded = result.tree_size;
+        let mut json = result.json;
+        json["encode_seconds"] = json!(encode_seconds);
+        report.set("otlp_ingest", json);
     }
     report.set_loaded_events(loaded);
     if has(Scenario::Query) {
@@ -272,6 +287,7 @@ async fn verify(
     command
         .env_remove("EVIDENT_SERVER")
         .env_remove("EVIDENT_API_KEY")
+        .env_remove("EVIDENT_DATABASE_URL")
         .stdin(std::process::Stdio::null());
     let started = Instant::now();
     let output = command.output().await.context("running evident verify")?;

@@ -1,18 +1,19 @@
-//! `evident serve`: the server on the embedded store.
+//! `evident serve`: the server, on the embedded store or PostgreSQL, over HTTP or
+//! HTTPS. Its settings come from flags, EVIDENT_* variables and `--config FILE`
+//! (`crate::config`), checked before the store is opened.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use evident_server::auth::{Principal, Role};
 use evident_server::datadir::{self, SecretPaths};
-use evident_server::state::Settings;
 use evident_store::sqlite::SqliteOptions;
 use evident_store::Store;
 
+use crate::config::{ConfigError, DatabaseUrl, Flags, ServeConfig};
 use crate::Cli;
 
 /// Where `--demo` keeps its store: never the real one.
@@ -20,52 +21,117 @@ pub const DEMO_DIR: &str = "./evident-demo";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:8081")]
-    pub listen: SocketAddr,
+    /// A TOML file with the server's settings (every key: docs/deployment.md); flags
+    /// and EVIDENT_* variables override it.
+    #[arg(long, value_name = "FILE", env = "EVIDENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Check the configuration (TLS files, patterns, ranges), print it with secrets
+    /// redacted and where each value came from, and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Address to listen on (port 0 picks a free one) [default: 127.0.0.1:8081]
+    /// [env: EVIDENT_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// Load realistic sample agent runs into ./evident-demo and serve that.
     #[arg(long)]
     pub demo: bool,
-    /// The origin line of a new log.
+    /// The origin line of a new log; an existing log's must match
+    /// [env: EVIDENT_ORIGIN].
     #[arg(long)]
     pub origin: Option<String>,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = evident_server::state::DEFAULT_MAX_BODY_BYTES)]
-    pub max_body_bytes: usize,
-    /// Milliseconds between two checkpoints (at most 1000 keeps the contract).
-    #[arg(long, default_value_t = 200)]
-    pub checkpoint_interval_ms: u64,
-    /// Refuse writes that would grow the database beyond this many bytes.
-    #[arg(long)]
+    /// Largest request body in bytes [default: 16 MiB] [env: EVIDENT_MAX_BODY_BYTES].
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<u64>,
+    /// Milliseconds between two checkpoints, 10 to 1000 [default: 200]
+    /// [env: EVIDENT_CHECKPOINT_INTERVAL_MS].
+    #[arg(long, value_name = "MS")]
+    pub checkpoint_interval_ms: Option<u64>,
+    /// Refuse writes that would grow the database beyond this many bytes
+    /// [env: EVIDENT_MAX_DB_BYTES].
+    #[arg(long, value_name = "BYTES")]
     pub max_db_bytes: Option<u64>,
     /// Where to serve OTLP/gRPC (TraceService/Export), or `off`. Default
-    /// 127.0.0.1:4317; if that port is taken, serve goes on without OTLP/gRPC.
+    /// 127.0.0.1:4317; if that port is taken, serve goes on without OTLP/gRPC
+    /// [env: EVIDENT_OTLP_GRPC_LISTEN].
     #[arg(long, value_name = "ADDR|off")]
     pub otlp_grpc_listen: Option<String>,
+    /// Serve the API over HTTPS with this PEM certificate chain (with --tls-key;
+    /// SIGHUP reloads both) [env: EVIDENT_TLS_CERT].
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert [env: EVIDENT_TLS_KEY].
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Args {
+    /// The command line's layer of the configuration.
+    fn flags(&self, cli: &Cli) -> Flags {
+        Flags {
+            config: self.config.clone(),
+            listen: self.listen,
+            data_dir: cli.sources.data.map(|name| (cli.data.clone(), name)),
+            database_url: cli.database_url.clone().zip(cli.sources.database_url),
+            origin: self.origin.clone(),
+            signing_key_file: cli
+                .signing_key_file
+                .clone()
+                .zip(cli.sources.signing_key_file),
+            max_body_bytes: self.max_body_bytes,
+            checkpoint_interval_ms: self.checkpoint_interval_ms,
+            max_db_bytes: self.max_db_bytes,
+            otlp_grpc_listen: self.otlp_grpc_listen.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+        }
+    }
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
+    let config = ServeConfig::load(args.flags(cli), &crate::config::process_env)?;
+    if args.check_config {
+        std::io::stdout().write_all(config.to_string().as_bytes())?;
+        return Ok(());
+    }
+    tracing::info!(?config, "configuration");
     let data: PathBuf = if args.demo {
         DEMO_DIR.into()
     } else {
-        cli.data.clone()
+        config.data_dir.clone()
     };
     let options = SqliteOptions {
-        max_size_bytes: args.max_db_bytes,
+        max_size_bytes: config.max_db_bytes,
     };
-    let store: Arc<dyn Store> = crate::local::open(cli, &data, &options).await?;
-    let paths = SecretPaths::new(&data, cli.signing_key_file.as_deref());
-    let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
+    let database_url = config.database_url.as_ref().map(DatabaseUrl::expose);
+    let store: Arc<dyn Store> = crate::local::open_at(database_url, &data, &options).await?;
+    let mut paths = SecretPaths::new(&data, config.signing_key_file.as_deref());
+    if let Some(master_key_file) = &config.master_key_file {
+        paths.master_key.clone_from(master_key_file);
+    }
+    let init = datadir::initialize(&*store, &paths, config.origin.as_deref()).await?;
+    if let Some(wanted) = config.origin.as_deref().filter(|o| *o != init.origin) {
+        return Err(ConfigError {
+            key: config.key("origin").to_owned(),
+            reason: format!(
+                "this log's origin is {:?}, not {wanted:?} (a log's origin never changes)",
+                init.origin
+            ),
+        }
+        .into());
+    }
     super::init::print_initialized(&init, &data);
     if args.demo {
         remember_demo_key(&data, init.admin_key.as_deref())?;
     }
-    let settings = Settings {
-        max_body_bytes: args.max_body_bytes,
-        checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.clamp(10, 1000)),
-        ..Settings::default()
-    };
-    let app = crate::local::start_app(store.clone(), cli, &data, settings).await?;
+    let app = crate::local::start_app_at(
+        store.clone(),
+        database_url.is_none(),
+        &data,
+        &paths,
+        config.server_settings(),
+    )
+    .await?;
     if args.demo && store.tree_head().await?.size == 0 {
         let events = crate::demo::generate(42, 40);
         let count = events.len();
@@ -79,18 +145,24 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("loading the demo: {}", e.detail))?;
         println!("loaded {count} demo events");
     }
-    let otlp_grpc =
-        evident_server::otlp::grpc::GrpcListen::parse(args.otlp_grpc_listen.as_deref())?;
-    if let Some(grpc_listener) = otlp_grpc.bind().await? {
+    if let Some(grpc_listener) = config.otlp_grpc_listen.bind().await? {
         println!("OTLP/gRPC listening on {}", grpc_listener.local_addr()?);
         evident_server::otlp::grpc::spawn(app.clone(), grpc_listener);
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    println!("listening on http://{}", listener.local_addr()?);
+        .with_context(|| format!("listening on {} ({})", config.listen, config.key("listen")))?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    evident_server::serve::serve(app, listener).await
+    match config.tls {
+        Some(tls) => evident_server::serve::serve_tls(app, listener, tls).await,
+        None => evident_server::serve::serve(app, listener).await,
+    }
 }
 
 /// The demo store is for trying things out: its admin key is kept in a file beside it

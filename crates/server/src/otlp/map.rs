@@ -48,7 +48,7 @@
 //! `attributes`.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{span, Span};
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
 use serde_json::{json, Map, Value};
 
 use super::content::{self, SpanEvent};
@@ -118,39 +118,9 @@ pub fn map_request(request: &ExportTraceServiceRequest) -> MappedRequest {
         let resource_attributes = convert_attributes(resource.map_or(&[][..], |r| &r.attributes))
             .map_err(|e| format!("resource {e}"));
         for scope_spans in &resource_spans.scope_spans {
-            let scope = scope_spans.scope.as_ref();
-            let origin = resource_attributes.clone().and_then(|resource_attributes| {
-                let mut scope_json = Map::new();
-                let mut otel = Map::new();
-                if let Some(scope) = scope {
-                    put_text(&mut scope_json, "name", &scope.name);
-                    put_text(&mut scope_json, "version", &scope.version);
-                    let attributes =
-                        convert_attributes(&scope.attributes).map_err(|e| format!("scope {e}"))?;
-                    if !attributes.is_empty() {
-                        scope_json.insert("attributes".into(), Value::Object(attributes));
-                    }
-                    put_count(
-                        &mut scope_json,
-                        "dropped_attributes_count",
-                        scope.dropped_attributes_count,
-                    );
-                }
-                if let Some(resource) = resource {
-                    put_count(
-                        &mut otel,
-                        "resource_dropped_attributes_count",
-                        resource.dropped_attributes_count,
-                    );
-                }
-                put_text(&mut otel, "resource_schema_url", &resource_spans.schema_url);
-                put_text(&mut otel, "scope_schema_url", &scope_spans.schema_url);
-                Ok(Origin {
-                    resource: resource_attributes,
-                    scope: Value::Object(scope_json),
-                    otel,
-                })
-            });
+            let origin = resource_attributes
+                .clone()
+                .and_then(|attributes| origin(resource_spans, scope_spans, attributes));
             for span in &scope_spans.spans {
                 let name = span_label(span, position);
                 let this_position = position;
@@ -171,6 +141,43 @@ pub fn map_request(request: &ExportTraceServiceRequest) -> MappedRequest {
         }
     }
     mapped
+}
+
+/// What every span of one scope shares: resource attributes, scope, schema URLs.
+fn origin(
+    resource_spans: &ResourceSpans,
+    scope_spans: &ScopeSpans,
+    resource_attributes: Map<String, Value>,
+) -> Result<Origin, String> {
+    let mut scope_json = Map::new();
+    let mut otel = Map::new();
+    if let Some(scope) = &scope_spans.scope {
+        put_text(&mut scope_json, "name", &scope.name);
+        put_text(&mut scope_json, "version", &scope.version);
+        let attributes = convert_attributes(&scope.attributes).map_err(|e| format!("scope {e}"))?;
+        if !attributes.is_empty() {
+            scope_json.insert("attributes".into(), Value::Object(attributes));
+        }
+        put_count(
+            &mut scope_json,
+            "dropped_attributes_count",
+            scope.dropped_attributes_count,
+        );
+    }
+    if let Some(resource) = &resource_spans.resource {
+        put_count(
+            &mut otel,
+            "resource_dropped_attributes_count",
+            resource.dropped_attributes_count,
+        );
+    }
+    put_text(&mut otel, "resource_schema_url", &resource_spans.schema_url);
+    put_text(&mut otel, "scope_schema_url", &scope_spans.schema_url);
+    Ok(Origin {
+        resource: resource_attributes,
+        scope: Value::Object(scope_json),
+        otel,
+    })
 }
 
 /// How messages name a span: its id in hex, else its position.

@@ -134,13 +134,20 @@ pub fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-/// A GenAI agent run in trace `trace`: `invoke_agent` (id 1), `chat` (2),
+/// The id of the `n`th span of [`agent_run`]`(trace)`: span ids must not repeat
+/// across traces, since `event_id` is `span_<span id>` (CONTRACT section 5).
+pub fn sid(trace: u8, n: u64) -> u64 {
+    (u64::from(trace) << 8) | n
+}
+
+/// A GenAI agent run in trace `trace`: `invoke_agent` ([`sid`] 1), `chat` (2),
 /// `execute_tool` lookup (3), failing `execute_tool` refund (4).
 pub fn agent_run(trace: u8) -> Vec<Span> {
+    let id = |n| sid(trace, n);
     vec![
         span(
             trace,
-            1,
+            id(1),
             None,
             "invoke_agent refund_bot",
             vec![
@@ -151,8 +158,8 @@ pub fn agent_run(trace: u8) -> Vec<Span> {
         ),
         span(
             trace,
-            2,
-            Some(1),
+            id(2),
+            Some(id(1)),
             "chat gpt-4o",
             vec![
                 s("gen_ai.operation.name", "chat"),
@@ -168,8 +175,8 @@ pub fn agent_run(trace: u8) -> Vec<Span> {
         ),
         span(
             trace,
-            3,
-            Some(1),
+            id(3),
+            Some(id(1)),
             "execute_tool lookup_order",
             vec![
                 s("gen_ai.operation.name", "execute_tool"),
@@ -182,8 +189,8 @@ pub fn agent_run(trace: u8) -> Vec<Span> {
         failed(
             span(
                 trace,
-                4,
-                Some(1),
+                id(4),
+                Some(id(1)),
                 "execute_tool issue_refund",
                 vec![
                     s("gen_ai.operation.name", "execute_tool"),

@@ -55,12 +55,24 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .context("building the HTTP client")
 }
 
+/// How a scenario's requests are sent and answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `POST /api/v1/events`, NDJSON (or one JSON object), answered with acks.
+    Events,
+    /// `POST /v1/traces`, OTLP protobuf, answered with an `ExportTraceServiceResponse`.
+    Otlp,
+}
+
 /// One ingest scenario.
 pub struct Phase {
     pub name: &'static str,
+    pub format: Format,
     pub clients: usize,
+    /// Events (spans) per request.
     pub per_request: usize,
-    pub part: Part,
+    /// Events (spans) in all.
+    pub events: u64,
 }
 
 pub struct PhaseResult {
@@ -87,6 +99,31 @@ struct ClientLog {
     bytes: u64,
 }
 
+pub type Bodies = mpsc::Receiver<anyhow::Result<Body>>;
+
+/// The bodies of `part` of the workload file, cut by a reader thread.
+pub fn file_bodies(workload: &Path, part: &Part, per_request: usize, clients: usize) -> Bodies {
+    bodies(
+        workload,
+        part,
+        per_request,
+        clients * if per_request == 1 { 4 } else { 2 },
+    )
+}
+
+/// Bodies made in advance (OTLP), fed to the clients in order.
+pub fn ready_bodies(ready: Vec<Body>) -> Bodies {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        for body in ready {
+            if tx.send(Ok(body)).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Runs one ingest scenario to the end.
 ///
 /// # Errors
@@ -94,22 +131,12 @@ struct ClientLog {
 /// not be read.
 pub async fn run(
     target: &Target,
-    workload: &Path,
+    source: Bodies,
     phase: &Phase,
     server: &ServerProcess,
 ) -> anyhow::Result<PhaseResult> {
-    let (content_type, ahead) = if phase.per_request == 1 {
-        ("application/json", phase.clients * 4)
-    } else {
-        ("application/x-ndjson", phase.clients * 2)
-    };
-    let source = Arc::new(Mutex::new(bodies(
-        workload,
-        &phase.part,
-        phase.per_request,
-        ahead,
-    )));
-    let bar = crate::commands::progress_bar(phase.part.events, phase.name);
+    let source = Arc::new(Mutex::new(source));
+    let bar = crate::commands::progress_bar(phase.events, phase.name);
     let watcher = CheckpointWatcher::start(target.clone());
     let server_cpu = server.cpu_seconds();
     let client_cpu = own_cpu_seconds();
@@ -119,8 +146,9 @@ pub async fn run(
         let target = target.clone();
         let source = source.clone();
         let bar = bar.clone();
+        let (format, single) = (phase.format, phase.per_request == 1);
         tasks.push(tokio::spawn(async move {
-            client_loop(&target, &source, content_type, &bar).await
+            client_loop(&target, &source, format, single, &bar).await
         }));
     }
     let mut logs = Vec::with_capacity(tasks.len());
@@ -141,10 +169,18 @@ pub async fn run(
         all.events += log.events;
         all.bytes += log.bytes;
     }
-    let tree_size = all.acks.iter().map(|(_, size)| *size).max().unwrap_or(0);
+    let tree_size = match phase.format {
+        Format::Events => all.acks.iter().map(|(_, size)| *size).max().unwrap_or(0),
+        Format::Otlp => log_size(target).await?,
+    };
     let observed = watcher.finish(tree_size).await;
     let lags = checkpoint_lags(&all.acks, &observed);
     let uncovered = all.acks.len() - lags.len();
+    let lag = match phase.format {
+        Format::Events => latency_json(Samples::new(lags)),
+        // OTLP answers carry no `seq`: nothing to time a checkpoint from.
+        Format::Otlp => Value::Null,
+    };
     Ok(PhaseResult {
         tree_size,
         json: json!({
@@ -158,7 +194,7 @@ pub async fn run(
             "megabytes_per_second": all.bytes as f64 / 1e6 / seconds.max(1e-9),
             "retries_503": all.retries,
             "latency_ms": latency_json(Samples::new(all.latencies)),
-            "checkpoint_lag_ms": latency_json(Samples::new(lags)),
+            "checkpoint_lag_ms": lag,
             "acks_without_checkpoint": uncovered,
             "server_cpu_seconds": server_cpu,
             "client_cpu_seconds": client_cpu,
@@ -170,16 +206,36 @@ fn delta(after: Option<f64>, before: Option<f64>) -> Option<f64> {
     Some(after? - before?)
 }
 
-type Source = Mutex<mpsc::Receiver<anyhow::Result<Body>>>;
+/// The log's tree size, from `GET /api/v1/log`.
+async fn log_size(target: &Target) -> anyhow::Result<u64> {
+    let answer: Value = target
+        .client
+        .get(target.url("/api/v1/log"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    answer["tree_size"]
+        .as_u64()
+        .context("GET /api/v1/log has no tree_size")
+}
+
+type Source = Mutex<Bodies>;
 
 async fn client_loop(
     target: &Target,
     source: &Source,
-    content_type: &'static str,
+    format: Format,
+    single: bool,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<ClientLog> {
     let mut log = ClientLog::default();
-    let url = target.url("/api/v1/events");
+    let (url, content_type) = match format {
+        Format::Events if single => (target.url("/api/v1/events"), "application/json"),
+        Format::Events => (target.url("/api/v1/events"), "application/x-ndjson"),
+        Format::Otlp => (target.url("/v1/traces"), "application/x-protobuf"),
+    };
     loop {
         let next = source.lock().await.recv().await;
         let Some(body) = next else {
@@ -212,17 +268,22 @@ async fn client_loop(
                 "the server answered {status}: {}",
                 String::from_utf8_lossy(&answer)
             );
-            let acks: Vec<Ack> =
-                serde_json::from_slice(&answer).context("reading the acknowledgements")?;
-            anyhow::ensure!(
-                acks.len() as u64 == body.events,
-                "{} acknowledgements for {} events",
-                acks.len(),
-                body.events
-            );
-            let covering = acks.iter().map(|a| a.seq + 1).max().unwrap_or(0);
+            match format {
+                Format::Events => {
+                    let acks: Vec<Ack> =
+                        serde_json::from_slice(&answer).context("reading the acknowledgements")?;
+                    anyhow::ensure!(
+                        acks.len() as u64 == body.events,
+                        "{} acknowledgements for {} events",
+                        acks.len(),
+                        body.events
+                    );
+                    let covering = acks.iter().map(|a| a.seq + 1).max().unwrap_or(0);
+                    log.acks.push((arrived, covering));
+                }
+                Format::Otlp => check_otlp_answer(&answer)?,
+            }
             log.latencies.push(arrived - sent);
-            log.acks.push((arrived, covering));
             log.requests += 1;
             log.events += body.events;
             log.bytes += body.bytes.len() as u64;
@@ -230,6 +291,23 @@ async fn client_loop(
             break;
         }
     }
+}
+
+/// An OTLP answer must not report rejected spans.
+fn check_otlp_answer(answer: &[u8]) -> anyhow::Result<()> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use prost::Message;
+    let response = ExportTraceServiceResponse::decode(answer)
+        .context("reading the ExportTraceServiceResponse")?;
+    if let Some(partial) = response.partial_success {
+        anyhow::ensure!(
+            partial.rejected_spans == 0,
+            "the server rejected {} spans: {}",
+            partial.rejected_spans,
+            partial.error_message
+        );
+    }
+    Ok(())
 }
 
 /// Polls `GET /checkpoint` and records when each new size was first seen.
@@ -297,32 +375,6 @@ fn checkpoint_lags(acks: &[(Instant, u64)], seen: &[(Instant, u64)]) -> Vec<Dura
             Some(at.saturating_duration_since(acked))
         })
         .collect()
-}
-
-/// OTLP/HTTP protobuf ingest, when the server has `POST /v1/traces`.
-///
-/// # Errors
-/// Never yet: the scenario reports what it found.
-pub async fn otlp(target: &Target) -> anyhow::Result<(Value, Option<u64>)> {
-    // TODO(issue 8): OTLP ingest is being built (crates/server/src/otlp); once
-    // `POST /v1/traces` is served, convert the workload's runs to OTLP spans and
-    // measure spans/s here.
-    let probe = target
-        .client
-        .post(target.url("/v1/traces"))
-        .bearer_auth(&target.key)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
-        .body(Vec::new())
-        .send()
-        .await;
-    let status = probe.map(|r| r.status().as_u16()).ok();
-    Ok((
-        json!({
-            "skipped": "the OTLP scenario is not implemented yet",
-            "probe_status": status,
-        }),
-        None,
-    ))
 }
 
 #[cfg(test)]

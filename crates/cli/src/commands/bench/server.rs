@@ -111,7 +111,14 @@ fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<
         std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut command = Command::new(exe);
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--otlp-grpc-listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
         .arg(data);
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
@@ -119,6 +126,7 @@ fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<
     let mut child = command
         .env_remove("EVIDENT_SERVER")
         .env_remove("EVIDENT_API_KEY")
+        .env_remove("EVIDENT_DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -142,12 +150,7 @@ fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<
     let not_started = |why: &str, child: &mut Child| {
         let _ = child.kill();
         let _ = child.wait();
-        let hint = if database_url.is_some() {
-            " (PostgreSQL, --database-url, is not implemented yet)"
-        } else {
-            ""
-        };
-        anyhow::anyhow!("the server did not start{hint}: {why}: {}", log_tail(log))
+        anyhow::anyhow!("the server did not start: {why}: {}", log_tail(log))
     };
     let base = loop {
         let left = deadline.saturating_duration_since(Instant::now());
