@@ -566,17 +566,21 @@ fn sigterm_during_a_request_answers_it_and_the_last_checkpoint_covers_it() {
             .status()
             .unwrap();
         assert!(killed.success());
-        std::thread::sleep(Duration::from_millis(500));
-        // Stopped accepting: a new connection is not served.
-        let fresh = if tls {
-            https_client(&cert)
-        } else {
-            util::http()
-        };
-        assert!(
-            fresh.get(server.url("/healthz")).send().is_err(),
-            "tls={tls}"
-        );
+        // Stops accepting (as soon as it has seen the signal) while the held request
+        // is still in flight: a new connection is not served.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fresh = if tls {
+                https_client(&cert)
+            } else {
+                util::http()
+            };
+            if fresh.get(server.url("/healthz")).send().is_err() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "tls={tls}: still accepting");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         go_tx.send(()).unwrap();
         let answer = in_flight
             .join()

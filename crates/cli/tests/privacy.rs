@@ -229,3 +229,47 @@ fn rotating_the_master_key_rewraps_every_data_key() {
     // The old master key is nowhere in the data dir.
     assert!(files_containing(&data, old_master.trim().as_bytes()).is_empty());
 }
+
+#[test]
+fn rotating_the_master_key_while_serving_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let admin = server.admin_key.clone().unwrap();
+    let http = http();
+    let post = |id: &str, subject: &str| {
+        let response = http
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&admin)
+            .json(&event(id, subject, "someone@example.com"))
+            .send()
+            .unwrap();
+        assert!(response.status().is_success());
+    };
+    post("before", "customer-before");
+    let out = run(&data, &["keys", "rotate-master"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A subject first seen after the rotation gets a key wrapped by the new master.
+    post("after", "customer-after");
+    for id in ["before", "after"] {
+        let record: Value = http
+            .get(server.url(&format!("/api/v1/events/{id}")))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(
+            record["record"]["input"]["prompt"].is_string(),
+            "{id}: {record}"
+        );
+    }
+    server.stop();
+    let out = run(&data, &["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("2 blobs verified"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -279,6 +279,17 @@ pub async fn rotate_master(
     store
         .set_meta(META_MASTER_EPOCH, &new.epoch.to_string())
         .await?;
+    // A server may have wrapped a new data key with the old master key while the
+    // re-wrap ran (servers read the recorded check value before wrapping, so after
+    // the line above none will): re-wrap those stragglers too.
+    let mut rewrapped = rewrapped;
+    for _ in 0..10 {
+        let stragglers = vault.rewrap_all(&new).await?;
+        if stragglers == 0 {
+            break;
+        }
+        rewrapped += stragglers;
+    }
     std::fs::rename(&pending, &paths.master_key).context("installing the new master key")?;
     Ok((new.epoch, rewrapped))
 }
@@ -292,7 +303,8 @@ fn master_check(key: &SecretKey) -> String {
     ))
 }
 
-fn opens_check(key: &SecretKey, check_hex: &str) -> bool {
+/// `true` if `key` is the master key whose check value is `check_hex`.
+pub fn opens_check(key: &SecretKey, check_hex: &str) -> bool {
     decode_hex(check_hex).is_some_and(|sealed| key.open(&sealed, b"evident/master-check").is_ok())
 }
 

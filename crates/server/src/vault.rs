@@ -125,7 +125,7 @@ impl Vault {
             .collect();
         if !absent.is_empty() {
             let now = evident_core::time::now_utc_micros().1;
-            let master = self.master();
+            let master = self.wrapping_master().await?;
             let new_keys: Vec<DataKey> = {
                 let mut rng = rand::thread_rng();
                 absent
@@ -190,17 +190,50 @@ impl Vault {
         )))
     }
 
+    /// The master key new data keys must be wrapped with: the one whose check value
+    /// the store records now. After a rotation by another process that is the new key
+    /// (read from the key file, or the `.new` file while the rotation finishes), never
+    /// the retired one.
+    async fn wrapping_master(&self) -> Result<MasterKey, StoreError> {
+        let current = self.master();
+        let Some(recorded) = self
+            .store
+            .get_meta(crate::datadir::META_MASTER_CHECK)
+            .await?
+        else {
+            return Ok(current);
+        };
+        if crate::datadir::opens_check(&current.key, &recorded) {
+            return Ok(current);
+        }
+        let epoch: u32 = self
+            .store
+            .get_meta(crate::datadir::META_MASTER_EPOCH)
+            .await?
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(current.epoch + 1);
+        let pending = self
+            .master_file
+            .as_ref()
+            .map(|f| f.with_extension("key.new"));
+        for file in self.master_file.iter().chain(pending.iter()) {
+            if let Some(key) =
+                read_key_file(file).filter(|k| crate::datadir::opens_check(k, &recorded))
+            {
+                let fresh = MasterKey { key, epoch };
+                if let Ok(mut master) = self.master.write() {
+                    *master = fresh.clone();
+                }
+                return Ok(fresh);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the master key was rotated and the new key cannot be read here; restart with the new key".into(),
+        ))
+    }
+
     fn reload_master(&self) -> Option<SecretKey> {
-        let text = std::fs::read_to_string(self.master_file.as_ref()?).ok()?;
-        let text = text.trim();
-        if text.len() != 64 {
-            return None;
-        }
-        let mut bytes = [0u8; 32];
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(SecretKey::from_bytes(bytes))
+        read_key_file(self.master_file.as_ref()?)
     }
 
     /// A data key by id; `None` if an erasure destroyed it.
@@ -370,7 +403,8 @@ impl Vault {
         Ok(revealed)
     }
 
-    /// Re-wraps every data key under a new master key, all or nothing.
+    /// Re-wraps every data key not yet under `new_master` (by epoch), all or nothing;
+    /// returns how many.
     ///
     /// # Errors
     /// Store errors; `Corrupt` if a key does not unwrap with the current master.
@@ -378,7 +412,10 @@ impl Vault {
         let keys = self.store.all_data_keys().await?;
         let mut rng = rand::thread_rng();
         let mut rewrapped = Vec::with_capacity(keys.len());
-        for key in keys {
+        for key in keys
+            .into_iter()
+            .filter(|k| k.master_epoch != new_master.epoch)
+        {
             let data_key = self.unwrap(&key)?;
             rewrapped.push(DataKey {
                 wrapped: new_master.key.wrap(&key.key_id, &data_key, &mut rng),
@@ -414,4 +451,18 @@ fn new_key_id(rng: &mut dyn RngCore) -> String {
     let mut bytes = [0u8; 12];
     rng.fill_bytes(&mut bytes);
     format!("dk_{}", evident_core::blob::hex(&bytes))
+}
+
+/// Reads a key file of 64 hex digits.
+fn read_key_file(path: &std::path::Path) -> Option<SecretKey> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(SecretKey::from_bytes(bytes))
 }
