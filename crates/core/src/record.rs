@@ -274,6 +274,43 @@ fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Fi
     }
 }
 
+/// Tokenizes the personal data in an uploaded payload (`POST /api/v1/blobs`), as
+/// inline payloads are: JSON is parsed strictly, scanned and re-serialized (RFC
+/// 8785); text is scanned as it is. Other media types (images, PDFs) are stored as
+/// sent: nothing here can read them.
+///
+/// # Errors
+/// A JSON media type whose body is not I-JSON, or text that is not UTF-8.
+pub fn tokenize_upload(
+    bytes: Vec<u8>,
+    media_type: &str,
+    submission: &Submission<'_>,
+) -> Result<(Vec<u8>, Vec<Finding>), FieldError> {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let mut found = Vec::new();
+    if essence == "application/json" || essence.ends_with("+json") {
+        let mut value = crate::json::parse_value(&bytes)
+            .map_err(|e| FieldError::new(e.pointer, format!("not valid JSON: {}", e.message)))?;
+        scan_value(&mut value, submission, &mut found);
+        return Ok((canonical_bytes(&value), found));
+    }
+    if essence.starts_with("text/") {
+        let text =
+            String::from_utf8(bytes).map_err(|_| FieldError::new("", "text must be UTF-8"))?;
+        let replaced = submission
+            .detectors
+            .tokenize(submission.token_key, &text, &mut found)
+            .unwrap_or(text);
+        return Ok((replaced.into_bytes(), found));
+    }
+    Ok((bytes, found))
+}
+
 /// What a server-written event says, besides the fields every event has.
 #[derive(Debug, Clone)]
 pub struct ServerEvent {

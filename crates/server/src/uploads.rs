@@ -16,28 +16,43 @@ pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How often stale uploads are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// Stores an upload and returns its reference.
+/// Tokenizes the personal data in an upload (JSON and text), seals the clear values
+/// into the vault and the upload under the log's default key, and returns its
+/// reference (the commitment to the tokenized bytes).
 ///
 /// # Errors
-/// The store failed.
+/// 400 for a JSON upload that is not I-JSON or text that is not UTF-8; store errors.
 pub async fn upload(
     app: &crate::state::App,
     bytes: Vec<u8>,
     media_type: &str,
 ) -> ApiResult<BlobRef> {
-    let mut salt = [0u8; SALT_LEN];
-    rand::thread_rng().fill_bytes(&mut salt);
-    let blob = NewBlob {
-        reference: BlobRef::commit(&salt, &bytes),
-        salt,
-        media_type: media_type.to_owned(),
-        bytes,
+    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let submission = evident_core::record::Submission {
+        token_key: &app.token_key,
+        detectors: &app.settings.detectors,
+        principal: "",
+        received_at: &received_at,
+        received_micros,
+    };
+    let (bytes, found) = evident_core::record::tokenize_upload(bytes, media_type, &submission)?;
+    let blob = {
+        let mut salt = [0u8; SALT_LEN];
+        rand::thread_rng().fill_bytes(&mut salt);
+        NewBlob {
+            reference: BlobRef::commit(&salt, &bytes),
+            salt,
+            media_type: media_type.to_owned(),
+            bytes,
+        }
     };
     let reference = blob.reference;
+    if !found.is_empty() {
+        let values = app.vault.seal_default_values(found).await?;
+        app.store.put_vault_values(values).await?;
+    }
     let sealed = app.vault.seal_upload(&blob).await?;
-    app.store
-        .put_upload(sealed, evident_core::time::now_utc_micros().1)
-        .await?;
+    app.store.put_upload(sealed, received_micros).await?;
     Ok(reference)
 }
 

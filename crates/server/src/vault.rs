@@ -326,6 +326,33 @@ impl Vault {
         })
     }
 
+    /// Seals clear personal-data values under the log's default key.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn seal_default_values(
+        &self,
+        found: Vec<evident_core::pii::Finding>,
+    ) -> Result<Vec<SealedValue>, StoreError> {
+        let subjects = BTreeSet::from([DEFAULT_SUBJECT.to_owned()]);
+        let keys = self.active_keys(&subjects).await?;
+        let key = keys
+            .get(DEFAULT_SUBJECT)
+            .ok_or_else(|| StoreError::Internal("no default key".into()))?;
+        let mut rng = rand::thread_rng();
+        Ok(found
+            .into_iter()
+            .map(|f| SealedValue {
+                sealed: key
+                    .key
+                    .seal(f.value.as_bytes(), &vault_aad(&f.token), &mut rng),
+                token: f.token,
+                kind: f.kind,
+                key_id: key.key_id.clone(),
+            })
+            .collect())
+    }
+
     /// Seals an upload under the default key.
     ///
     /// # Errors

@@ -307,3 +307,73 @@ async fn erasure_shreds_the_subject_and_the_log_stays_verifiable() {
     assert_eq!(report.erased_blobs, 2, "input and output of e1");
     assert_eq!(report.blobs, 2, "input and output of e2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_tokenized_like_inline_payloads() {
+    let t = TestApp::new().await;
+    let body = json!({"transcript": format!("Hi, I'm at {EMAIL}, card {CARD}")}).to_string();
+    let reply = t
+        .send(
+            Method::POST,
+            "/api/v1/blobs",
+            Some(&t.ingest),
+            Some("application/json"),
+            body,
+        )
+        .await;
+    let reference = reply.ok_json()["$blob"].as_str().unwrap().to_owned();
+    let text_reply = t
+        .send(
+            Method::POST,
+            "/api/v1/blobs",
+            Some(&t.ingest),
+            Some("text/plain"),
+            format!("call {PHONE}"),
+        )
+        .await;
+    let text_ref = text_reply.ok_json()["$blob"].as_str().unwrap().to_owned();
+    let fetched = t
+        .get(&format!("/api/v1/blobs/{reference}"), Some(&t.auditor))
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    let text = fetched.text();
+    assert!(!text.contains(EMAIL) && !text.contains(CARD), "{text}");
+    let tokens = tokens_in(&text);
+    assert_eq!(tokens.len(), 2, "{text}");
+    let fetched = t
+        .get(&format!("/api/v1/blobs/{text_ref}"), Some(&t.auditor))
+        .await
+        .text();
+    assert!(
+        !fetched.contains(PHONE) && fetched.starts_with("call <PHONE_"),
+        "{fetched}"
+    );
+    let revealed = post(
+        &t,
+        "/api/v1/vault/reveal",
+        &t.privacy,
+        &json!({"tokens": tokens, "reason": "check"}),
+    )
+    .await
+    .ok_json();
+    let values: Vec<&str> = revealed["values"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        values.contains(&EMAIL) && values.contains(&CARD),
+        "{revealed}"
+    );
+    // A JSON upload must be JSON.
+    t.send(
+        Method::POST,
+        "/api/v1/blobs",
+        Some(&t.ingest),
+        Some("application/json"),
+        "{not json",
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST);
+}

@@ -102,6 +102,9 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.inner.put_upload(blob, now_micros).await
     }
+    async fn put_vault_values(&self, values: Vec<SealedValue>) -> StoreResult<()> {
+        self.inner.put_vault_values(values).await
+    }
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
         self.inner.uploads(refs).await
     }

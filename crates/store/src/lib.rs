@@ -247,6 +247,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an uploaded blob not yet referenced by any entry (`POST /api/v1/blobs`).
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()>;
 
+    /// Files clear personal-data values found in an upload, sealed, in the vault.
+    async fn put_vault_values(&self, values: Vec<SealedValue>) -> StoreResult<()>;
+
     /// Uploaded blobs among `refs` (referenced or not), with their size and media type.
     /// Blobs made from an event's inline payload are not uploads and never returned.
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>>;

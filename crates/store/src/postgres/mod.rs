@@ -420,6 +420,21 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn put_vault_values(&self, values: Vec<SealedValue>) -> StoreResult<()> {
+        let client = self.client().await?;
+        for v in values {
+            client
+                .execute(
+                    "INSERT INTO vault(token, key_id, kind, sealed) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (token, key_id) DO NOTHING",
+                    &[&v.token, &v.key_id, &v.kind, &v.sealed],
+                )
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
         let keys: Vec<Vec<u8>> = refs.iter().map(|r| r.0.to_vec()).collect();
         let rows = self

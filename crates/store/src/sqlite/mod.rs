@@ -410,6 +410,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn put_vault_values(&self, values: Vec<SealedValue>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(map_err)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO vault(token, key_id, kind, sealed) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(token, key_id) DO NOTHING",
+                    )
+                    .map_err(map_err)?;
+                for v in values {
+                    insert
+                        .execute(params![v.token, v.key_id, v.kind, v.sealed])
+                        .map_err(map_err)?;
+                }
+            }
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
         let refs = refs.to_vec();
         self.read(move |conn| {
