@@ -140,6 +140,11 @@ async fn protobuf_spans_become_events() {
         chat["input"]["messages"][0]["parts"][0]["content"], "refund order 42",
         "payloads are resolved on read"
     );
+    assert_eq!(
+        chat["attributes"]["otel"]["start_time"], chat["timestamp"],
+        "attributes keep the span's own times"
+    );
+    assert_eq!(chat["attributes"]["resource"]["service.version"], "1.2.3");
     let refund = record(&app, &event_id(sid(0xa1, 4))).await;
     assert_eq!(refund["outcome"], "error");
     assert_eq!(refund["error"]["kind"], "PaymentDeclined");

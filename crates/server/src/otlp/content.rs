@@ -112,10 +112,12 @@ pub fn extract(attributes: &mut Map<String, Value>, events: &[SpanEvent]) -> Pay
             payloads.side(*to_output).insert((*member).to_owned(), list);
         }
     }
-    for (name, to_output) in [("input.value", false), ("output.value", true)] {
-        let mime = format!("{}.mime_type", name.trim_end_matches(".value"));
+    for (name, mime, to_output) in [
+        ("input.value", "input.mime_type", false),
+        ("output.value", "output.mime_type", true),
+    ] {
         let is_json = attributes
-            .get(&mime)
+            .get(mime)
             .and_then(Value::as_str)
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         if let Some(value) = attributes.remove(name) {

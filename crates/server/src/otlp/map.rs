@@ -243,10 +243,8 @@ fn map_span(span: &Span, origin: &Origin) -> Result<Value, String> {
             Value::String(format!("span_{parent}")),
         );
     }
-    event.insert(
-        "timestamp".into(),
-        Value::String(rfc3339_nanos(span.start_time_unix_nano)),
-    );
+    let start_time = rfc3339_nanos(span.start_time_unix_nano);
+    event.insert("timestamp".into(), Value::String(start_time.clone()));
     event.insert("actor".into(), actor);
     event.insert("event_type".into(), Value::String(event_type.into()));
     if let Some(snapshot) = snapshot {
@@ -263,7 +261,7 @@ fn map_span(span: &Span, origin: &Origin) -> Result<Value, String> {
     }
     event.insert(
         "attributes".into(),
-        span_attributes(span, origin, attributes, &events, links),
+        span_attributes(span, start_time, origin, attributes, &events, links),
     );
     event.insert("metadata".into(), metadata);
     match error {
@@ -529,6 +527,7 @@ mod span_status_code {
 
 fn span_attributes(
     span: &Span,
+    start_time: String,
     origin: &Origin,
     attributes: Map<String, Value>,
     events: &[SpanEvent],
@@ -547,10 +546,7 @@ fn span_attributes(
         status_json.insert("message".into(), value::text(&status.message));
     }
     otel.insert("status".into(), Value::Object(status_json));
-    otel.insert(
-        "start_time".into(),
-        Value::String(rfc3339_nanos(span.start_time_unix_nano)),
-    );
+    otel.insert("start_time".into(), Value::String(start_time));
     if span.end_time_unix_nano != 0 {
         otel.insert(
             "end_time".into(),
