@@ -184,7 +184,15 @@ pub async fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<()> {
     } else {
         let app = local_app(cli).await?;
         // No server keeps the text index current here: bring it up to date first.
-        while evident_server::indexer::index_step(&app).await? > 0 {}
+        loop {
+            match evident_server::indexer::index_step(&app).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                // The background indexer moved first: go on from where it is.
+                Err(evident_store::StoreError::Conflict(_)) => tokio::task::yield_now().await,
+                Err(e) => return Err(e.into()),
+            }
+        }
         let params =
             evident_server::search::SearchParams::from_pairs(&filters).map_err(api_error)?;
         let query = evident_server::search::build_query(&app, params).map_err(api_error)?;
