@@ -203,9 +203,8 @@ async fn drive(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let has = |s: Scenario| args.scenarios.contains(&s);
-    let client = ingest::http_client()?;
     let target = ingest::Target {
-        client: client.clone(),
+        client: ingest::http_client()?,
         base: server.base.clone(),
         key: server.admin_key.clone(),
     };

@@ -1,6 +1,7 @@
-//! Ingest scenarios: concurrent clients POST request bodies cut from the workload
-//! file, while a watcher polls `GET /checkpoint` to time how long an acknowledged
-//! event waits for a signed checkpoint covering it.
+//! Ingest scenarios: concurrent clients POST request bodies — NDJSON cut from the
+//! workload file to `/api/v1/events`, or OTLP protobuf made in advance to
+//! `/v1/traces` — while a watcher polls `GET /checkpoint` to time how long an
+//! acknowledged event waits for a signed checkpoint covering it.
 
 use std::path::Path;
 use std::sync::Arc;
