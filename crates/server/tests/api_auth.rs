@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{detail, event, event_for, TestApp};
 use evident_server::auth::{Role, KEY_CACHE_TTL};
-use evident_store::Store;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

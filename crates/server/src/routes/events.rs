@@ -73,6 +73,11 @@ async fn get_event(
     let Path(event_id) = event_id.map_err(|e| super::path_error(&e))?;
     principal.require(Role::READERS)?;
     let with_proof = params.bool("proof")?;
+    // No stored event has an id outside the contract's shape; don't ask the store
+    // (PostgreSQL refuses some such text, e.g. NUL, with an error).
+    if !evident_core::event::is_valid_id(&event_id) {
+        return Err(ApiError::not_found(format!("no event {event_id:?}")));
+    }
     let store = &*state.app.store;
     let entry = store
         .entry_by_event_id(&event_id)

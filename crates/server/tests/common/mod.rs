@@ -34,7 +34,9 @@ pub const MANUAL_CHECKPOINTS: Duration = Duration::from_secs(3600);
 /// A running application on a temporary store, with a key of every role.
 pub struct TestApp {
     pub app: Arc<App>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL database of this test, dropped with it (API tests on PostgreSQL).
+    _database: Option<PgDatabase>,
     pub verifier_key: String,
     pub admin: String,
     pub ingest: String,
@@ -141,8 +143,17 @@ impl TestApp {
 
     async fn build(settings: Settings, signing: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            Arc::new(SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"));
+        let (store, database): (Arc<dyn Store>, Option<PgDatabase>) = match PgDatabase::create()
+            .await
+        {
+            Some((store, database)) => (store, Some(database)),
+            None => (
+                Arc::new(
+                    SqliteStore::open(dir.path(), &SqliteOptions::default()).expect("open store"),
+                ),
+                None,
+            ),
+        };
         let paths = SecretPaths::new(dir.path(), None);
         let init = datadir::initialize(&*store, &paths, Some(ORIGIN))
             .await
@@ -156,6 +167,7 @@ impl TestApp {
         let mut test_app = Self {
             app,
             store,
+            _database: database,
             verifier_key: init.verifier_key,
             admin,
             ingest: String::new(),
@@ -517,5 +529,62 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// A database of its own on the test PostgreSQL cluster, for running the API tests on
+/// the PostgreSQL store: `./scripts/test` runs them once more with
+/// `EVIDENT_TEST_API_STORE=postgres`.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Option<(Arc<dyn Store>, Self)> {
+        if std::env::var("EVIDENT_TEST_API_STORE").ok().as_deref() != Some("postgres") {
+            return None;
+        }
+        let admin_url = std::env::var("EVIDENT_TEST_DATABASE_URL")
+            .expect("EVIDENT_TEST_API_STORE=postgres needs EVIDENT_TEST_DATABASE_URL");
+        let name = format!("evident_api_{:016x}", rand::random::<u64>());
+        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        let base = admin_url.rsplit_once('/').expect("a database URL").0;
+        let store = evident_store::postgres::PgStore::connect(&format!("{base}/{name}"))
+            .await
+            .expect("open the PostgreSQL store");
+        Some((Arc::new(store), Self { admin_url, name }))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
