@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod crypto;
+pub mod entry;
 pub mod event;
 pub mod json;
 pub mod pii;

@@ -98,6 +98,9 @@ impl IndexKeys {
 pub struct PreparedEvent {
     /// The record without its sequencing fields.
     pub record: Map<String, Value>,
+    /// The record's members serialized once (RFC 8785), so that the sequencer only
+    /// merges in the position fields (see `entry.rs`).
+    pub members: crate::entry::CanonicalMembers,
     pub index: IndexKeys,
     /// SHA-256 of the RFC 8785 bytes of what the client sent; the same `event_id`
     /// with another digest is a conflict.
@@ -186,7 +189,8 @@ pub fn prepare_client_event(
     );
     record.insert("schema".into(), Value::String(SCHEMA.into()));
 
-    let size = canonical_bytes(&Value::Object(record.clone())).len();
+    let members = crate::entry::CanonicalMembers::of(&record);
+    let size = members.object_len();
     if size + SEQUENCING_FIELDS_RESERVE > MAX_ENTRY_BYTES {
         return Err(FieldError::new(
             "",
@@ -200,6 +204,7 @@ pub fn prepare_client_event(
     let index = IndexKeys::from_record(&record);
     Ok(PreparedEvent {
         record,
+        members,
         index,
         submission_digest,
         blobs,
@@ -365,6 +370,7 @@ pub fn prepare_server_event(
     let submission_digest = crate::json::sha256_canonical(&Value::Object(record.clone()));
     let index = IndexKeys::from_record(&record);
     PreparedEvent {
+        members: crate::entry::CanonicalMembers::of(&record),
         record,
         index,
         submission_digest,

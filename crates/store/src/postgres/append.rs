@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use evident_core::record::entry_bytes;
 use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use tokio_postgres::Transaction;
 
@@ -67,7 +66,10 @@ pub(super) async fn append(
                         Some(subject) => previous(tx, &mut last_of, true, subject, seq).await?,
                         None => None,
                     };
-                    let bytes = entry_bytes(&appended.event.record, seq, trace_prev, subject_prev);
+                    let bytes = appended
+                        .event
+                        .members
+                        .with_position(seq, trace_prev, subject_prev);
                     let leaf = leaf_hash(&bytes);
                     leaves.push(leaf);
                     let result = Appended {

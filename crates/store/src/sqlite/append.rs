@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use evident_core::record::entry_bytes;
 use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -138,7 +137,7 @@ fn insert_event(tx: &Transaction<'_>, seq: u64, appended: &EventToAppend) -> Sto
         Some(subject) => previous_seq(tx, "subject", subject)?,
         None => None,
     };
-    let bytes = entry_bytes(&event.record, seq, trace_prev, subject_prev);
+    let bytes = event.members.with_position(seq, trace_prev, subject_prev);
     let leaf = leaf_hash(&bytes);
     tx.prepare_cached(
         "INSERT INTO entries(seq, event_id, digest, entry, trace_id, event_type, agent,
