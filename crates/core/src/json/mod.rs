@@ -28,9 +28,10 @@
 //! An entry's bytes are the RFC 8785 canonical form of the stored record
 //! (CONTRACT section 3): no whitespace, members sorted by their names' UTF-16 code
 //! units (§3.2.3), numbers in ECMAScript form (§3.2.2.3), strings with the minimal
-//! escaping of §3.2.2.2. [`canonical_bytes`] wraps the `serde_json_canonicalizer`
-//! crate; `tests/json_jcs.rs` checks it against the RFC's own examples (§3.2.2–§3.2.4,
-//! Appendix B) and the reference implementation's vectors in `testdata/jcs/`.
+//! escaping of §3.2.2.2. [`canonical_bytes`] is a one-pass writer over
+//! `serde_json::Value` (`jcs.rs`); `tests/json_jcs.rs` checks it against the RFC's own
+//! examples (§3.2.2–§3.2.4, Appendix B), the reference implementation's vectors in
+//! `testdata/jcs/`, and the `serde_json_canonicalizer` crate on generated values.
 //!
 //! ```
 //! use evident_core::json::{canonical_bytes, parse_value};
@@ -43,6 +44,7 @@
 //! ```
 
 mod body;
+pub mod jcs;
 mod strict;
 
 use std::borrow::Cow;
@@ -133,20 +135,24 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
 /// an integer beyond ±2^53 that was built in code (not parsed by [`parse_value`],
 /// which refuses it) is rounded: keep such values as strings.
 ///
-/// # Panics
-///
-/// Never in practice: a `serde_json::Value` always has a canonical form (its names
-/// are unique strings and its numbers finite). Canonicalization recurses, so the
-/// value should be one [`parse_value`] accepted or no deeper than [`MAX_DEPTH`].
+/// A `serde_json::Value` always has a canonical form (its names are unique strings and
+/// its numbers finite). Canonicalization recurses, so the value should be one
+/// [`parse_value`] accepted or no deeper than [`MAX_DEPTH`].
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(value)
-        .expect("a serde_json::Value always has an RFC 8785 canonical form")
+    let mut out = Vec::with_capacity(256);
+    jcs::write_value(value, &mut out);
+    out
 }
 
 /// SHA-256 of [`canonical_bytes`], e.g. the `job_hash` of a decision's payload
 /// (CONTRACT section 6).
 pub fn sha256_canonical(value: &Value) -> [u8; 32] {
     Sha256::digest(canonical_bytes(value)).into()
+}
+
+/// [`canonical_bytes`] appended to `out` (no allocation when `out` has room).
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    jcs::write_value(value, out);
 }
 
 /// How [`JsonError`] messages name the kind of a value.
