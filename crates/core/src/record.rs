@@ -115,6 +115,27 @@ pub struct PreparedEvent {
     pub uploads: Vec<BlobRef>,
 }
 
+/// What sequencing needs of a prepared event: its serialized members, the columns it
+/// is indexed by and its submission digest. The record itself (a tree of many small
+/// allocations) stays with the request handler, so the single writer never spends its
+/// time building or freeing it.
+#[derive(Debug, Clone)]
+pub struct UnsequencedEntry {
+    pub members: crate::entry::CanonicalMembers,
+    pub index: IndexKeys,
+    pub submission_digest: [u8; 32],
+}
+
+impl From<PreparedEvent> for UnsequencedEntry {
+    fn from(event: PreparedEvent) -> Self {
+        Self {
+            members: event.members,
+            index: event.index,
+            submission_digest: event.submission_digest,
+        }
+    }
+}
+
 /// Every uploaded blob an event references, to be looked up before [`prepare_client_event`].
 pub fn referenced_uploads(event: &Value) -> Vec<BlobRef> {
     PAYLOAD_FIELDS

@@ -293,7 +293,7 @@ impl Vault {
             })
             .collect();
         EventToAppend {
-            event,
+            event: event.into(),
             blobs,
             vault,
             claimed_uploads: Vec::new(),

@@ -120,7 +120,7 @@ pub fn test_event(
         })
         .collect();
     EventToAppend {
-        event: prepared,
+        event: prepared.into(),
         blobs,
         vault,
         claimed_uploads: Vec::new(),
@@ -387,7 +387,6 @@ pub async fn uploads_are_claimed_and_stale_ones_dropped(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let mut event = test_event("u1", "t", None, "x");
-    event.event.uploads.push(kept.reference);
     event
         .claimed_uploads
         .push(seal_for_test(&kept, TEST_KEY_ID));

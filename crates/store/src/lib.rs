@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use evident_core::blob::BlobRef;
-use evident_core::record::{IndexKeys, PreparedEvent, UploadedBlob};
+use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
 pub use error::{StoreError, StoreResult};
@@ -32,10 +32,10 @@ pub struct AppendRequest {
 }
 
 /// An event with its payloads and personal data sealed (encrypted) for storage.
-/// `event.blobs` and `event.pii` are empty: plaintext never reaches the store.
+/// Plaintext never reaches the store.
 #[derive(Debug, Clone)]
 pub struct EventToAppend {
-    pub event: PreparedEvent,
+    pub event: UnsequencedEntry,
     pub blobs: Vec<SealedBlob>,
     pub vault: Vec<SealedValue>,
     /// Uploads this event claims, re-sealed under the event's subject key.

@@ -6,6 +6,10 @@
 //! write entries and blobs; extend the hash tiles (evident-tlog's `integrate`); move
 //! the tree head with a compare-and-swap on its size; commit (fsync). A failure
 //! anywhere rolls the whole transaction back.
+//!
+//! The back-links (`trace_prev`, `subject_prev`) come from a [`BackLinks`] cache of
+//! the newest `seq` per trace and subject, kept beside the writer connection and
+//! trusted only while the tree head is where this process's last commit left it.
 
 use std::collections::HashMap;
 
@@ -25,14 +29,62 @@ enum Plan {
     SameAs(usize),
 }
 
+/// The newest `seq` of each recently seen trace and subject, so that the back-links
+/// of a new entry cost no index lookup. Valid only for the tree size `valid_at`: any
+/// append by another process (several `evident` commands may open one data dir) moves
+/// the head, and the cache is then dropped. A miss asks the database.
+#[derive(Debug, Default)]
+pub(super) struct BackLinks {
+    valid_at: Option<u64>,
+    trace: HashMap<String, u64>,
+    subject: HashMap<String, u64>,
+}
+
+/// Entries per map before the cache starts over (about 100 bytes each).
+const BACK_LINKS_CAPACITY: usize = 250_000;
+
+impl BackLinks {
+    fn clear(&mut self) {
+        self.valid_at = None;
+        self.trace.clear();
+        self.subject.clear();
+    }
+
+    /// Takes in what a committed transaction appended; the tree is now `size`.
+    fn committed(&mut self, pending: PendingLinks, size: u64) {
+        if self.trace.len() + pending.trace.len() > BACK_LINKS_CAPACITY {
+            self.trace.clear();
+        }
+        if self.subject.len() + pending.subject.len() > BACK_LINKS_CAPACITY {
+            self.subject.clear();
+        }
+        self.trace.extend(pending.trace);
+        self.subject.extend(pending.subject);
+        self.valid_at = Some(size);
+    }
+}
+
+/// The back-links set by the transaction in progress; they reach [`BackLinks`] only
+/// once it commits.
+#[derive(Default)]
+struct PendingLinks {
+    trace: HashMap<String, u64>,
+    subject: HashMap<String, u64>,
+}
+
 pub(super) fn append(
     conn: &mut Connection,
-    requests: Vec<AppendRequest>,
+    links: &mut BackLinks,
+    requests: &[AppendRequest],
 ) -> StoreResult<Vec<AppendOutcome>> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
     let head = read_tree_head(&tx).map_err(map_err)?;
+    if links.valid_at != Some(head.size) {
+        links.clear();
+    }
+    let mut pending = PendingLinks::default();
     let mut next_seq = head.size;
     let mut leaves: Vec<Hash> = Vec::new();
     let mut outcomes = Vec::with_capacity(requests.len());
@@ -46,7 +98,7 @@ pub(super) fn append(
             }
         };
         let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
-        for (event, plan) in request.events.into_iter().zip(plans) {
+        for (event, plan) in request.events.iter().zip(plans) {
             let result = match plan {
                 Plan::Stored(first) => first,
                 Plan::SameAs(i) => Appended {
@@ -56,7 +108,7 @@ pub(super) fn append(
                 Plan::New => {
                     let seq = next_seq;
                     next_seq += 1;
-                    let leaf = insert_event(&tx, seq, &event)?;
+                    let leaf = insert_event(&tx, links, &mut pending, seq, event)?;
                     leaves.push(leaf);
                     Appended {
                         event_id: event.event.index.event_id.clone(),
@@ -75,6 +127,7 @@ pub(super) fn append(
         integrate_leaves(&tx, head.size, &leaves)?;
     }
     tx.commit().map_err(map_err)?;
+    links.committed(pending, next_seq);
     Ok(outcomes)
 }
 
@@ -129,12 +182,33 @@ fn classify(
 }
 
 /// Writes one new entry at `seq` with its blobs and vault values; returns its leaf hash.
-fn insert_event(tx: &Transaction<'_>, seq: u64, appended: &EventToAppend) -> StoreResult<Hash> {
+fn insert_event(
+    tx: &Transaction<'_>,
+    links: &BackLinks,
+    pending: &mut PendingLinks,
+    seq: u64,
+    appended: &EventToAppend,
+) -> StoreResult<Hash> {
     let event = &appended.event;
     let keys = &event.index;
-    let trace_prev = previous_seq(tx, "trace_id", &keys.trace_id)?;
+    let trace_prev = match pending
+        .trace
+        .get(&keys.trace_id)
+        .or(links.trace.get(&keys.trace_id))
+    {
+        Some(&prev) => Some(prev),
+        None => previous_seq(tx, "trace_id", &keys.trace_id)?,
+    };
+    pending.trace.insert(keys.trace_id.clone(), seq);
     let subject_prev = match &keys.subject {
-        Some(subject) => previous_seq(tx, "subject", subject)?,
+        Some(subject) => {
+            let prev = match pending.subject.get(subject).or(links.subject.get(subject)) {
+                Some(&prev) => Some(prev),
+                None => previous_seq(tx, "subject", subject)?,
+            };
+            pending.subject.insert(subject.clone(), seq);
+            prev
+        }
         None => None,
     };
     let bytes = event.members.with_position(seq, trace_prev, subject_prev);

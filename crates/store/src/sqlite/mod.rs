@@ -13,6 +13,7 @@ mod append;
 mod erase;
 mod schema;
 pub mod search;
+mod wal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,7 +53,11 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Used under the writer lock only.
+    back_links: Mutex<append::BackLinks>,
     readers: Mutex<Vec<Connection>>,
+    /// Copies the write-ahead log into the database off the writer's path.
+    wal_checkpointer: Option<wal::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -76,9 +81,11 @@ impl SqliteStore {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                path,
+                path: path.clone(),
                 writer: Mutex::new(writer),
+                back_links: Mutex::new(append::BackLinks::default()),
                 readers: Mutex::new(Vec::new()),
+                wal_checkpointer: Some(wal::Checkpointer::start(&path)?),
             }),
         })
     }
@@ -151,6 +158,7 @@ impl Drop for Inner {
     /// On a clean close, folds the write-ahead log into the database and empties it,
     /// so a data dir at rest is one self-contained file.
     fn drop(&mut self) {
+        drop(self.wal_checkpointer.take());
         self.readers.get_mut().map(Vec::clear).ok();
         if let Ok(conn) = self.writer.get_mut() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -186,6 +194,10 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
         .map_err(map_err)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
+        // Commits never copy the WAL into the database themselves: `wal::Checkpointer`
+        // does, on its own connection, so the single writer only appends to the WAL.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(map_err)?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(map_err)?;
@@ -241,7 +253,21 @@ fn sql_seq(seq: u64) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
-        self.write(move |conn| append::append(conn, requests)).await
+        let inner = self.inner.clone();
+        let (outcomes, spent) = self
+            .write(move |conn| {
+                let mut links = inner
+                    .back_links
+                    .lock()
+                    .map_err(|_| StoreError::Internal("back-link cache poisoned".into()))?;
+                let outcomes = append::append(conn, &mut links, &requests)?;
+                Ok((outcomes, requests))
+            })
+            .await?;
+        // Freeing thousands of events' buffers is a noticeable share of a commit; it
+        // need not hold up the writer.
+        tokio::task::spawn_blocking(move || drop(spent));
+        Ok(outcomes)
     }
 
     async fn tree_head(&self) -> StoreResult<TreeHead> {
