@@ -113,6 +113,10 @@ pub struct PreparedEvent {
     pub pii: Vec<Finding>,
     /// Uploaded blobs the event references; the store marks them as kept.
     pub uploads: Vec<BlobRef>,
+    /// The event's searchable text (`text::searchable_text` of the record with its
+    /// payloads, after tokenization), so the text index need not read the payloads
+    /// back; `None` when a payload is an upload, whose content is not at hand here.
+    pub text: Option<String>,
 }
 
 /// What sequencing needs of a prepared event: its serialized members, the columns it
@@ -171,6 +175,11 @@ pub fn prepare_client_event(
     let mut pii = Vec::new();
     tokenize_subject(&mut record, submission.token_key, &mut pii);
     tokenize_personal_data(&mut record, submission, &mut pii);
+
+    let references_upload = PAYLOAD_FIELDS
+        .iter()
+        .any(|field| record.get(*field).is_some_and(|p| p.get("$blob").is_some()));
+    let text = (!references_upload).then(|| crate::text::searchable_text(&record));
 
     let mut blobs = Vec::new();
     let mut referenced = Vec::new();
@@ -231,6 +240,7 @@ pub fn prepare_client_event(
         blobs,
         pii,
         uploads: referenced,
+        text,
     })
 }
 
@@ -392,6 +402,7 @@ pub fn prepare_server_event(
     let index = IndexKeys::from_record(&record);
     PreparedEvent {
         members: crate::entry::CanonicalMembers::of(&record),
+        text: Some(crate::text::searchable_text(&record)),
         record,
         index,
         submission_digest,
@@ -593,6 +604,39 @@ mod tests {
             prepared.record["input"]["$blob"],
             json!(prepared.blobs[0].reference.to_ref_string())
         );
+    }
+
+    /// The text index takes the text computed here while the payloads are in hand; it
+    /// must equal what it would compute from the stored record with its payloads read
+    /// back from their blobs (the path after a restart).
+    #[test]
+    fn text_at_ingest_equals_text_of_the_stored_record() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let mut with_numbers = event();
+        with_numbers["output"] = json!({"amount": 1.0, "items": [2.50, "two", {"n": 12345.678}]});
+        with_numbers["decision"] = json!({"action": "refund", "reason": "call +44 20 7946 0958"});
+        let mut prepared = prepare_client_event(
+            with_numbers,
+            &submission(&key),
+            &HashMap::new(),
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+        let at_ingest = prepared.text.take().unwrap();
+        let mut stored = prepared.record.clone();
+        for blob in &prepared.blobs {
+            let field = PAYLOAD_FIELDS
+                .iter()
+                .find(|f| stored[**f]["$blob"] == json!(blob.reference.to_ref_string()))
+                .unwrap();
+            stored.insert(
+                (*field).into(),
+                crate::json::parse_value(&blob.bytes).unwrap(),
+            );
+        }
+        assert_eq!(at_ingest, crate::text::searchable_text(&stored));
+        assert!(at_ingest.contains("refund") && at_ingest.contains("two"));
+        assert!(!at_ingest.contains("7946"), "tokenized before indexing");
     }
 
     #[test]

@@ -58,8 +58,12 @@ fn collect(value: &Value, out: &mut String) {
         }
         Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
         Value::Object(members) => members.values().for_each(|v| collect(v, out)),
-        Value::Number(n) => {
-            out.push_str(&n.to_string());
+        Value::Number(_) => {
+            // The RFC 8785 form, which is also what a payload read back from its blob
+            // holds: text indexed at ingest and text indexed from the store agree.
+            out.push_str(&String::from_utf8_lossy(&crate::json::canonical_bytes(
+                value,
+            )));
             out.push('\n');
         }
         Value::Null | Value::Bool(_) => {}
@@ -79,5 +83,12 @@ mod tests {
         let text = searchable_text(record.as_object().unwrap());
         assert!(text.contains("damaged kettle") && text.contains("under limit"));
         assert!(!text.contains("evt_XYZ") && !text.contains("sha256") && !text.contains("t-1"));
+    }
+
+    #[test]
+    fn numbers_read_as_their_canonical_form() {
+        let record = json!({"input": {"amount": 1.0, "rate": 1e21, "n": 45.99}});
+        let text = searchable_text(record.as_object().unwrap());
+        assert_eq!(text, "1\n45.99\n1e+21\n");
     }
 }

@@ -4,8 +4,17 @@
 //! entry's payloads, extracts the searchable text (evident-core `text`) and appends it
 //! to the store's full-text index, which records how far it got (`indexed_through`).
 //! Advancing is compare-and-swap, so two indexers (two processes) never double-index.
+//!
+//! The ingest path already had each event's text in hand (before its payloads were
+//! encrypted): it leaves it in the [`TextBuffer`] under the event's `seq`, and the
+//! indexer takes it from there. Only what the buffer lacks (events ingested by
+//! another server, uploads, text dropped because the buffer was full, anything before
+//! a restart) is read back from the store and decrypted. The store blanks the text of
+//! erased subjects as it indexes (`Store::index_text`), so a buffered text never
+//! outlives an erasure.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use evident_store::StoreError;
@@ -17,6 +26,62 @@ const STEP: u64 = 2_000;
 
 /// Pause when the index has caught up with the log.
 const IDLE: Duration = Duration::from_millis(100);
+
+/// Most bytes of text the buffer holds; beyond it new texts are dropped (and read back
+/// from the store when their turn comes), so a stalled indexer cannot exhaust memory.
+const BUFFER_BYTES: usize = 64 << 20;
+
+/// Searchable texts of events this process appended, by `seq`, waiting for the indexer.
+#[derive(Debug, Default)]
+pub struct TextBuffer {
+    inner: Mutex<Buffered>,
+}
+
+#[derive(Debug, Default)]
+struct Buffered {
+    texts: BTreeMap<u64, String>,
+    bytes: usize,
+}
+
+impl TextBuffer {
+    /// Keeps the text of the entry at `seq`, if there is room.
+    pub fn put(&self, seq: u64, text: String) {
+        let Ok(mut buffered) = self.inner.lock() else {
+            return;
+        };
+        if buffered.bytes + text.len() > BUFFER_BYTES {
+            return;
+        }
+        buffered.bytes += text.len();
+        if let Some(old) = buffered.texts.insert(seq, text) {
+            buffered.bytes -= old.len();
+        }
+    }
+
+    /// Takes the texts of `from..to` out of the buffer (one slot per `seq`, `None`
+    /// where it has none) and forgets anything older, which another indexer covered.
+    fn take(&self, from: u64, to: u64) -> Vec<Option<String>> {
+        let Ok(mut buffered) = self.inner.lock() else {
+            return vec![None; usize::try_from(to - from).unwrap_or(0)];
+        };
+        let mut kept = buffered.texts.split_off(&from);
+        let rest = kept.split_off(&to);
+        let stale = std::mem::replace(&mut buffered.texts, rest);
+        let mut slots = vec![None; usize::try_from(to - from).unwrap_or(0)];
+        let mut freed: usize = stale.values().map(String::len).sum();
+        for (seq, text) in kept {
+            freed += text.len();
+            if let Some(slot) = usize::try_from(seq - from)
+                .ok()
+                .and_then(|i| slots.get_mut(i))
+            {
+                *slot = Some(text);
+            }
+        }
+        buffered.bytes = buffered.bytes.saturating_sub(freed);
+        slots
+    }
+}
 
 /// Runs until the process ends.
 pub async fn run(app: Arc<App>) {
@@ -47,11 +112,21 @@ pub async fn index_step(app: &App) -> Result<u64, StoreError> {
     if from >= head.size {
         return Ok(0);
     }
-    let entries = store
-        .read_entries(from, (from + STEP).min(head.size))
-        .await?;
+    let to = (from + STEP).min(head.size);
+    let buffered = app.texts.take(from, to);
+    if buffered.iter().all(Option::is_some) {
+        let docs: Vec<String> = buffered.into_iter().flatten().collect();
+        let n = docs.len() as u64;
+        store.index_text(from, docs).await?;
+        return Ok(n);
+    }
+    let entries = store.read_entries(from, to).await?;
     let mut docs = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    for (entry, buffered) in entries.iter().zip(buffered) {
+        if let Some(text) = buffered {
+            docs.push(text);
+            continue;
+        }
         let text = match serde_json::from_slice(&entry.entry) {
             Ok(serde_json::Value::Object(mut record)) => {
                 let erased = crate::reading::resolve_payloads(app, &mut record)
@@ -71,4 +146,33 @@ pub async fn index_step(app: &App) -> Result<u64, StoreError> {
     let n = docs.len() as u64;
     store.index_text(from, docs).await?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_hands_out_a_range_and_forgets_what_is_older() {
+        let buffer = TextBuffer::default();
+        for seq in [1, 2, 4, 7] {
+            buffer.put(seq, format!("text {seq}"));
+        }
+        assert_eq!(
+            buffer.take(2, 5),
+            vec![Some("text 2".into()), None, Some("text 4".into())]
+        );
+        // 1 was older than the range taken: gone; 7 is still there.
+        assert_eq!(buffer.take(0, 8)[7], Some("text 7".into()));
+        assert_eq!(buffer.take(0, 8), vec![None; 8]);
+        assert_eq!(buffer.inner.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_full_buffer_drops_new_texts() {
+        let buffer = TextBuffer::default();
+        buffer.put(0, "x".repeat(BUFFER_BYTES));
+        buffer.put(1, "y".into());
+        assert_eq!(buffer.take(0, 2)[1], None);
+    }
 }

@@ -46,14 +46,27 @@ pub async fn ingest(
         received_at: &received_at,
         received_micros,
     };
-    let prepared = prepare_all(events, &submission, &uploads, principal)?;
+    let mut prepared = prepare_all(events, &submission, &uploads, principal)?;
+    let texts: Vec<Option<String>> = prepared.iter_mut().map(|e| e.text.take()).collect();
     let sealed = seal_all(app, prepared).await?;
     let outcome = submit(app, sealed).await?;
     match outcome {
-        AppendOutcome::Appended(results) => Ok(results),
+        AppendOutcome::Appended(results) => {
+            buffer_texts(app, &results, texts);
+            Ok(results)
+        }
         AppendOutcome::Conflict { index, event_id } => Err(ApiError::conflict(format!(
             "/{index}/event_id: event {event_id:?} was already submitted with different content; nothing was stored"
         ))),
+    }
+}
+
+/// Leaves the texts of newly appended events for the text indexer.
+fn buffer_texts(app: &App, results: &[Appended], texts: Vec<Option<String>>) {
+    for (result, text) in results.iter().zip(texts) {
+        if let (false, Some(text)) = (result.is_dup, text) {
+            app.texts.put(result.seq, text);
+        }
     }
 }
 
@@ -130,13 +143,17 @@ pub async fn append_server_event(
         received_at: &received_at,
         received_micros,
     };
-    let prepared = {
+    let mut prepared = {
         let mut rng = rand::thread_rng();
         evident_core::record::prepare_server_event(event, &submission, &mut rng)
     };
+    let texts = vec![prepared.text.take()];
     let sealed = seal_all(app, vec![prepared]).await?;
     match submit(app, sealed).await? {
-        AppendOutcome::Appended(mut results) if !results.is_empty() => Ok(results.remove(0)),
+        AppendOutcome::Appended(mut results) if !results.is_empty() => {
+            buffer_texts(app, &results, texts);
+            Ok(results.remove(0))
+        }
         _ => Err(ApiError::internal("a server event was not appended")),
     }
 }

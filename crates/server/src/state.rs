@@ -76,6 +76,8 @@ pub struct App {
     pub sequencer: Sequencer,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+    /// Texts of appended events waiting for the text indexer.
+    pub texts: crate::indexer::TextBuffer,
 }
 
 impl App {
@@ -101,6 +103,7 @@ impl App {
             sequencer,
             metrics,
             settings,
+            texts: crate::indexer::TextBuffer::default(),
         });
         if can_sign {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));

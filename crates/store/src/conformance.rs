@@ -31,7 +31,8 @@ macro_rules! conformance_suite {
             conflict_stores_nothing_and_spares_other_requests, back_links_follow_trace_and_subject,
             tiles_prove_what_the_head_says, checkpoints_never_shrink, api_keys_roundtrip,
             uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
-            data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap);
+            data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap,
+            text_of_erased_subjects_is_never_indexed);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -546,4 +547,38 @@ pub async fn text_index_advances_by_compare_and_swap(store: Arc<dyn Store>) {
         vec![0]
     );
     assert_eq!(seqs(store.search(&query("tea*")).await.unwrap()), vec![2]);
+}
+
+/// A text prepared before an erasure (held by an indexer, or buffered at ingest) must
+/// not reach the index after the erasure.
+pub async fn text_of_erased_subjects_is_never_indexed(store: Arc<dyn Store>) {
+    let events = vec![
+        test_event("er0", "t", Some("alice"), "x"),
+        test_event("er1", "t", Some("bob"), "x"),
+        test_event("er2", "t", None, "x"),
+    ];
+    store.append(vec![request(events)]).await.unwrap();
+    let alice = test_token_key().subject_token("alice");
+    store.erase_subject(&alice, 5).await.unwrap();
+    store
+        .index_text(
+            0,
+            vec!["kettle alice".into(), "kettle bob".into(), "kettle".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.text_indexed_through().await.unwrap(), 3);
+    let query = crate::SearchQuery {
+        text: evident_core::query::parse_text_query("kettle").unwrap(),
+        limit: 10,
+        ..Default::default()
+    };
+    let seqs: Vec<u64> = store
+        .search(&query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2]);
 }

@@ -293,7 +293,9 @@ pub trait Store: Send + Sync + 'static {
     /// How many entries (from seq 0) the full-text index covers.
     async fn text_indexed_through(&self) -> StoreResult<u64>;
 
-    /// Adds the text of entries `from..from + docs.len()` to the full-text index.
+    /// Adds the text of entries `from..from + docs.len()` to the full-text index, except
+    /// the text of entries whose subject was erased, which is left out: a text prepared
+    /// before an erasure never reaches the index after it.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] unless the index covers exactly `from` entries (another

@@ -654,6 +654,14 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         tx.execute(
+            "DELETE FROM event_texts WHERE seq IN (
+               SELECT e.seq FROM entries e JOIN erasures x ON x.subject = e.subject
+               WHERE e.seq >= $1 AND e.seq < $2)",
+            &[&pg_seq(from), &pg_seq(from + docs.len() as u64)],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.execute(
             "UPDATE meta SET value = $1 WHERE key = 'text_indexed_through'",
             &[&(from + docs.len() as u64).to_string()],
         )

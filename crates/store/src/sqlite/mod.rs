@@ -620,13 +620,24 @@ impl Store for SqliteStore {
                 )));
             }
             {
+                let end = from + docs.len() as u64;
+                let mut erased_seqs = tx
+                    .prepare_cached(
+                        "SELECT e.seq FROM entries e JOIN erasures x ON x.subject = e.subject
+                         WHERE e.seq >= ?1 AND e.seq < ?2",
+                    )
+                    .map_err(map_err)?;
+                let erased: std::collections::HashSet<i64> = erased_seqs
+                    .query_map(params![sql_seq(from), sql_seq(end)], |r| r.get(0))
+                    .and_then(Iterator::collect)
+                    .map_err(map_err)?;
                 let mut insert = tx
                     .prepare_cached("INSERT INTO events_fts(rowid, body) VALUES (?1, ?2)")
                     .map_err(map_err)?;
                 for (offset, body) in docs.iter().enumerate() {
-                    insert
-                        .execute(params![sql_seq(from + offset as u64), body])
-                        .map_err(map_err)?;
+                    let seq = sql_seq(from + offset as u64);
+                    let body = if erased.contains(&seq) { "" } else { body };
+                    insert.execute(params![seq, body]).map_err(map_err)?;
                 }
             }
             tx.execute(
