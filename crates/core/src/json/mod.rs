@@ -139,7 +139,7 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
 /// its numbers finite). Canonicalization recurses, so the value should be one
 /// [`parse_value`] accepted or no deeper than [`MAX_DEPTH`].
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(2048);
     jcs::write_value(value, &mut out);
     out
 }
