@@ -7,15 +7,17 @@
 //! the tree head with a compare-and-swap on its size; commit (fsync). A failure
 //! anywhere rolls the whole transaction back.
 //!
-//! The back-links (`trace_prev`, `subject_prev`) come from a [`BackLinks`] cache of
-//! the newest `seq` per trace and subject, kept beside the writer connection and
-//! trusted only while the tree head is where this process's last commit left it.
+//! The back-links (`trace_prev`, `subject_prev`) and the numbers traces, jobs, cases
+//! and runs are indexed by (`id_numbers`, schema migration 3) come from a
+//! [`BackLinks`] cache kept beside the writer connection and trusted only while the
+//! tree head is where this process's last commit left it.
 
 use std::collections::HashMap;
 
 use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::search::IdKind;
 use super::{map_err, read_tree_head, seq_of, sql_seq};
 use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
 
@@ -38,6 +40,7 @@ pub(super) struct BackLinks {
     valid_at: Option<u64>,
     trace: HashMap<String, u64>,
     subject: HashMap<String, u64>,
+    numbers: HashMap<(IdKind, String), i64>,
 }
 
 /// Entries per map before the cache starts over (about 100 bytes each).
@@ -48,6 +51,7 @@ impl BackLinks {
         self.valid_at = None;
         self.trace.clear();
         self.subject.clear();
+        self.numbers.clear();
     }
 
     /// Takes in what a committed transaction appended; the tree is now `size`.
@@ -58,8 +62,12 @@ impl BackLinks {
         if self.subject.len() + pending.subject.len() > BACK_LINKS_CAPACITY {
             self.subject.clear();
         }
+        if self.numbers.len() + pending.numbers.len() > BACK_LINKS_CAPACITY {
+            self.numbers.clear();
+        }
         self.trace.extend(pending.trace);
         self.subject.extend(pending.subject);
+        self.numbers.extend(pending.numbers);
         self.valid_at = Some(size);
     }
 }
@@ -70,6 +78,55 @@ impl BackLinks {
 struct PendingLinks {
     trace: HashMap<String, u64>,
     subject: HashMap<String, u64>,
+    numbers: HashMap<(IdKind, String), i64>,
+}
+
+/// The number of `value` (the `seq` of the first entry that named it), assigning
+/// `seq` if it has none yet. Returns the number and whether it is new.
+fn id_number(
+    tx: &Transaction<'_>,
+    links: &BackLinks,
+    pending: &mut PendingLinks,
+    kind: IdKind,
+    value: &str,
+    seq: u64,
+) -> StoreResult<(i64, bool)> {
+    let key = (kind, value.to_owned());
+    if let Some(&no) = pending.numbers.get(&key).or(links.numbers.get(&key)) {
+        return Ok((no, false));
+    }
+    let stored: Option<i64> = tx
+        .prepare_cached("SELECT no FROM id_numbers WHERE kind = ?1 AND value = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![kind as u8, value], |r| r.get(0))
+                .optional()
+        })
+        .map_err(map_err)?;
+    let (no, new) = match stored {
+        Some(no) => (no, false),
+        None => {
+            tx.prepare_cached("INSERT INTO id_numbers(kind, value, no) VALUES (?1, ?2, ?3)")
+                .and_then(|mut stmt| stmt.execute(params![kind as u8, value, sql_seq(seq)]))
+                .map_err(map_err)?;
+            (sql_seq(seq), true)
+        }
+    };
+    pending.numbers.insert(key, no);
+    Ok((no, new))
+}
+
+/// [`id_number`] of an optional id.
+fn optional_id_number(
+    tx: &Transaction<'_>,
+    links: &BackLinks,
+    pending: &mut PendingLinks,
+    kind: IdKind,
+    value: Option<&str>,
+    seq: u64,
+) -> StoreResult<Option<i64>> {
+    value
+        .map(|v| id_number(tx, links, pending, kind, v, seq).map(|(no, _)| no))
+        .transpose()
 }
 
 pub(super) fn append(
@@ -191,14 +248,33 @@ fn insert_event(
 ) -> StoreResult<Hash> {
     let event = &appended.event;
     let keys = &event.index;
+    let (trace_no, new_trace) = id_number(tx, links, pending, IdKind::Trace, &keys.trace_id, seq)?;
     let trace_prev = match pending
         .trace
         .get(&keys.trace_id)
         .or(links.trace.get(&keys.trace_id))
     {
         Some(&prev) => Some(prev),
-        None => previous_seq(tx, "trace_id", &keys.trace_id)?,
+        None if new_trace => None,
+        None => previous_seq(tx, "trace_no", trace_no)?,
     };
+    let job_no = optional_id_number(tx, links, pending, IdKind::Job, keys.job_id.as_deref(), seq)?;
+    let case_no = optional_id_number(
+        tx,
+        links,
+        pending,
+        IdKind::Case,
+        keys.case_id.as_deref(),
+        seq,
+    )?;
+    let run_no = optional_id_number(
+        tx,
+        links,
+        pending,
+        IdKind::WorkflowRun,
+        keys.workflow_run_id.as_deref(),
+        seq,
+    )?;
     pending.trace.insert(keys.trace_id.clone(), seq);
     let subject_prev = match &keys.subject {
         Some(subject) => {
@@ -215,8 +291,9 @@ fn insert_event(
     let leaf = leaf_hash(&bytes);
     tx.prepare_cached(
         "INSERT INTO entries(seq, event_id, digest, entry, trace_id, event_type, agent,
-                             job_id, case_id, workflow_run_id, subject, ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                             job_id, case_id, workflow_run_id, subject, ts,
+                             trace_no, job_no, case_no, run_no)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -232,6 +309,10 @@ fn insert_event(
             keys.workflow_run_id,
             keys.subject,
             keys.timestamp_micros,
+            trace_no,
+            job_no,
+            case_no,
+            run_no,
         ])
     })
     .map_err(map_err)?;
@@ -288,9 +369,13 @@ fn insert_event(
 }
 
 /// The newest `seq` whose `column` equals `value` (rows of this transaction included).
-fn previous_seq(tx: &Transaction<'_>, column: &str, value: &str) -> StoreResult<Option<u64>> {
+fn previous_seq(
+    tx: &Transaction<'_>,
+    column: &str,
+    value: impl rusqlite::ToSql,
+) -> StoreResult<Option<u64>> {
     let sql = match column {
-        "trace_id" => "SELECT max(seq) FROM entries WHERE trace_id = ?1",
+        "trace_no" => "SELECT max(seq) FROM entries WHERE trace_no = ?1",
         "subject" => "SELECT max(seq) FROM entries WHERE subject = ?1",
         _ => return Err(StoreError::Internal(format!("no back-link on {column}"))),
     };

@@ -327,9 +327,21 @@ impl Store for SqliteStore {
     async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, event_id, trace_id, event_type, agent, job_id, case_id,
-                        workflow_run_id, subject, ts
-                 FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+                // Traces, jobs, cases and runs as the index sees them: through their
+                // numbers, and only where number and id column agree (a disagreement
+                // reads as a wrong value, which `verify` reports).
+                "SELECT seq, event_id,
+                        coalesce((SELECT value FROM id_numbers WHERE kind = 0
+                                  AND value = e.trace_id AND no = e.trace_no), ''),
+                        event_type, agent,
+                        (SELECT value FROM id_numbers WHERE kind = 1
+                         AND value = e.job_id AND no = e.job_no),
+                        (SELECT value FROM id_numbers WHERE kind = 2
+                         AND value = e.case_id AND no = e.case_no),
+                        (SELECT value FROM id_numbers WHERE kind = 3
+                         AND value = e.workflow_run_id AND no = e.run_no),
+                        subject, ts
+                 FROM entries e WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
                 Ok((

@@ -11,20 +11,33 @@ use rusqlite::Connection;
 use super::{seq_of, sql_seq};
 use crate::{SearchOrder, SearchQuery, StoredEntry, MAX_SEARCH_LIMIT};
 
-/// The SQL and parameters of a search.
+/// The SQL and parameters of a search. Traces, jobs, cases and runs are matched by
+/// their number (schema migration 3); an id without a number matches nothing.
 pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("SELECT seq, entry FROM entries WHERE 1 = 1");
     let mut params: Vec<SqlValue> = Vec::new();
+    let numbered = [
+        ("trace_no", IdKind::Trace, &query.trace_id),
+        ("job_no", IdKind::Job, &query.job_id),
+        ("case_no", IdKind::Case, &query.case_id),
+        ("run_no", IdKind::WorkflowRun, &query.workflow_run_id),
+    ];
+    for (column, kind, value) in numbered {
+        if let Some(v) = value {
+            params.push(SqlValue::Text(v.clone()));
+            sql.push_str(&format!(
+                " AND {column} = (SELECT no FROM id_numbers WHERE kind = {} AND value = ?{})",
+                kind as u8,
+                params.len()
+            ));
+        }
+    }
     let mut eq = |column: &str, value: &Option<String>, sql: &mut String| {
         if let Some(v) = value {
             params.push(SqlValue::Text(v.clone()));
             sql.push_str(&format!(" AND {column} = ?{}", params.len()));
         }
     };
-    eq("trace_id", &query.trace_id, &mut sql);
-    eq("job_id", &query.job_id, &mut sql);
-    eq("case_id", &query.case_id, &mut sql);
-    eq("workflow_run_id", &query.workflow_run_id, &mut sql);
     eq("subject", &query.subject, &mut sql);
     eq("agent", &query.agent, &mut sql);
     eq("event_type", &query.event_type, &mut sql);
@@ -60,6 +73,16 @@ pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
     ));
     sql.push_str(&format!(" LIMIT ?{}", params.len()));
     (sql, params)
+}
+
+/// Ids the embedded store indexes by number: an id's number is the `seq` of the first
+/// entry that named it (table `id_numbers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum IdKind {
+    Trace = 0,
+    Job = 1,
+    Case = 2,
+    WorkflowRun = 3,
 }
 
 /// Runs a search.

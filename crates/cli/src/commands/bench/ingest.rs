@@ -140,6 +140,7 @@ pub async fn run(
     let bar = crate::commands::progress_bar(phase.events, phase.name);
     let watcher = CheckpointWatcher::start(target.clone());
     let server_cpu = server.cpu_seconds();
+    let server_writes = server.storage_write_bytes();
     let client_cpu = own_cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(phase.clients);
@@ -159,6 +160,10 @@ pub async fn run(
     let seconds = started.elapsed().as_secs_f64();
     let server_cpu = delta(server.cpu_seconds(), server_cpu);
     let client_cpu = delta(own_cpu_seconds(), client_cpu);
+    let server_writes = server
+        .storage_write_bytes()
+        .zip(server_writes)
+        .map(|(after, before)| after.saturating_sub(before));
     bar.finish_and_clear();
 
     let mut all = ClientLog::default();
@@ -199,6 +204,9 @@ pub async fn run(
             "acks_without_checkpoint": uncovered,
             "server_cpu_seconds": server_cpu,
             "client_cpu_seconds": client_cpu,
+            "server_cpu_us_per_event": server_cpu.map(|s| s * 1e6 / all.events.max(1) as f64),
+            "storage_write_bytes": server_writes,
+            "storage_write_bytes_per_event": server_writes.map(|b| b / all.events.max(1)),
         }),
     })
 }

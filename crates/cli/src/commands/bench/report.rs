@@ -282,6 +282,19 @@ fn table(doc: &Value) -> String {
             ),
             "",
         );
+        row(
+            "  server CPU per event / storage bytes written per event".into(),
+            format!(
+                "{:.0} µs / {}",
+                phase["server_cpu_us_per_event"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+                phase["storage_write_bytes_per_event"]
+                    .as_u64()
+                    .map_or("n/a".to_owned(), |b| format!("{} bytes", number(b as f64)))
+            ),
+            "",
+        );
     }
     if let Some(seconds) = doc["search_catch_up_seconds"].as_f64() {
         row(

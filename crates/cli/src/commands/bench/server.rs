@@ -56,6 +56,16 @@ impl ServerProcess {
         Some(kib * 1024)
     }
 
+    /// Bytes the server has caused to be written to storage so far (`write_bytes` of
+    /// `/proc/<pid>/io`: the WAL, the database, checkpoints), which shows how much a
+    /// store writes for what it keeps.
+    pub fn storage_write_bytes(&self) -> Option<u64> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid)).ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// CPU seconds (user + system) the server has used so far.
     pub fn cpu_seconds(&self) -> Option<f64> {
         process_cpu_seconds(&format!("/proc/{}/stat", self.pid))
