@@ -20,10 +20,13 @@ pub const IDLE_TICK: Duration = Duration::from_millis(500);
 /// Runs until the process ends.
 pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
     loop {
+        let started = tokio::time::Instant::now();
         if let Err(e) = sign_if_grown(&app).await {
             tracing::warn!(error = %e, "checkpointing failed; retrying");
         }
-        tokio::time::sleep(interval).await;
+        // At most one signature per `interval`, counted from the start of the last one:
+        // storing it may have waited behind a long group commit already.
+        tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
         let _ = tokio::time::timeout(IDLE_TICK, appended.notified()).await;
     }
 }
