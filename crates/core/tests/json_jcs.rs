@@ -153,9 +153,32 @@ impl Gen {
 
     fn text(&mut self) -> String {
         const PIECES: &[&str] = &[
-            "a", "b", "Z", "0", "_", "\"", "\\", "/", "\u{0}", "\u{1f}", "\u{7f}", "\n", "\t",
-            "\u{8}", "\u{c}", "\r", "é", "€", "\u{e000}", "\u{fb33}", "\u{ffee}", "😀",
-            "\u{10000}", "\u{1d11e}", "日本", " ",
+            "a",
+            "b",
+            "Z",
+            "0",
+            "_",
+            "\"",
+            "\\",
+            "/",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "\n",
+            "\t",
+            "\u{8}",
+            "\u{c}",
+            "\r",
+            "é",
+            "€",
+            "\u{e000}",
+            "\u{fb33}",
+            "\u{ffee}",
+            "😀",
+            "\u{10000}",
+            "\u{1d11e}",
+            "日本",
+            " ",
         ];
         let len = self.below(6);
         (0..len)
@@ -174,7 +197,11 @@ impl Gen {
     }
 
     fn value(&mut self, depth: u32) -> Value {
-        let kind = if depth > 4 { self.below(4) } else { self.below(6) };
+        let kind = if depth > 4 {
+            self.below(4)
+        } else {
+            self.below(6)
+        };
         match kind {
             0 => Value::Null,
             1 => Value::Bool(self.below(2) == 0),

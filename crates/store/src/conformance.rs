@@ -31,7 +31,8 @@ macro_rules! conformance_suite {
             conflict_stores_nothing_and_spares_other_requests, back_links_follow_trace_and_subject,
             tiles_prove_what_the_head_says, checkpoints_never_shrink, api_keys_roundtrip,
             uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
-            data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap);
+            data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap,
+            search_with_blobs_reads_each_entrys_payloads);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -547,4 +548,57 @@ pub async fn text_index_advances_by_compare_and_swap(store: Arc<dyn Store>) {
         vec![0]
     );
     assert_eq!(seqs(store.search(&query("tea*")).await.unwrap()), vec![2]);
+}
+
+pub async fn search_with_blobs_reads_each_entrys_payloads(store: Arc<dyn Store>) {
+    // An upload claimed by the event at seq 1, referenced again by the one at seq 3.
+    let upload = evident_core::record::seal_json_payload(&json!("shared"), &mut rand::thread_rng());
+    store
+        .put_upload(seal_for_test(&upload, "dk_default"), 100)
+        .await
+        .unwrap();
+    let mut events: Vec<EventToAppend> = (0..5)
+        .map(|i| {
+            let trace = if i % 2 == 0 { "even" } else { "odd" };
+            test_event(&format!("w{i}"), trace, None, &format!("body {i}"))
+        })
+        .collect();
+    events[1].event.uploads.push(upload.reference);
+    events[1]
+        .claimed_uploads
+        .push(seal_for_test(&upload, TEST_KEY_ID));
+    events[3].event.uploads.push(upload.reference);
+    let inline: Vec<_> = events.iter().map(|e| e.blobs[0].reference).collect();
+    store.append(vec![request(events)]).await.unwrap();
+    let query = |trace: &str, after: Option<u64>, limit: usize| crate::SearchQuery {
+        trace_id: Some(trace.into()),
+        after_seq: after,
+        limit,
+        ..Default::default()
+    };
+    for q in [
+        query("odd", None, 10),
+        query("even", None, 10),
+        query("even", Some(0), 1),
+        query("none", None, 10),
+    ] {
+        let page = store.search_with_blobs(&q).await.unwrap();
+        assert_eq!(page.entries, store.search(&q).await.unwrap(), "{q:?}");
+        let seqs: HashSet<u64> = page.entries.iter().map(|e| e.seq).collect();
+        let mut expected: Vec<_> = seqs.iter().map(|&s| inline[s as usize]).collect();
+        if seqs.contains(&1) {
+            expected.push(upload.reference);
+        }
+        let mut found: Vec<_> = page.blobs.iter().map(|b| b.reference).collect();
+        expected.sort_by_key(|r| r.0);
+        found.sort_by_key(|r| r.0);
+        assert_eq!(found, expected, "{q:?}");
+        for blob in &page.blobs {
+            assert_eq!(
+                store.blob(&blob.reference).await.unwrap().as_ref(),
+                Some(blob)
+            );
+            assert!(seqs.contains(&blob.seq.unwrap()));
+        }
+    }
 }

@@ -25,8 +25,9 @@ use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
-    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
+    SealedBlob, SealedValue, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint,
+    StoredEntry, TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -576,6 +577,29 @@ impl Store for SqliteStore {
     async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         let query = query.clone();
         self.read(move |conn| search::search(conn, &query)).await
+    }
+
+    async fn search_with_blobs(&self, query: &crate::SearchQuery) -> StoreResult<EntriesWithBlobs> {
+        let query = query.clone();
+        self.read(move |conn| {
+            // One read transaction: the blobs come from the snapshot the entries did.
+            let tx = conn.unchecked_transaction()?;
+            let entries = search::search(&tx, &query)?;
+            let mut blobs = Vec::with_capacity(entries.len() * 2);
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs WHERE seq = ?1",
+                )?;
+                for entry in &entries {
+                    for blob in stmt.query_map([sql_seq(entry.seq)], blob_from_row)? {
+                        blobs.push(blob?);
+                    }
+                }
+            }
+            tx.finish()?;
+            Ok(EntriesWithBlobs { entries, blobs })
+        })
+        .await
     }
 
     async fn text_indexed_through(&self) -> StoreResult<u64> {
