@@ -270,7 +270,11 @@ async fn erased_and_readable_payloads_share_a_page() {
     let t = TestApp::new().await;
     let events: Vec<Value> = (0..60usize)
         .map(|n| {
-            let subject = if n.is_multiple_of(2) { "cust-gone" } else { "cust-kept" };
+            let subject = if n.is_multiple_of(2) {
+                "cust-gone"
+            } else {
+                "cust-kept"
+            };
             event(&format!("x{n}"), "trace-x", Some(subject), n)
         })
         .collect();

@@ -32,7 +32,7 @@ macro_rules! conformance_suite {
             tiles_prove_what_the_head_says, checkpoints_never_shrink, api_keys_roundtrip,
             uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
             data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap,
-            search_with_blobs_reads_each_entrys_payloads);
+            search_with_blobs_reads_each_entrys_payloads, text_search_pages_in_seq_order);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -601,4 +601,77 @@ pub async fn search_with_blobs_reads_each_entrys_payloads(store: Arc<dyn Store>)
             assert!(seqs.contains(&blob.seq.unwrap()));
         }
     }
+}
+
+pub async fn text_search_pages_in_seq_order(store: Arc<dyn Store>) {
+    let batch = (0..60)
+        .map(|i| {
+            test_event(
+                &format!("f{i}"),
+                if i % 2 == 0 { "ta" } else { "tb" },
+                None,
+                "x",
+            )
+        })
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    // Entry i says "common", and "fizz" when i % 3 == 0, "buzz" when i % 5 == 0.
+    let docs = (0..60)
+        .map(|i: u64| {
+            let mut text = format!("common word{i}");
+            if i % 3 == 0 {
+                text.push_str(" fizz");
+            }
+            if i % 5 == 0 {
+                text.push_str(" buzz");
+            }
+            text
+        })
+        .collect();
+    store.index_text(0, docs).await.unwrap();
+    let pages = |q: &'static str, trace: Option<&'static str>, before: Option<u64>| {
+        let store = store.clone();
+        async move {
+            let mut seqs = Vec::new();
+            let mut after = None;
+            loop {
+                let query = crate::SearchQuery {
+                    text: evident_core::query::parse_text_query(q).unwrap(),
+                    trace_id: trace.map(str::to_owned),
+                    after_seq: after,
+                    before_seq: before,
+                    limit: 4,
+                    ..Default::default()
+                };
+                let page = store.search(&query).await.unwrap();
+                let with_blobs = store.search_with_blobs(&query).await.unwrap();
+                assert_eq!(with_blobs.entries, page);
+                seqs.extend(page.iter().map(|e| e.seq));
+                if page.len() < 4 {
+                    return seqs;
+                }
+                after = page.last().map(|e| e.seq);
+            }
+        }
+    };
+    let expect = |pred: &dyn Fn(u64) -> bool| (0..60).filter(|i| pred(*i)).collect::<Vec<u64>>();
+    assert_eq!(pages("common", None, None).await, expect(&|_| true));
+    assert_eq!(
+        pages("fizz buzz", None, None).await,
+        expect(&|i| i % 15 == 0)
+    );
+    assert_eq!(
+        pages("fizz", None, Some(31)).await,
+        expect(&|i| i % 3 == 0 && i < 31)
+    );
+    assert_eq!(
+        pages("buzz", Some("ta"), None).await,
+        expect(&|i| i % 10 == 0)
+    );
+    assert_eq!(pages("word17", None, None).await, vec![17]);
+    assert_eq!(
+        pages("word1*", None, Some(15)).await,
+        vec![1, 10, 11, 12, 13, 14]
+    );
+    assert!(pages("nothing", None, None).await.is_empty());
 }

@@ -13,6 +13,9 @@ use crate::{SearchOrder, SearchQuery, StoredEntry, MAX_SEARCH_LIMIT};
 
 /// The SQL and parameters of a search.
 pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
+    if text_alone(query) {
+        return build_text_alone(query);
+    }
     let mut sql = String::from("SELECT seq, entry FROM entries WHERE 1 = 1");
     let mut params: Vec<SqlValue> = Vec::new();
     let mut eq = |column: &str, value: &Option<String>, sql: &mut String| {
@@ -45,6 +48,8 @@ pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
         bound("seq <", SqlValue::Integer(sql_seq(before)), &mut sql);
     }
     if !query.text.is_empty() {
+        // With another filter, its index drives and each row is checked against the
+        // text's matches.
         params.push(SqlValue::Text(fts5_expression(&query.text)));
         sql.push_str(&format!(
             " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?{})",
@@ -55,11 +60,74 @@ pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
         SearchOrder::Seq => " ORDER BY seq",
         SearchOrder::Time => " ORDER BY ts, seq",
     });
+    push_limit(query, &mut sql, &mut params);
+    (sql, params)
+}
+
+/// Full text and nothing else but the cursor's bounds, in `seq` order: the common
+/// search, and the one whose match set grows with the log.
+fn text_alone(query: &SearchQuery) -> bool {
+    let SearchQuery {
+        agent,
+        event_type,
+        trace_id,
+        job_id,
+        case_id,
+        workflow_run_id,
+        subject,
+        from_micros,
+        to_micros,
+        text,
+        after_seq: _,
+        before_seq: _,
+        limit: _,
+        order,
+    } = query;
+    !text.is_empty()
+        && *order == SearchOrder::Seq
+        && [
+            agent,
+            event_type,
+            trace_id,
+            job_id,
+            case_id,
+            workflow_run_id,
+            subject,
+        ]
+        .iter()
+        .all(|filter| filter.is_none())
+        && from_micros.is_none()
+        && to_micros.is_none()
+}
+
+/// Text alone: FTS5 hands out matching rowids (= `seq`s) in order within the
+/// cursor's bounds and the join stops at the page's end, so a page costs the same
+/// whether two words match a hundred entries or half the log (building the whole
+/// match set first, as `seq IN (...)` does, grows with the log).
+fn build_text_alone(query: &SearchQuery) -> (String, Vec<SqlValue>) {
+    let mut params = vec![SqlValue::Text(fts5_expression(&query.text))];
+    let mut sql = String::from(
+        "SELECT seq, entry FROM events_fts CROSS JOIN entries ON entries.seq = events_fts.rowid
+         WHERE events_fts MATCH ?1",
+    );
+    if let Some(after) = query.after_seq {
+        params.push(SqlValue::Integer(sql_seq(after)));
+        sql.push_str(&format!(" AND events_fts.rowid > ?{}", params.len()));
+    }
+    if let Some(before) = query.before_seq {
+        params.push(SqlValue::Integer(sql_seq(before)));
+        sql.push_str(&format!(" AND events_fts.rowid < ?{}", params.len()));
+    }
+    sql.push_str(" ORDER BY events_fts.rowid");
+    push_limit(query, &mut sql, &mut params);
+    (sql, params)
+}
+
+fn push_limit(query: &SearchQuery, sql: &mut String, params: &mut Vec<SqlValue>) {
     params.push(SqlValue::Integer(
         i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1),
     ));
     sql.push_str(&format!(" LIMIT ?{}", params.len()));
-    (sql, params)
 }
 
 /// Runs a search.
