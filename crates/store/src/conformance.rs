@@ -619,10 +619,10 @@ pub async fn text_search_pages_in_seq_order(store: Arc<dyn Store>) {
     let docs = (0..60)
         .map(|i: u64| {
             let mut text = format!("common word{i}");
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 text.push_str(" fizz");
             }
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 text.push_str(" buzz");
             }
             text
