@@ -1,8 +1,7 @@
 //! The text indexer: feeds the full-text index behind ingest, off the durable path.
 //!
-//! Ingest never waits for it. It follows the log in `seq` order, resolves the
-//! payloads of each step's entries in one batch (their blobs read by `seq` range),
-//! extracts the searchable text (evident-core `text`) and appends it
+//! Ingest never waits for it. It follows the log in `seq` order, resolves each
+//! entry's payloads, extracts the searchable text (evident-core `text`) and appends it
 //! to the store's full-text index, which records how far it got (`indexed_through`).
 //! Advancing is compare-and-swap, so two indexers (two processes) never double-index.
 
@@ -48,25 +47,24 @@ pub async fn index_step(app: &App) -> Result<u64, StoreError> {
     if from >= head.size {
         return Ok(0);
     }
-    let end = (from + STEP).min(head.size);
-    let entries = store.read_entries(from, end).await?;
-    let blobs = store.blobs_in_range(from, end).await?;
-    let records = crate::reading::records_or_broken(app, entries, blobs)
-        .await
-        .map_err(|e| StoreError::Internal(e.detail))?;
-    let mut docs = Vec::with_capacity(records.len());
-    for record in records {
-        let text = match record {
-            // An erased subject's events get no search text back.
-            Ok(record) if record.erased => String::new(),
-            Ok(record) => {
-                let fields = record
-                    .to_map()
+    let entries = store
+        .read_entries(from, (from + STEP).min(head.size))
+        .await?;
+    let mut docs = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let text = match serde_json::from_slice(&entry.entry) {
+            Ok(serde_json::Value::Object(mut record)) => {
+                let erased = crate::reading::resolve_payloads(app, &mut record)
+                    .await
                     .map_err(|e| StoreError::Internal(e.detail))?;
-                evident_core::text::searchable_text(&fields)
+                // An erased subject's events get no search text back.
+                if erased {
+                    String::new()
+                } else {
+                    evident_core::text::searchable_text(&record)
+                }
             }
-            // Not a JSON object: nothing to search (`evident verify` reports it).
-            Err(_) => String::new(),
+            _ => String::new(),
         };
         docs.push(text);
     }

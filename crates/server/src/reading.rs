@@ -121,27 +121,6 @@ pub async fn records(
     entries: Vec<StoredEntry>,
     blobs: Vec<StoredBlob>,
 ) -> ApiResult<Vec<Record>> {
-    records_or_broken(app, entries, blobs)
-        .await?
-        .into_iter()
-        .map(|r| r.map_err(|seq| not_an_object(seq.0)))
-        .collect()
-}
-
-/// The `seq` of an entry whose bytes are not a JSON object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BrokenEntry(pub u64);
-
-/// [`records`], with an entry that is not a JSON object answered as [`BrokenEntry`]
-/// instead of failing the whole batch (the text indexer skips such entries).
-///
-/// # Errors
-/// 500 if a blob does not open with its key; store errors.
-pub async fn records_or_broken(
-    app: &App,
-    entries: Vec<StoredEntry>,
-    blobs: Vec<StoredBlob>,
-) -> ApiResult<Vec<Result<Record, BrokenEntry>>> {
     let blobs: HashMap<BlobRef, StoredBlob> = blobs.into_iter().map(|b| (b.reference, b)).collect();
     let keys = keys_for(app, blobs.values()).await?;
     let batch = Arc::new(Batch {
@@ -198,6 +177,28 @@ pub async fn records_or_broken(
     out.into_iter().map(Resolved::finished).collect()
 }
 
+/// Replaces each payload commitment of one parsed record by its payload, as
+/// [`records`] does, fetching its blobs by reference (for a record read on its own,
+/// e.g. by the text indexer). Returns `true` if any payload was erased.
+///
+/// # Errors
+/// As [`records`].
+pub async fn resolve_payloads(app: &App, record: &mut Map<String, Value>) -> ApiResult<bool> {
+    let entry = StoredEntry {
+        seq: record
+            .get("seq")
+            .and_then(Value::as_u64)
+            .unwrap_or_default(),
+        entry: serde_json::to_vec(record).map_err(ApiError::internal)?,
+    };
+    let resolved = records(app, vec![entry], Vec::new())
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("a record resolved to nothing"))?;
+    *record = resolved.to_map()?;
+    Ok(resolved.erased)
+}
+
 /// The data keys of these blobs (`None`: destroyed by an erasure), in one vault call.
 async fn keys_for<'a>(
     app: &App,
@@ -227,16 +228,17 @@ struct Batch {
 /// One entry's outcome.
 enum Resolved {
     Done(Record),
-    Broken(BrokenEntry),
+    /// Its bytes are not a JSON object.
+    Broken(u64),
     /// Blobs it references that are not in the batch yet.
     Missing(Vec<BlobRef>),
 }
 
 impl Resolved {
-    fn finished(self) -> ApiResult<Result<Record, BrokenEntry>> {
+    fn finished(self) -> ApiResult<Record> {
         match self {
-            Resolved::Done(record) => Ok(Ok(record)),
-            Resolved::Broken(broken) => Ok(Err(broken)),
+            Resolved::Done(record) => Ok(record),
+            Resolved::Broken(seq) => Err(not_an_object(seq)),
             Resolved::Missing(_) => Err(ApiError::internal("a blob was left unresolved")),
         }
     }
@@ -286,7 +288,7 @@ impl Batch {
 
     fn resolve_entry(&self, entry: &StoredEntry) -> ApiResult<Resolved> {
         let Ok(Members(members)) = serde_json::from_slice::<Members<'_>>(&entry.entry) else {
-            return Ok(Resolved::Broken(BrokenEntry(entry.seq)));
+            return Ok(Resolved::Broken(entry.seq));
         };
         let text_of = |name: &str| {
             members
@@ -569,8 +571,8 @@ mod tests {
         let resolved = batch(entries, Vec::new(), Some(key()))
             .resolve(0..2)
             .unwrap();
-        assert!(matches!(resolved[0], Resolved::Broken(BrokenEntry(7))));
-        assert!(matches!(resolved[1], Resolved::Broken(BrokenEntry(8))));
+        assert!(matches!(resolved[0], Resolved::Broken(7)));
+        assert!(matches!(resolved[1], Resolved::Broken(8)));
         // A blob that does not open with its key is damage: the answer fails.
         let mut input = blob(9, "application/json", b"1");
         input.sealed[30] ^= 1;

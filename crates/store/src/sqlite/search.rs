@@ -13,9 +13,6 @@ use crate::{SearchOrder, SearchQuery, StoredEntry, MAX_SEARCH_LIMIT};
 
 /// The SQL and parameters of a search.
 pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
-    if text_alone(query) {
-        return build_text_alone(query);
-    }
     let mut sql = String::from("SELECT seq, entry FROM entries WHERE 1 = 1");
     let mut params: Vec<SqlValue> = Vec::new();
     let mut eq = |column: &str, value: &Option<String>, sql: &mut String| {
@@ -48,8 +45,6 @@ pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
         bound("seq <", SqlValue::Integer(sql_seq(before)), &mut sql);
     }
     if !query.text.is_empty() {
-        // With another filter, its index drives and each row is checked against the
-        // text's matches.
         params.push(SqlValue::Text(fts5_expression(&query.text)));
         sql.push_str(&format!(
             " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?{})",
@@ -60,8 +55,59 @@ pub fn build(query: &SearchQuery) -> (String, Vec<SqlValue>) {
         SearchOrder::Seq => " ORDER BY seq",
         SearchOrder::Time => " ORDER BY ts, seq",
     });
-    push_limit(query, &mut sql, &mut params);
+    params.push(SqlValue::Integer(
+        i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1),
+    ));
+    sql.push_str(&format!(" LIMIT ?{}", params.len()));
     (sql, params)
+}
+
+/// Runs a search.
+pub(super) fn search(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<StoredEntry>> {
+    let (sql, params) = sql_of(query);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        Ok(StoredEntry {
+            seq: seq_of(r.get(0)?),
+            entry: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The FTS5 query for parsed terms: each word a quoted string, phrases quoted whole,
+/// prefixes as `"stem"*`; terms side by side are ANDed.
+pub fn fts5_expression(terms: &[TextTerm]) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    terms
+        .iter()
+        .map(|term| match term {
+            TextTerm::Word(w) => quote(w),
+            TextTerm::Phrase(words) => quote(&words.join(" ")),
+            TextTerm::Prefix(stem) => format!("{}*", quote(stem)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The query plan SQLite picks for a search, one line per step (for tests that
+/// assert an index is used).
+pub fn explain(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<String>> {
+    let (sql, params) = sql_of(query);
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })?;
+    rows.collect()
+}
+
+/// The SQL a search runs: [`build`], or for text alone [`build_text_alone`].
+fn sql_of(query: &SearchQuery) -> (String, Vec<SqlValue>) {
+    if text_alone(query) {
+        build_text_alone(query)
+    } else {
+        build(query)
+    }
 }
 
 /// Full text and nothing else but the cursor's bounds, in `seq` order: the common
@@ -118,53 +164,12 @@ fn build_text_alone(query: &SearchQuery) -> (String, Vec<SqlValue>) {
         params.push(SqlValue::Integer(sql_seq(before)));
         sql.push_str(&format!(" AND events_fts.rowid < ?{}", params.len()));
     }
-    sql.push_str(" ORDER BY events_fts.rowid");
-    push_limit(query, &mut sql, &mut params);
-    (sql, params)
-}
-
-fn push_limit(query: &SearchQuery, sql: &mut String, params: &mut Vec<SqlValue>) {
     params.push(SqlValue::Integer(
         i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1),
     ));
-    sql.push_str(&format!(" LIMIT ?{}", params.len()));
-}
-
-/// Runs a search.
-pub(super) fn search(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<StoredEntry>> {
-    let (sql, params) = build(query);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        Ok(StoredEntry {
-            seq: seq_of(r.get(0)?),
-            entry: r.get(1)?,
-        })
-    })?;
-    rows.collect()
-}
-
-/// The FTS5 query for parsed terms: each word a quoted string, phrases quoted whole,
-/// prefixes as `"stem"*`; terms side by side are ANDed.
-pub fn fts5_expression(terms: &[TextTerm]) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    terms
-        .iter()
-        .map(|term| match term {
-            TextTerm::Word(w) => quote(w),
-            TextTerm::Phrase(words) => quote(&words.join(" ")),
-            TextTerm::Prefix(stem) => format!("{}*", quote(stem)),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The query plan SQLite picks for a search, one line per step (for tests that
-/// assert an index is used).
-pub fn explain(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<String>> {
-    let (sql, params) = build(query);
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        r.get::<_, String>(3)
-    })?;
-    rows.collect()
+    sql.push_str(&format!(
+        " ORDER BY events_fts.rowid LIMIT ?{}",
+        params.len()
+    ));
+    (sql, params)
 }
