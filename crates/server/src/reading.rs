@@ -4,9 +4,10 @@
 //! A page of entries is resolved in one batch: its blobs come with it from the store
 //! (see [`evident_store::Store::search_with_blobs`]), the data keys they need are
 //! fetched together, and decryption and splicing run in one pass (on the blocking
-//! pool, in a few parts side by side, when the page is large). A record is assembled from bytes: the entry's members
-//! are copied as stored, each JSON payload is copied in as decrypted, and neither is
-//! parsed into a tree or written out again (both are checked to be JSON on the way).
+//! pool, in a few parts side by side, when the page is large). A record is assembled
+//! from bytes: the entry's members are copied as stored, each JSON payload is copied
+//! in as decrypted, and neither is parsed into a tree or written out again (both are
+//! checked to be JSON on the way).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

@@ -817,11 +817,10 @@ impl Store for SqliteStore {
 }
 
 fn read_text_position(conn: &Connection) -> rusqlite::Result<u64> {
-    let text: String = conn.query_row(
-        "SELECT value FROM meta WHERE key = 'text_indexed_through'",
-        [],
-        |r| r.get(0),
-    )?;
+    // Cached: every search asks, first thing.
+    let text: String = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'text_indexed_through'")?
+        .query_row([], |r| r.get(0))?;
     Ok(text.parse().unwrap_or_default())
 }
 
