@@ -8,6 +8,7 @@
 //!
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
+pub mod answer;
 pub mod auth;
 pub mod checkpointer;
 pub mod datadir;

@@ -4,16 +4,18 @@
 //! subject identifiers become tokens before they reach the store, and results are
 //! records with their payloads resolved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine;
 use evident_core::event::{is_valid_id, CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES};
 use evident_core::query::parse_text_query;
 use evident_core::token::is_subject_token;
-use evident_store::{SearchOrder, SearchQuery, Store, StoredEntry};
+use evident_store::{EntriesWithBlobs, SearchOrder, SearchQuery, Store};
 use serde_json::{json, Map, Value};
 
+use crate::answer::{records_len, JsonAnswer, ObjectWriter};
 use crate::error::{ApiError, ApiResult};
+use crate::reading::Record;
 use crate::state::App;
 
 /// Default page size of a search.
@@ -180,20 +182,6 @@ pub fn build_query(app: &App, params: SearchParams) -> ApiResult<SearchQuery> {
     })
 }
 
-/// Records of entries, with payloads resolved.
-///
-/// # Errors
-/// Store errors.
-pub async fn records(app: &App, entries: &[StoredEntry]) -> ApiResult<Vec<Map<String, Value>>> {
-    let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let mut record = crate::reading::parse_record(entry)?;
-        crate::reading::resolve_payloads(app, &mut record).await?;
-        out.push(record);
-    }
-    Ok(out)
-}
-
 /// `indexed_through` of an answer: the highest `seq` every filter, `q` included,
 /// already covers (`null` while nothing is indexed).
 fn indexed_through_value(text_position: u64) -> Value {
@@ -206,7 +194,7 @@ fn indexed_through_value(text_position: u64) -> Value {
 ///
 /// # Errors
 /// Store errors.
-pub async fn search(app: &App, mut query: SearchQuery) -> ApiResult<Value> {
+pub async fn search(app: &App, mut query: SearchQuery) -> ApiResult<JsonAnswer> {
     let store = &*app.store;
     let text_position = store.text_indexed_through().await?;
     if !query.text.is_empty() {
@@ -222,34 +210,55 @@ pub async fn search(app: &App, mut query: SearchQuery) -> ApiResult<Value> {
     // no cursor even when it is exactly full.
     let limit = query.limit;
     query.limit = limit + 1;
-    let mut entries = store.search(&query).await?;
-    let more = entries.len() > limit;
-    entries.truncate(limit);
+    let mut page = store.search_with_blobs(&query).await?;
+    let more = page.entries.len() > limit;
+    keep_first(&mut page, limit);
     let next_cursor = more
-        .then(|| entries.last().map(|e| encode_cursor(e.seq)))
+        .then(|| page.entries.last().map(|e| encode_cursor(e.seq)))
         .flatten();
-    Ok(json!({
-        "events": records(app, &entries).await?,
-        "next_cursor": next_cursor,
-        "indexed_through": indexed_through_value(text_position),
-    }))
+    let events = crate::reading::records(app, page.entries, page.blobs).await?;
+    let mut answer = ObjectWriter::with_capacity(records_len(&events) + 128);
+    answer.records("events", &events)?;
+    answer.member("next_cursor", &next_cursor)?;
+    answer.member("indexed_through", &indexed_through_value(text_position))?;
+    Ok(answer.finish())
+}
+
+/// Keeps the first `n` entries of a page and only their blobs.
+fn keep_first(page: &mut EntriesWithBlobs, n: usize) {
+    if page.entries.len() <= n {
+        return;
+    }
+    page.entries.truncate(n);
+    let kept: HashSet<u64> = page.entries.iter().map(|e| e.seq).collect();
+    page.blobs
+        .retain(|b| b.seq.is_some_and(|seq| kept.contains(&seq)));
 }
 
 /// Every entry matching `query` (paging through the store), up to
-/// [`MAX_GROUP_EVENTS`]; `true` if there were more.
+/// [`MAX_GROUP_EVENTS`], with their blobs if `with_blobs`; `true` if there were more.
 async fn all_matching(
     store: &dyn Store,
     mut query: SearchQuery,
-) -> ApiResult<(Vec<StoredEntry>, bool)> {
-    let mut all = Vec::new();
+    with_blobs: bool,
+) -> ApiResult<(EntriesWithBlobs, bool)> {
+    let mut all = EntriesWithBlobs::default();
     query.limit = evident_store::MAX_SEARCH_LIMIT;
     loop {
-        let page = store.search(&query).await?;
-        let full = page.len() == query.limit;
-        query.after_seq = page.last().map(|e| e.seq);
-        all.extend(page);
-        if all.len() >= MAX_GROUP_EVENTS {
-            all.truncate(MAX_GROUP_EVENTS);
+        let page = if with_blobs {
+            store.search_with_blobs(&query).await?
+        } else {
+            EntriesWithBlobs {
+                entries: store.search(&query).await?,
+                blobs: Vec::new(),
+            }
+        };
+        let full = page.entries.len() == query.limit;
+        query.after_seq = page.entries.last().map(|e| e.seq);
+        all.entries.extend(page.entries);
+        all.blobs.extend(page.blobs);
+        if all.entries.len() >= MAX_GROUP_EVENTS {
+            keep_first(&mut all, MAX_GROUP_EVENTS);
             return Ok((all, true));
         }
         if !full {
@@ -258,10 +267,10 @@ async fn all_matching(
     }
 }
 
-fn micros_of(record: &Map<String, Value>) -> i64 {
+fn micros_of(record: &Record) -> i64 {
     record
-        .get("timestamp")
-        .and_then(Value::as_str)
+        .timestamp
+        .as_deref()
         .and_then(|t| evident_core::time::parse_rfc3339(t).ok())
         .map_or(i64::MIN, evident_core::time::unix_micros)
 }
@@ -281,26 +290,27 @@ fn text_of<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
 ///
 /// # Errors
 /// 404 if no event has this trace id.
-pub async fn trace(app: &App, trace_id: &str) -> ApiResult<Value> {
+pub async fn trace(app: &App, trace_id: &str) -> ApiResult<JsonAnswer> {
     let trace_id = id_filter("trace_id", Some(trace_id.to_owned()))?.unwrap_or_default();
     let query = SearchQuery {
         trace_id: Some(trace_id.clone()),
         ..SearchQuery::default()
     };
-    let (entries, truncated) = all_matching(&*app.store, query).await?;
-    if entries.is_empty() {
+    let (page, truncated) = all_matching(&*app.store, query, true).await?;
+    if page.entries.is_empty() {
         return Err(ApiError::not_found(format!(
             "no events in trace {trace_id:?}"
         )));
     }
-    let mut events = records(app, &entries).await?;
-    events.sort_by_key(|r| (micros_of(r), seq_of(r)));
-    Ok(json!({
-        "trace_id": trace_id,
-        "events": events,
-        "tree": causal_tree(&events),
-        "truncated": truncated,
-    }))
+    let mut events = crate::reading::records(app, page.entries, page.blobs).await?;
+    events.sort_by_cached_key(|r| (micros_of(r), r.seq));
+    // The tree takes about as much as the event ids and some punctuation.
+    let mut answer = ObjectWriter::with_capacity(records_len(&events) + 64 * events.len() + 128);
+    answer.member("trace_id", &trace_id)?;
+    answer.records("events", &events)?;
+    answer.member("tree", &causal_tree(&events))?;
+    answer.member("truncated", &truncated)?;
+    Ok(answer.finish())
 }
 
 /// Deepest nesting of the causal tree; deeper events are listed at the root, marked
@@ -312,16 +322,16 @@ pub const MAX_TREE_DEPTH: usize = 60;
 /// The tree of `parent_event_id` links among `events` (already in display order).
 /// Events whose parent is not in the trace (or that sit on a cycle of parents) hang at
 /// the root, marked `orphan: true`.
-pub fn causal_tree(events: &[Map<String, Value>]) -> Vec<Value> {
+pub fn causal_tree(events: &[Record]) -> Vec<Value> {
     let ids: HashMap<&str, usize> = events
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| text_of(r, "event_id").map(|id| (id, i)))
+        .filter_map(|(i, r)| r.event_id.as_deref().map(|id| (id, i)))
         .collect();
     let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut roots: Vec<(usize, bool)> = Vec::new();
     for (i, record) in events.iter().enumerate() {
-        match text_of(record, "parent_event_id").map(|p| ids.get(p)) {
+        match record.parent_event_id.as_deref().map(|p| ids.get(p)) {
             None => roots.push((i, false)),
             Some(Some(&p)) if p != i => children.entry(p).or_default().push(i),
             Some(_) => roots.push((i, true)),
@@ -360,13 +370,13 @@ pub fn causal_tree(events: &[Map<String, Value>]) -> Vec<Value> {
 fn subtree(
     root: usize,
     mark: &'static str,
-    events: &[Map<String, Value>],
+    events: &[Record],
     children: &BTreeMap<usize, Vec<usize>>,
     visited: &mut [bool],
     pending: &mut std::collections::VecDeque<(usize, &'static str)>,
 ) -> Value {
     let node = |i: usize, kids: Vec<Value>, mark: &str| {
-        let mut n = json!({"event_id": text_of(&events[i], "event_id"), "children": kids});
+        let mut n = json!({"event_id": events[i].event_id, "children": kids});
         if !mark.is_empty() {
             n[mark] = json!(true);
         }
@@ -402,6 +412,14 @@ fn subtree(
     }
 }
 
+fn map_micros_of(record: &Map<String, Value>) -> i64 {
+    record
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| evident_core::time::parse_rfc3339(t).ok())
+        .map_or(i64::MIN, evident_core::time::unix_micros)
+}
+
 fn pointer(record: &Map<String, Value>) -> Value {
     json!({"event_id": text_of(record, "event_id"), "seq": seq_of(record)})
 }
@@ -410,17 +428,22 @@ fn pointer(record: &Map<String, Value>) -> Value {
 ///
 /// # Errors
 /// 404 if no event has this job id.
-pub async fn job(app: &App, job_id: &str) -> ApiResult<Value> {
+pub async fn job(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
     let job_id = id_filter("job_id", Some(job_id.to_owned()))?.unwrap_or_default();
     let query = SearchQuery {
         job_id: Some(job_id.clone()),
         ..SearchQuery::default()
     };
-    let (entries, truncated) = all_matching(&*app.store, query).await?;
-    let Some(first) = entries.first() else {
+    // The job's state lies outside its payloads: no blob is read.
+    let (page, truncated) = all_matching(&*app.store, query, false).await?;
+    let Some(first) = page.entries.first() else {
         return Err(ApiError::not_found(format!("no events for job {job_id:?}")));
     };
-    let events = records(app, &entries).await?;
+    let events = page
+        .entries
+        .iter()
+        .map(crate::reading::parse_record)
+        .collect::<ApiResult<Vec<_>>>()?;
     let kind = |r: &Map<String, Value>| text_of(r, "event_type").map(str::to_owned);
     let latest = |field: &str| {
         events
@@ -442,7 +465,7 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<Value> {
         .iter()
         .rev()
         .find(|r| kind(r).as_deref() == Some("external_action"));
-    Ok(json!({
+    Ok(JsonAnswer::from_value(&json!({
         "job_id": job_id,
         "outcome": latest("outcome"),
         "context_ptr": json!({"event_id": text_of(&events[0], "event_id"), "seq": first.seq}),
@@ -451,35 +474,36 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<Value> {
         "approvals": approvals,
         "events": events.len(),
         "truncated": truncated,
-        "first_timestamp": events.iter().min_by_key(|r| micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
-        "last_timestamp": events.iter().max_by_key(|r| micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
-    }))
+        "first_timestamp": events.iter().min_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
+        "last_timestamp": events.iter().max_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
+    })))
 }
 
 /// `GET /api/v1/jobs/{id}/decisions`: the job's `policy_decision` events.
 ///
 /// # Errors
 /// Store errors.
-pub async fn job_decisions(app: &App, job_id: &str) -> ApiResult<Value> {
+pub async fn job_decisions(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
     let job_id = id_filter("job_id", Some(job_id.to_owned()))?.unwrap_or_default();
     let query = SearchQuery {
         job_id: Some(job_id.clone()),
         event_type: Some("policy_decision".into()),
         ..SearchQuery::default()
     };
-    let (entries, truncated) = all_matching(&*app.store, query).await?;
-    Ok(json!({
-        "job_id": job_id,
-        "decisions": records(app, &entries).await?,
-        "truncated": truncated,
-    }))
+    let (page, truncated) = all_matching(&*app.store, query, true).await?;
+    let decisions = crate::reading::records(app, page.entries, page.blobs).await?;
+    let mut answer = ObjectWriter::with_capacity(records_len(&decisions) + 128);
+    answer.member("job_id", &job_id)?;
+    answer.records("decisions", &decisions)?;
+    answer.member("truncated", &truncated)?;
+    Ok(answer.finish())
 }
 
 /// `GET /api/v1/workflow-runs/{id}/timeline?limit=`: the run's events in time order.
 ///
 /// # Errors
 /// 400 for a bad limit; 404 if the run has no events.
-pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<Value> {
+pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<JsonAnswer> {
     let run_id = id_filter("workflow_run_id", Some(run_id.to_owned()))?.unwrap_or_default();
     let limit = match limit {
         None => MAX_LIMIT,
@@ -497,14 +521,15 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
         limit,
         ..SearchQuery::default()
     };
-    let entries = app.store.search(&query).await?;
-    if entries.is_empty() {
+    let page = app.store.search_with_blobs(&query).await?;
+    if page.entries.is_empty() {
         return Err(ApiError::not_found(format!(
             "no events in workflow run {run_id:?}"
         )));
     }
-    Ok(json!({
-        "workflow_run_id": run_id,
-        "events": records(app, &entries).await?,
-    }))
+    let events = crate::reading::records(app, page.entries, page.blobs).await?;
+    let mut answer = ObjectWriter::with_capacity(records_len(&events) + 128);
+    answer.member("workflow_run_id", &run_id)?;
+    answer.records("events", &events)?;
+    Ok(answer.finish())
 }

@@ -239,26 +239,71 @@ impl Vault {
     /// A data key by id; `None` if an erasure destroyed it.
     ///
     /// # Errors
-    /// Store errors; `Corrupt` if it does not unwrap.
+    /// Store errors; `Corrupt` if it does not unwrap, or is missing but was never
+    /// destroyed.
     pub async fn key(&self, key_id: &str) -> Result<Option<SecretKey>, StoreError> {
-        if let Some(key) = self.by_id.lock().ok().and_then(|c| fresh(c.get(key_id))) {
-            return Ok(key);
+        let mut keys = self.keys(&[key_id.to_owned()]).await?;
+        Ok(keys.remove(key_id).flatten())
+    }
+
+    /// Data keys by id, `None` for each one an erasure destroyed: the ones not cached
+    /// are read with one store call (and one more if some are missing), whatever
+    /// their number.
+    ///
+    /// # Errors
+    /// As [`Vault::key`], for any of them.
+    pub async fn keys(
+        &self,
+        key_ids: &[String],
+    ) -> Result<HashMap<String, Option<SecretKey>>, StoreError> {
+        let mut found = HashMap::with_capacity(key_ids.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.by_id.lock().ok();
+            for key_id in key_ids {
+                match cache.as_ref().and_then(|c| fresh(c.get(key_id))) {
+                    Some(key) => {
+                        found.insert(key_id.clone(), key);
+                    }
+                    None => missing.push(key_id.clone()),
+                }
+            }
         }
-        let ids = [key_id.to_owned()];
-        let stored = self.store.data_keys(&ids).await?;
-        let key = stored.get(key_id).map(|k| self.unwrap(k)).transpose()?;
-        if key.is_none() && self.store.destroyed_keys(&ids).await?.is_empty() {
-            return Err(StoreError::Corrupt(format!(
-                "data key {key_id} is missing but was never destroyed by an erasure"
-            )));
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let stored = self.store.data_keys(&missing).await?;
+        let absent: Vec<String> = missing
+            .iter()
+            .filter(|id| !stored.contains_key(*id))
+            .cloned()
+            .collect();
+        if !absent.is_empty() {
+            let destroyed = self.store.destroyed_keys(&absent).await?;
+            if let Some(damaged) = absent.iter().find(|id| !destroyed.contains(*id)) {
+                return Err(StoreError::Corrupt(format!(
+                    "data key {damaged} is missing but was never destroyed by an erasure"
+                )));
+            }
+        }
+        let now = Instant::now();
+        let mut fetched = Vec::with_capacity(missing.len());
+        for key_id in missing {
+            let key = stored.get(&key_id).map(|k| self.unwrap(k)).transpose()?;
+            fetched.push((key_id, key));
         }
         if let Ok(mut cache) = self.by_id.lock() {
-            if cache.len() > 100_000 {
+            if cache.len() + fetched.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(key_id.to_owned(), (Instant::now(), key.clone()));
+            for (key_id, key) in &fetched {
+                cache.insert(key_id.clone(), (now, key.clone()));
+            }
         }
-        Ok(key)
+        found.extend(fetched);
+        Ok(found)
     }
 
     /// Forgets every cached key (after an erasure in this process).
@@ -305,25 +350,8 @@ impl Vault {
     /// # Errors
     /// Store errors; `Corrupt` if the key exists but the blob does not open.
     pub async fn open_blob(&self, blob: &StoredBlob) -> Result<BlobContent, StoreError> {
-        let Some(key) = self.key(&blob.key_id).await? else {
-            return Ok(BlobContent::Erased);
-        };
-        let plaintext = key
-            .open(&blob.sealed, &blob_aad(&blob.reference))
-            .map_err(|_| {
-                StoreError::Corrupt(format!("blob {} does not decrypt", blob.reference))
-            })?;
-        if plaintext.len() < 32 {
-            return Err(StoreError::Corrupt(format!(
-                "blob {} is too short",
-                blob.reference
-            )));
-        }
-        let (salt, bytes) = plaintext.split_at(32);
-        Ok(BlobContent::Readable {
-            salt: salt.try_into().unwrap_or([0; 32]),
-            bytes: bytes.to_vec(),
-        })
+        let key = self.key(&blob.key_id).await?;
+        open_blob_with(key.as_ref(), blob)
     }
 
     /// Seals clear personal-data values under the log's default key.
@@ -492,4 +520,107 @@ fn read_key_file(path: &std::path::Path) -> Option<SecretKey> {
         *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(SecretKey::from_bytes(bytes))
+}
+
+/// Opens a stored blob with its data key, already fetched (`None`: destroyed by an
+/// erasure). No I/O, so a batch of blobs can be opened on one blocking thread.
+///
+/// # Errors
+/// `Corrupt` if the blob does not open with the key.
+pub fn open_blob_with(
+    key: Option<&SecretKey>,
+    blob: &StoredBlob,
+) -> Result<BlobContent, StoreError> {
+    let Some(key) = key else {
+        return Ok(BlobContent::Erased);
+    };
+    let plaintext = key
+        .open(&blob.sealed, &blob_aad(&blob.reference))
+        .map_err(|_| StoreError::Corrupt(format!("blob {} does not decrypt", blob.reference)))?;
+    if plaintext.len() < 32 {
+        return Err(StoreError::Corrupt(format!(
+            "blob {} is too short",
+            blob.reference
+        )));
+    }
+    let (salt, bytes) = plaintext.split_at(32);
+    Ok(BlobContent::Readable {
+        salt: salt.try_into().unwrap_or([0; 32]),
+        bytes: bytes.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use evident_store::sqlite::{SqliteOptions, SqliteStore};
+
+    use super::*;
+
+    fn master() -> MasterKey {
+        MasterKey {
+            key: SecretKey::from_bytes([1; 32]),
+            epoch: 1,
+        }
+    }
+
+    fn data_key(key_id: &str, subject: &str, key: &SecretKey) -> DataKey {
+        DataKey {
+            key_id: key_id.into(),
+            subject: subject.into(),
+            wrapped: master().key.wrap(key_id, key, &mut rand::thread_rng()),
+            master_epoch: 1,
+            created_micros: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_together_and_erased_ones_are_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), &SqliteOptions::default()).unwrap());
+        let (a, b, gone) = (
+            SecretKey::from_bytes([2; 32]),
+            SecretKey::from_bytes([3; 32]),
+            SecretKey::from_bytes([4; 32]),
+        );
+        store
+            .insert_data_keys(vec![
+                data_key("dk_a", "subj_a", &a),
+                data_key("dk_b", "subj_b", &b),
+                data_key("dk_gone", "subj_gone", &gone),
+            ])
+            .await
+            .unwrap();
+        store.erase_subject("subj_gone", 5).await.unwrap();
+        let vault = Vault::new(store, master(), None);
+        let ids = ["dk_a", "dk_gone", "dk_b", "dk_a"].map(String::from);
+        let keys = vault.keys(&ids).await.unwrap();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(
+            keys["dk_a"].as_ref().map(SecretKey::as_bytes),
+            Some(a.as_bytes())
+        );
+        assert_eq!(
+            keys["dk_b"].as_ref().map(SecretKey::as_bytes),
+            Some(b.as_bytes())
+        );
+        assert!(keys["dk_gone"].is_none());
+        // Cached now; the single lookup agrees.
+        assert_eq!(
+            vault
+                .key("dk_b")
+                .await
+                .unwrap()
+                .as_ref()
+                .map(SecretKey::as_bytes),
+            Some(b.as_bytes())
+        );
+        // A key that is missing without an erasure is damage, and fails the batch.
+        let ids = ["dk_a", "dk_never"].map(String::from);
+        assert!(matches!(
+            vault.keys(&ids).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(vault.keys(&[]).await.unwrap().is_empty());
+    }
 }

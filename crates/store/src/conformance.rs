@@ -26,6 +26,9 @@ use crate::{
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:path) => {
+        // Reading back: searches with their blobs, text paging.
+        $crate::conformance_suite!(@tests $make;
+            search_with_blobs_reads_each_entrys_payloads, text_search_pages_in_seq_order);
         $crate::conformance_suite!(@tests $make;
             empty_log, append_assigns_consecutive_seqs, duplicate_returns_first_answer,
             conflict_stores_nothing_and_spares_other_requests, back_links_follow_trace_and_subject,
@@ -511,6 +514,131 @@ pub async fn data_keys_vault_and_erasure(store: Arc<dyn Store>) {
         store.data_keys(&["dk_a".into()]).await.unwrap()["dk_a"].wrapped,
         vec![9, 9]
     );
+}
+
+pub async fn search_with_blobs_reads_each_entrys_payloads(store: Arc<dyn Store>) {
+    // An upload claimed by the event at seq 1: its blob comes with that entry only.
+    let upload = evident_core::record::seal_json_payload(&json!("shared"), &mut rand::thread_rng());
+    store
+        .put_upload(seal_for_test(&upload, "dk_default"), 100)
+        .await
+        .unwrap();
+    let mut events: Vec<EventToAppend> = (0..5)
+        .map(|i| {
+            let trace = if i % 2 == 0 { "even" } else { "odd" };
+            test_event(&format!("w{i}"), trace, None, &format!("body {i}"))
+        })
+        .collect();
+    // (Entries name uploads in their payloads; the store only learns of the claim.)
+    events[1]
+        .claimed_uploads
+        .push(seal_for_test(&upload, TEST_KEY_ID));
+    let inline: Vec<_> = events.iter().map(|e| e.blobs[0].reference).collect();
+    store.append(vec![request(events)]).await.unwrap();
+    let query = |trace: &str, after: Option<u64>, limit: usize| crate::SearchQuery {
+        trace_id: Some(trace.into()),
+        after_seq: after,
+        limit,
+        ..Default::default()
+    };
+    for q in [
+        query("odd", None, 10),
+        query("even", None, 10),
+        query("even", Some(0), 1),
+        query("none", None, 10),
+    ] {
+        let page = store.search_with_blobs(&q).await.unwrap();
+        assert_eq!(page.entries, store.search(&q).await.unwrap(), "{q:?}");
+        let seqs: HashSet<u64> = page.entries.iter().map(|e| e.seq).collect();
+        let mut expected: Vec<_> = seqs.iter().map(|&s| inline[s as usize]).collect();
+        if seqs.contains(&1) {
+            expected.push(upload.reference);
+        }
+        let mut found: Vec<_> = page.blobs.iter().map(|b| b.reference).collect();
+        expected.sort_by_key(|r| r.0);
+        found.sort_by_key(|r| r.0);
+        assert_eq!(found, expected, "{q:?}");
+        for blob in &page.blobs {
+            assert_eq!(
+                store.blob(&blob.reference).await.unwrap().as_ref(),
+                Some(blob)
+            );
+            assert!(seqs.contains(&blob.seq.unwrap()));
+        }
+    }
+}
+
+pub async fn text_search_pages_in_seq_order(store: Arc<dyn Store>) {
+    let batch = (0..60)
+        .map(|i| {
+            test_event(
+                &format!("f{i}"),
+                if i % 2 == 0 { "ta" } else { "tb" },
+                None,
+                "x",
+            )
+        })
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    // Entry i says "common", and "fizz" when i % 3 == 0, "buzz" when i % 5 == 0.
+    let docs = (0..60)
+        .map(|i: u64| {
+            let mut text = format!("common word{i}");
+            if i.is_multiple_of(3) {
+                text.push_str(" fizz");
+            }
+            if i.is_multiple_of(5) {
+                text.push_str(" buzz");
+            }
+            text
+        })
+        .collect();
+    store.index_text(0, docs).await.unwrap();
+    let pages = |q: &'static str, trace: Option<&'static str>, before: Option<u64>| {
+        let store = store.clone();
+        async move {
+            let mut seqs = Vec::new();
+            let mut after = None;
+            loop {
+                let query = crate::SearchQuery {
+                    text: evident_core::query::parse_text_query(q).unwrap(),
+                    trace_id: trace.map(str::to_owned),
+                    after_seq: after,
+                    before_seq: before,
+                    limit: 4,
+                    ..Default::default()
+                };
+                let page = store.search(&query).await.unwrap();
+                let with_blobs = store.search_with_blobs(&query).await.unwrap();
+                assert_eq!(with_blobs.entries, page);
+                seqs.extend(page.iter().map(|e| e.seq));
+                if page.len() < 4 {
+                    return seqs;
+                }
+                after = page.last().map(|e| e.seq);
+            }
+        }
+    };
+    let expect = |pred: &dyn Fn(u64) -> bool| (0..60).filter(|i| pred(*i)).collect::<Vec<u64>>();
+    assert_eq!(pages("common", None, None).await, expect(&|_| true));
+    assert_eq!(
+        pages("fizz buzz", None, None).await,
+        expect(&|i| i % 15 == 0)
+    );
+    assert_eq!(
+        pages("fizz", None, Some(31)).await,
+        expect(&|i| i % 3 == 0 && i < 31)
+    );
+    assert_eq!(
+        pages("buzz", Some("ta"), None).await,
+        expect(&|i| i % 10 == 0)
+    );
+    assert_eq!(pages("word17", None, None).await, vec![17]);
+    assert_eq!(
+        pages("word1*", None, Some(15)).await,
+        vec![1, 10, 11, 12, 13, 14]
+    );
+    assert!(pages("nothing", None, None).await.is_empty());
 }
 
 pub async fn text_index_advances_by_compare_and_swap(store: Arc<dyn Store>) {

@@ -138,6 +138,12 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         self.inner.search(query).await
     }
+    async fn search_with_blobs(
+        &self,
+        query: &crate::SearchQuery,
+    ) -> StoreResult<crate::EntriesWithBlobs> {
+        self.inner.search_with_blobs(query).await
+    }
     async fn text_indexed_through(&self) -> StoreResult<u64> {
         self.inner.text_indexed_through().await
     }

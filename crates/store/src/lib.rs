@@ -130,6 +130,17 @@ pub struct StoredEntry {
     pub entry: Vec<u8>,
 }
 
+/// Entries with the blobs they were the first to reference (their payloads), read
+/// together so an answer needs one trip to the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntriesWithBlobs {
+    pub entries: Vec<StoredEntry>,
+    /// Every blob whose `seq` is one of the entries': an entry's inline payloads and
+    /// the uploads it claimed first. An upload that a later entry references again
+    /// sits with the first entry only; readers fetch such a blob with [`Store::blob`].
+    pub blobs: Vec<StoredBlob>,
+}
+
 /// A blob as stored, still sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBlob {
@@ -289,6 +300,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Entries matching `query`, in its order, at most `query.limit`.
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>>;
+
+    /// [`Store::search`] with the blobs of the entries found (see [`EntriesWithBlobs`]),
+    /// read in one trip from one snapshot.
+    async fn search_with_blobs(&self, query: &SearchQuery) -> StoreResult<EntriesWithBlobs>;
 
     /// How many entries (from seq 0) the full-text index covers.
     async fn text_indexed_through(&self) -> StoreResult<u64>;

@@ -328,3 +328,36 @@ async fn report_plans_of_range_only_queries() {
         println!("{what}:\n  {}", plan.join("\n  "));
     }
 }
+
+#[tokio::test]
+async fn text_alone_reads_matches_in_seq_order_and_stops_at_the_page() {
+    let (store, _dir) = store().await;
+    let words = evident_core::query::parse_text_query("body \"number 7\" num*").unwrap();
+    for (what, after_seq) in [("q alone", None), ("q after a cursor", Some(150))] {
+        let q = SearchQuery {
+            text: words.clone(),
+            after_seq,
+            before_seq: Some(300),
+            ..query()
+        };
+        let plan = store.explain_search(&q).await.expect("explain");
+        println!("{what}:\n  {}", plan.join("\n  "));
+        // FTS5 drives, in rowid (= seq) order, so the LIMIT ends the scan; entries
+        // are looked up by seq.
+        assert!(
+            plan[0].contains("events_fts VIRTUAL TABLE"),
+            "{what}: FTS5 is not the outer loop: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("SEARCH entries USING INTEGER PRIMARY KEY")),
+            "{what}: {plan:#?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|l| l.contains("TEMP B-TREE") || l.contains("LIST SUBQUERY")),
+            "{what}: the plan builds the match set or sorts it: {plan:#?}"
+        );
+    }
+}

@@ -83,7 +83,7 @@ fn api_error(e: evident_server::error::ApiError) -> anyhow::Error {
 }
 
 pub async fn trace(cli: &Cli, args: &TraceArgs) -> anyhow::Result<()> {
-    let answer = if let Some(server) = &cli.server {
+    let answer: Value = if let Some(server) = &cli.server {
         let remote = Remote::new(server, cli.api_key.as_deref())?;
         let path = format!("/api/v1/traces/{}", super::prove::urlencode(&args.trace_id));
         success(remote.get(&path).send().await?)
@@ -95,6 +95,7 @@ pub async fn trace(cli: &Cli, args: &TraceArgs) -> anyhow::Result<()> {
         evident_server::search::trace(&app, &args.trace_id)
             .await
             .map_err(api_error)?
+            .to_value()?
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -199,6 +200,7 @@ pub async fn search(cli: &Cli, args: &SearchArgs) -> anyhow::Result<()> {
         evident_server::search::search(&app, query)
             .await
             .map_err(api_error)?
+            .to_value()?
     };
     let mut out = std::io::stdout().lock();
     if args.json {

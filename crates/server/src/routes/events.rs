@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::params::Params;
 use super::{body_error, media_type};
+use crate::answer::{JsonAnswer, ObjectWriter};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::search::SearchParams;
@@ -69,7 +70,7 @@ async fn get_event(
     principal: Principal,
     event_id: Result<Path<String>, PathRejection>,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     let Path(event_id) = event_id.map_err(|e| super::path_error(&e))?;
     principal.require(Role::READERS)?;
     let with_proof = params.bool("proof")?;
@@ -78,39 +79,37 @@ async fn get_event(
     if !evident_core::event::is_valid_id(&event_id) {
         return Err(ApiError::not_found(format!("no event {event_id:?}")));
     }
-    let store = &*state.app.store;
-    let entry = store
-        .entry_by_event_id(&event_id)
+    let (record, leaf_hash) = crate::reading::event_by_id(&state.app, &event_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {event_id:?}")))?;
-    let leaf_hash = evident_tlog::leaf_hash(&entry.entry);
-    let mut record = crate::reading::parse_record(&entry)?;
-    crate::reading::resolve_payloads(&state.app, &mut record).await?;
-    let mut answer =
-        json!({"seq": entry.seq, "leaf_hash": leaf_hash.to_base64(), "record": record});
+    let mut answer = ObjectWriter::with_capacity(record.json.len() + 128);
+    answer.member("seq", &record.seq)?;
+    answer.member("leaf_hash", &leaf_hash.to_base64())?;
+    answer.record("record", &record)?;
     if with_proof {
+        let store = &*state.app.store;
         match store.latest_checkpoint().await? {
-            Some(checkpoint) if checkpoint.size > entry.seq => {
+            Some(checkpoint) if checkpoint.size > record.seq => {
                 let proof =
-                    crate::proofs::inclusion(store, entry.seq, Some(checkpoint.size)).await?;
-                answer["proof"] = json!(proof);
-                answer["checkpoint"] = json!(checkpoint.note);
+                    crate::proofs::inclusion(store, record.seq, Some(checkpoint.size)).await?;
+                answer.member("proof", &proof)?;
+                answer.member("checkpoint", &checkpoint.note)?;
             }
-            _ => answer["pending"] = json!(true),
+            _ => answer.member("pending", &true)?,
         }
     }
-    Ok(Json(answer))
+    Ok(answer.finish())
 }
 
 async fn list_events(
     State(state): State<AppState>,
     principal: Principal,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let params = SearchParams::from_pairs(&params.0)?;
     let query = crate::search::build_query(&state.app, params)?;
-    Ok(Json(crate::search::search(&state.app, query).await?))
+    crate::search::search(&state.app, query).await
 }
 
 /// The same filters as `GET /api/v1/events`, in a JSON body, so clear subject
@@ -119,7 +118,7 @@ async fn search_events(
     State(state): State<AppState>,
     principal: Principal,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let body = body.map_err(|e| body_error(&e))?;
     let value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -150,5 +149,5 @@ async fn search_events(
     }
     let params = SearchParams::from_pairs(&pairs)?;
     let query = crate::search::build_query(&state.app, params)?;
-    Ok(Json(crate::search::search(&state.app, query).await?))
+    crate::search::search(&state.app, query).await
 }

@@ -3,11 +3,11 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::Value;
+use axum::Router;
 
 use super::params::Params;
 use super::path_error;
+use crate::answer::JsonAnswer;
 use crate::auth::{Principal, Role};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -24,32 +24,30 @@ async fn trace(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let Path(trace_id) = path.map_err(|e| path_error(&e))?;
-    Ok(Json(crate::search::trace(&state.app, &trace_id).await?))
+    crate::search::trace(&state.app, &trace_id).await
 }
 
 async fn job(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let Path(job_id) = path.map_err(|e| path_error(&e))?;
-    Ok(Json(crate::search::job(&state.app, &job_id).await?))
+    crate::search::job(&state.app, &job_id).await
 }
 
 async fn job_decisions(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let Path(job_id) = path.map_err(|e| path_error(&e))?;
-    Ok(Json(
-        crate::search::job_decisions(&state.app, &job_id).await?,
-    ))
+    crate::search::job_decisions(&state.app, &job_id).await
 }
 
 async fn timeline(
@@ -57,11 +55,9 @@ async fn timeline(
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let Path(run_id) = path.map_err(|e| path_error(&e))?;
     let limit = params.u64("limit")?;
-    Ok(Json(
-        crate::search::timeline(&state.app, &run_id, limit).await?,
-    ))
+    crate::search::timeline(&state.app, &run_id, limit).await
 }

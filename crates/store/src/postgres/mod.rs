@@ -29,9 +29,9 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Row};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
-    SearchOrder, SearchQuery, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint,
-    StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
+    SealedBlob, SealedValue, SearchOrder, SearchQuery, Store, StoreError, StoreResult, StoredBlob,
+    StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
 };
 
 /// Connections in the pool of one process.
@@ -241,6 +241,80 @@ fn text_condition(terms: &[evident_core::query::TextTerm], params: &mut Vec<Stri
         "seq IN (SELECT seq FROM event_texts WHERE body @@ ({}))",
         parts.join(" && ")
     )
+}
+
+/// The SQL of a search and its bound parameters: text values first (`$1..`), then
+/// integers, numbered as added. No user text ever becomes SQL.
+struct SearchSql {
+    sql: String,
+    texts: Vec<String>,
+    ints: Vec<i64>,
+}
+
+impl SearchSql {
+    fn new(query: &SearchQuery) -> Self {
+        let mut sql = String::from("SELECT seq, entry FROM entries WHERE TRUE");
+        let mut texts: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
+        for (column, value) in [
+            ("trace_id", &query.trace_id),
+            ("job_id", &query.job_id),
+            ("case_id", &query.case_id),
+            ("workflow_run_id", &query.workflow_run_id),
+            ("subject", &query.subject),
+            ("agent", &query.agent),
+            ("event_type", &query.event_type),
+        ] {
+            if let Some(v) = value {
+                texts.push(v.clone());
+                clauses.push(format!("{column} = ${}", texts.len()));
+            }
+        }
+        if !query.text.is_empty() {
+            clauses.push(text_condition(&query.text, &mut texts));
+        }
+        let n = texts.len();
+        let mut int_clause = |clause: &str, value: i64, clauses: &mut Vec<String>| {
+            ints.push(value);
+            clauses.push(format!("{clause} ${}", n + ints.len()));
+        };
+        if let Some(from) = query.from_micros {
+            int_clause("ts >=", from, &mut clauses);
+        }
+        if let Some(to) = query.to_micros {
+            int_clause("ts <=", to, &mut clauses);
+        }
+        if let Some(after) = query.after_seq {
+            int_clause("seq >", pg_seq(after), &mut clauses);
+        }
+        if let Some(before) = query.before_seq {
+            int_clause("seq <", pg_seq(before), &mut clauses);
+        }
+        for clause in clauses {
+            sql.push_str(" AND ");
+            sql.push_str(&clause);
+        }
+        sql.push_str(match query.order {
+            SearchOrder::Seq => " ORDER BY seq",
+            SearchOrder::Time => " ORDER BY ts, seq",
+        });
+        ints.push(i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1));
+        sql.push_str(&format!(" LIMIT ${}", n + ints.len()));
+        Self { sql, texts, ints }
+    }
+
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        let texts = self
+            .texts
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync));
+        let ints = self
+            .ints
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync));
+        texts.chain(ints).collect()
+    }
 }
 
 #[async_trait]
@@ -560,64 +634,36 @@ impl Store for PgStore {
     }
 
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>> {
-        let mut sql = String::from("SELECT seq, entry FROM entries WHERE TRUE");
-        let mut text_params: Vec<String> = Vec::new();
-        let mut int_params: Vec<i64> = Vec::new();
-        // Text parameters first ($1..), then integers; placeholders are numbered as added.
-        let mut clauses: Vec<String> = Vec::new();
-        for (column, value) in [
-            ("trace_id", &query.trace_id),
-            ("job_id", &query.job_id),
-            ("case_id", &query.case_id),
-            ("workflow_run_id", &query.workflow_run_id),
-            ("subject", &query.subject),
-            ("agent", &query.agent),
-            ("event_type", &query.event_type),
-        ] {
-            if let Some(v) = value {
-                text_params.push(v.clone());
-                clauses.push(format!("{column} = ${}", text_params.len()));
-            }
-        }
-        if !query.text.is_empty() {
-            clauses.push(text_condition(&query.text, &mut text_params));
-        }
-        let n = text_params.len();
-        let mut int_clause = |clause: &str, value: i64, clauses: &mut Vec<String>| {
-            int_params.push(value);
-            clauses.push(format!("{clause} ${}", n + int_params.len()));
-        };
-        if let Some(from) = query.from_micros {
-            int_clause("ts >=", from, &mut clauses);
-        }
-        if let Some(to) = query.to_micros {
-            int_clause("ts <=", to, &mut clauses);
-        }
-        if let Some(after) = query.after_seq {
-            int_clause("seq >", pg_seq(after), &mut clauses);
-        }
-        if let Some(before) = query.before_seq {
-            int_clause("seq <", pg_seq(before), &mut clauses);
-        }
-        for clause in clauses {
-            sql.push_str(" AND ");
-            sql.push_str(&clause);
-        }
-        sql.push_str(match query.order {
-            SearchOrder::Seq => " ORDER BY seq",
-            SearchOrder::Time => " ORDER BY ts, seq",
-        });
-        int_params.push(i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1));
-        sql.push_str(&format!(" LIMIT ${}", n + int_params.len()));
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
-        for p in &text_params {
-            params.push(p);
-        }
-        for p in &int_params {
-            params.push(p);
-        }
-        let rows = self.query(&sql, &params).await?;
+        let search = SearchSql::new(query);
+        let rows = self.query(&search.sql, &search.params()).await?;
         Ok(rows.iter().map(entry_of).collect())
+    }
+
+    async fn search_with_blobs(&self, query: &SearchQuery) -> StoreResult<EntriesWithBlobs> {
+        let search = SearchSql::new(query);
+        // Both queries on one connection, without a transaction: entries never change,
+        // and a blob that retention deletes in between reads as already deleted.
+        let client = self.client().await?;
+        let rows = client
+            .query(&search.sql, &search.params())
+            .await
+            .map_err(map_err)?;
+        let entries: Vec<StoredEntry> = rows.iter().map(entry_of).collect();
+        if entries.is_empty() {
+            return Ok(EntriesWithBlobs::default());
+        }
+        let seqs: Vec<i64> = entries.iter().map(|e| pg_seq(e.seq)).collect();
+        let blobs = client
+            .query(
+                "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs WHERE seq = ANY($1)",
+                &[&seqs],
+            )
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(blob_of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(EntriesWithBlobs { entries, blobs })
     }
 
     async fn text_indexed_through(&self) -> StoreResult<u64> {

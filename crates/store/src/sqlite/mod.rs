@@ -26,8 +26,9 @@ use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
-    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
+    SealedBlob, SealedValue, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint,
+    StoredEntry, TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -616,6 +617,29 @@ impl Store for SqliteStore {
         self.read(move |conn| search::search(conn, &query)).await
     }
 
+    async fn search_with_blobs(&self, query: &crate::SearchQuery) -> StoreResult<EntriesWithBlobs> {
+        let query = query.clone();
+        self.read(move |conn| {
+            // One read transaction: the blobs come from the snapshot the entries did.
+            let tx = conn.unchecked_transaction()?;
+            let entries = search::search(&tx, &query)?;
+            let mut blobs = Vec::with_capacity(entries.len() * 2);
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs WHERE seq = ?1",
+                )?;
+                for entry in &entries {
+                    for blob in stmt.query_map([sql_seq(entry.seq)], blob_from_row)? {
+                        blobs.push(blob?);
+                    }
+                }
+            }
+            tx.finish()?;
+            Ok(EntriesWithBlobs { entries, blobs })
+        })
+        .await
+    }
+
     async fn text_indexed_through(&self) -> StoreResult<u64> {
         self.read(read_text_position).await
     }
@@ -842,11 +866,10 @@ impl Store for SqliteStore {
 }
 
 fn read_text_position(conn: &Connection) -> rusqlite::Result<u64> {
-    let text: String = conn.query_row(
-        "SELECT value FROM meta WHERE key = 'text_indexed_through'",
-        [],
-        |r| r.get(0),
-    )?;
+    // Cached: every search asks, first thing.
+    let text: String = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'text_indexed_through'")?
+        .query_row([], |r| r.get(0))?;
     Ok(text.parse().unwrap_or_default())
 }
 

@@ -87,7 +87,7 @@ pub(super) enum IdKind {
 
 /// Runs a search.
 pub(super) fn search(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<StoredEntry>> {
-    let (sql, params) = build(query);
+    let (sql, params) = sql_of(query);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
         Ok(StoredEntry {
@@ -116,10 +116,83 @@ pub fn fts5_expression(terms: &[TextTerm]) -> String {
 /// The query plan SQLite picks for a search, one line per step (for tests that
 /// assert an index is used).
 pub fn explain(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<String>> {
-    let (sql, params) = build(query);
+    let (sql, params) = sql_of(query);
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
         r.get::<_, String>(3)
     })?;
     rows.collect()
+}
+
+/// The SQL a search runs: [`build`], or for text alone [`build_text_alone`].
+fn sql_of(query: &SearchQuery) -> (String, Vec<SqlValue>) {
+    if text_alone(query) {
+        build_text_alone(query)
+    } else {
+        build(query)
+    }
+}
+
+/// Full text and nothing else but the cursor's bounds, in `seq` order: the common
+/// search, and the one whose match set grows with the log.
+fn text_alone(query: &SearchQuery) -> bool {
+    let SearchQuery {
+        agent,
+        event_type,
+        trace_id,
+        job_id,
+        case_id,
+        workflow_run_id,
+        subject,
+        from_micros,
+        to_micros,
+        text,
+        after_seq: _,
+        before_seq: _,
+        limit: _,
+        order,
+    } = query;
+    !text.is_empty()
+        && *order == SearchOrder::Seq
+        && [
+            agent,
+            event_type,
+            trace_id,
+            job_id,
+            case_id,
+            workflow_run_id,
+            subject,
+        ]
+        .iter()
+        .all(|filter| filter.is_none())
+        && from_micros.is_none()
+        && to_micros.is_none()
+}
+
+/// Text alone: FTS5 hands out matching rowids (= `seq`s) in order within the
+/// cursor's bounds and the join stops at the page's end, so a page costs the same
+/// whether two words match a hundred entries or half the log (building the whole
+/// match set first, as `seq IN (...)` does, grows with the log).
+fn build_text_alone(query: &SearchQuery) -> (String, Vec<SqlValue>) {
+    let mut params = vec![SqlValue::Text(fts5_expression(&query.text))];
+    let mut sql = String::from(
+        "SELECT seq, entry FROM events_fts CROSS JOIN entries ON entries.seq = events_fts.rowid
+         WHERE events_fts MATCH ?1",
+    );
+    if let Some(after) = query.after_seq {
+        params.push(SqlValue::Integer(sql_seq(after)));
+        sql.push_str(&format!(" AND events_fts.rowid > ?{}", params.len()));
+    }
+    if let Some(before) = query.before_seq {
+        params.push(SqlValue::Integer(sql_seq(before)));
+        sql.push_str(&format!(" AND events_fts.rowid < ?{}", params.len()));
+    }
+    params.push(SqlValue::Integer(
+        i64::try_from(query.limit.clamp(1, MAX_SEARCH_LIMIT)).unwrap_or(1),
+    ));
+    sql.push_str(&format!(
+        " ORDER BY events_fts.rowid LIMIT ?{}",
+        params.len()
+    ));
+    (sql, params)
 }
