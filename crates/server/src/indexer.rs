@@ -29,7 +29,7 @@ const IDLE: Duration = Duration::from_millis(100);
 
 /// Most bytes of text the buffer holds; beyond it new texts are dropped (and read back
 /// from the store when their turn comes), so a stalled indexer cannot exhaust memory.
-const BUFFER_BYTES: usize = 64 << 20;
+const BUFFER_BYTES: usize = 32 << 20;
 
 /// Searchable texts of events this process appended, by `seq`, waiting for the indexer.
 #[derive(Debug, Default)]

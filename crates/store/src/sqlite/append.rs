@@ -43,8 +43,9 @@ pub(super) struct BackLinks {
     numbers: HashMap<(IdKind, String), i64>,
 }
 
-/// Entries per map before the cache starts over (about 100 bytes each).
-const BACK_LINKS_CAPACITY: usize = 250_000;
+/// Entries per map before the cache starts over (about 100 bytes each, so the three
+/// maps stay under ~30 MB: the peak-RSS budget is 512 MiB at 10M events).
+const BACK_LINKS_CAPACITY: usize = 100_000;
 
 impl BackLinks {
     fn clear(&mut self) {

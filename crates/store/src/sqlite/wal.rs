@@ -42,6 +42,10 @@ impl Checkpointer {
     /// The database cannot be opened.
     pub(super) fn start(path: &Path) -> StoreResult<Self> {
         let conn = super::open_connection(path, false)?;
+        // Checkpointing streams pages from the WAL to the database: it needs no cache
+        // of its own beyond a few pages (the default 32 MB would count against RSS).
+        conn.pragma_update(None, "cache_size", -2_000)
+            .map_err(super::map_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
