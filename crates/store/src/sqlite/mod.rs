@@ -26,8 +26,9 @@ use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
-    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, IndexedEntry, SealedBlob,
+    SealedValue, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry,
+    TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -209,6 +210,31 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// A bulk read (`verify` reads every page of `entries` and `blobs` once) through a
+/// memory map of the database: pages are read in place, without a `read()` call and a
+/// copy into SQLite's page cache for each. Dropping it unmaps, so the pooled connection
+/// is left as it was.
+struct BulkRead<'c>(&'c Connection);
+
+impl<'c> BulkRead<'c> {
+    /// Up to this much of the file is mapped (SQLite caps it at 2 GiB by default); the
+    /// rest is read as usual.
+    const MMAP_BYTES: i64 = 1 << 31;
+
+    fn start(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.pragma_update(None, "mmap_size", Self::MMAP_BYTES)?;
+        Ok(Self(conn))
+    }
+}
+
+impl Drop for BulkRead<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "mmap_size", 0) {
+            tracing::warn!(error = %e, "could not unmap the database after a bulk read");
+        }
+    }
+}
+
 /// SQLite errors in backend-neutral terms.
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
@@ -364,6 +390,37 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
+        // One pass over the table's pages instead of two.
+        self.read(move |conn| {
+            let _mapped = BulkRead::start(conn)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, entry, event_id, trace_id, event_type, agent, job_id, case_id,
+                        workflow_run_id, subject, ts
+                 FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
+                Ok(IndexedEntry {
+                    seq: seq_of(r.get(0)?),
+                    entry: r.get(1)?,
+                    index: Some(IndexKeys {
+                        event_id: r.get(2)?,
+                        trace_id: r.get(3)?,
+                        event_type: r.get(4)?,
+                        agent: r.get(5)?,
+                        job_id: r.get(6)?,
+                        case_id: r.get(7)?,
+                        workflow_run_id: r.get(8)?,
+                        subject: r.get(9)?,
+                        timestamp_micros: r.get(10)?,
+                    }),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()> {
         self.write(move |conn| {
             let tx = conn
@@ -508,6 +565,7 @@ impl Store for SqliteStore {
 
     async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
         self.read(move |conn| {
+            let _mapped = BulkRead::start(conn)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs
                  WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
