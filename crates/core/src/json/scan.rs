@@ -94,7 +94,16 @@ impl<'a> Canonical<'a> {
 
     /// Whether this value is the string `text`.
     pub fn is_str(&self, text: &str) -> bool {
-        self.as_str().is_some_and(|s| s == text)
+        let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\';
+        if text.as_bytes().iter().all(plain) {
+            // Canonical form writes such text as is: compare the bytes (member lookups
+            // by name take this path).
+            self.bytes.len() == text.len() + 2
+                && self.bytes.first() == Some(&b'"')
+                && between_quotes(self.bytes) == text.as_bytes()
+        } else {
+            self.as_str().is_some_and(|s| s == text)
+        }
     }
 
     /// The non-negative integer this value is, like `serde_json::Value::as_u64`:
@@ -138,13 +147,13 @@ impl<'a> CanonicalObject<'a> {
     /// # Errors
     /// The first thing that is not canonical, or a value that is not an object.
     pub fn check(bytes: &'a [u8]) -> Result<Self, NotCanonical> {
-        if bytes.first() != Some(&b'{') {
-            return fail(0, "not a JSON object");
-        }
         let mut members = Vec::with_capacity(32);
         scan(bytes, |name, value| {
             members.push((Canonical { bytes: name }, Canonical { bytes: value }));
         })?;
+        if bytes.first() != Some(&b'{') {
+            return fail(0, "not a JSON object");
+        }
         Ok(Self { bytes, members })
     }
 
