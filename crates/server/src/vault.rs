@@ -261,6 +261,64 @@ impl Vault {
         Ok(key)
     }
 
+    /// Data keys by id, each as [`Vault::key`] would return it, asking the store once
+    /// for all of them that are not cached (`verify` opens a chunk of blobs with them).
+    ///
+    /// # Errors
+    /// Store errors; a key that is missing but never destroyed, or that does not
+    /// unwrap, is an error in its own slot of the map.
+    pub async fn keys(
+        &self,
+        key_ids: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Result<Option<SecretKey>, StoreError>>, StoreError> {
+        let mut found = HashMap::with_capacity(key_ids.len());
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.by_id.lock() {
+            for id in key_ids {
+                match fresh(cache.get(id)) {
+                    Some(key) => {
+                        found.insert(id.clone(), Ok(key));
+                    }
+                    None => missing.push(id.clone()),
+                }
+            }
+        } else {
+            missing.extend(key_ids.iter().cloned());
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let stored = self.store.data_keys(&missing).await?;
+        let absent: Vec<String> = missing
+            .iter()
+            .filter(|id| !stored.contains_key(*id))
+            .cloned()
+            .collect();
+        let destroyed = if absent.is_empty() {
+            Default::default()
+        } else {
+            self.store.destroyed_keys(&absent).await?
+        };
+        let mut cache = self.by_id.lock().ok();
+        for id in missing {
+            let key = match stored.get(&id) {
+                Some(data_key) => self.unwrap(data_key).map(Some),
+                None if destroyed.contains(&id) => Ok(None),
+                None => Err(StoreError::Corrupt(format!(
+                    "data key {id} is missing but was never destroyed by an erasure"
+                ))),
+            };
+            if let (Some(cache), Ok(key)) = (cache.as_mut(), &key) {
+                if cache.len() > 100_000 {
+                    cache.clear();
+                }
+                cache.insert(id.clone(), (Instant::now(), key.clone()));
+            }
+            found.insert(id, key);
+        }
+        Ok(found)
+    }
+
     /// Forgets every cached key (after an erasure in this process).
     pub fn forget_all(&self) {
         if let Ok(mut cache) = self.by_id.lock() {
@@ -305,24 +363,38 @@ impl Vault {
     /// # Errors
     /// Store errors; `Corrupt` if the key exists but the blob does not open.
     pub async fn open_blob(&self, blob: &StoredBlob) -> Result<BlobContent, StoreError> {
-        let Some(key) = self.key(&blob.key_id).await? else {
+        let key = self.key(&blob.key_id).await?;
+        Self::open_blob_with(key.as_ref(), blob)
+    }
+
+    /// Opens a stored blob with its data key, found earlier with [`Vault::keys`];
+    /// `None` means the key was destroyed (erasure).
+    ///
+    /// # Errors
+    /// `Corrupt` if the blob does not open with the key.
+    pub fn open_blob_with(
+        key: Option<&SecretKey>,
+        blob: &StoredBlob,
+    ) -> Result<BlobContent, StoreError> {
+        let Some(key) = key else {
             return Ok(BlobContent::Erased);
         };
-        let plaintext = key
+        let mut plaintext = key
             .open(&blob.sealed, &blob_aad(&blob.reference))
             .map_err(|_| {
                 StoreError::Corrupt(format!("blob {} does not decrypt", blob.reference))
             })?;
-        if plaintext.len() < 32 {
+        let Some(salt) = plaintext.first_chunk::<32>().copied() else {
             return Err(StoreError::Corrupt(format!(
                 "blob {} is too short",
                 blob.reference
             )));
-        }
-        let (salt, bytes) = plaintext.split_at(32);
+        };
+        // The bytes follow the salt: move them down rather than copy them out.
+        plaintext.drain(..32);
         Ok(BlobContent::Readable {
-            salt: salt.try_into().unwrap_or([0; 32]),
-            bytes: bytes.to_vec(),
+            salt,
+            bytes: plaintext,
         })
     }
 
