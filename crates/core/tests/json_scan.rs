@@ -497,6 +497,17 @@ fn reads_an_entry() {
     );
     assert_eq!(entry.get("nope"), None);
 
+    // is_str compares bytes where it can, and decodes where it must.
+    let text = |bytes: &'static [u8]| Canonical::check(bytes).unwrap();
+    assert!(text(br#""a\\b""#).is_str("a\\b"));
+    assert!(!text(br#""a\bb""#).is_str("a\\bb"));
+    assert!(text(br#""a\bb""#).is_str("a\u{8}b"));
+    assert!(text(br#""\n""#).is_str("\n"));
+    assert!(!text(br#""\n""#).is_str("n"));
+    assert!(!text(b"5").is_str("5"));
+    assert!(!text(br#""ab""#).is_str("a"));
+    assert!(!text(br#"["a"]"#).is_str("a"));
+
     let err = CanonicalObject::check(b"[1]").unwrap_err();
     assert_eq!(err.offset, 0);
     let err = Canonical::check(br#"{"b":1,"a":2}"#).unwrap_err();

@@ -94,16 +94,17 @@ impl<'a> Canonical<'a> {
 
     /// Whether this value is the string `text`.
     pub fn is_str(&self, text: &str) -> bool {
-        let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\';
-        if text.as_bytes().iter().all(plain) {
-            // Canonical form writes such text as is: compare the bytes (member lookups
-            // by name take this path).
-            self.bytes.len() == text.len() + 2
-                && self.bytes.first() == Some(&b'"')
-                && between_quotes(self.bytes) == text.as_bytes()
-        } else {
-            self.as_str().is_some_and(|s| s == text)
+        // Canonical form writes text as it is unless it holds `"`, `\` or a control
+        // character: compare bytes first (member lookups by name take this path).
+        if self.bytes.len() == text.len() + 2
+            && self.bytes.first() == Some(&b'"')
+            && between_quotes(self.bytes) == text.as_bytes()
+        {
+            // Equal bytes with an escape in them decode to something shorter.
+            return !text.contains('\\');
         }
+        // Different bytes without an escape are different text.
+        self.bytes.contains(&b'\\') && self.as_str().is_some_and(|s| s == text)
     }
 
     /// The non-negative integer this value is, like `serde_json::Value::as_u64`:
