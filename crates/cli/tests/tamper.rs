@@ -88,6 +88,73 @@ fn verify_names_the_seq_of_a_changed_deleted_or_swapped_entry() {
 }
 
 #[test]
+fn verify_names_the_first_of_several_bad_entries_and_the_seq_of_a_bad_blob_or_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_with_events(&data, 60);
+    let expect = |name: &str, edit: &dyn Fn(&Connection), seq: &str, why: &str| {
+        let copy = tampered(&data, name, edit);
+        let (code, err) = verify(&copy);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(err.contains(seq) && err.contains(why), "{name}: {err}");
+    };
+    // Entries are checked on several cores: the lowest bad seq is named.
+    expect(
+        "two-entries",
+        &|c| {
+            c.execute_batch(
+                "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"seq\":52', '\"seq\": 52') AS BLOB) WHERE seq = 52;
+                 UPDATE entries SET agent = 'agent-8' WHERE seq = 11;",
+            )
+            .unwrap();
+        },
+        "seq 11:",
+        "derived index columns disagree",
+    );
+    expect(
+        "blob-bytes",
+        &|c| {
+            c.execute(
+                "UPDATE blobs SET sealed = CAST(replace(CAST(sealed AS TEXT), substr(CAST(sealed AS TEXT), 40, 1), 'x') AS BLOB) WHERE seq = 33",
+                [],
+            )
+            .unwrap();
+        },
+        "seq 33:",
+        "does not decrypt",
+    );
+    expect(
+        "blob-elsewhere",
+        &|c| {
+            c.execute("UPDATE blobs SET seq = 34 WHERE seq = 35", [])
+                .unwrap();
+        },
+        "seq 34:",
+        "is not referenced by the entry it is filed under",
+    );
+    expect(
+        "tile",
+        &|c| {
+            let mut tile: Vec<u8> = c
+                .query_row(
+                    "SELECT data FROM tiles WHERE level = 0 AND idx = 0",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            tile[32 * 40] ^= 1;
+            c.execute(
+                "UPDATE tiles SET data = ?1 WHERE level = 0 AND idx = 0",
+                [tile],
+            )
+            .unwrap();
+        },
+        "seq 40:",
+        "stored hash tile 0/0 does not match",
+    );
+}
+
+#[test]
 fn every_flipped_bit_fails_verify_or_changes_nothing_served() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -9,6 +9,7 @@
 //! 2. [`entry_bytes`] (while sequencing): add `seq`, `trace_prev`, `subject_prev` and
 //!    serialize with RFC 8785. These bytes are the Merkle leaf (CONTRACT section 3).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rand::RngCore;
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
-use crate::json::canonical_bytes;
+use crate::json::{canonical_bytes, Canonical, CanonicalObject};
 use crate::pii::{Detectors, Finding};
 use crate::token::TokenKey;
 
@@ -91,6 +92,114 @@ impl IndexKeys {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// [`IndexKeys`] read straight from checked entry bytes, borrowing from them (only a
+/// string with an escape is copied): what `verify` compares with the store's columns,
+/// by the same rules as [`IndexKeys::from_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryIndexKeys<'a> {
+    pub event_id: Cow<'a, str>,
+    pub trace_id: Cow<'a, str>,
+    pub event_type: Cow<'a, str>,
+    pub agent: Cow<'a, str>,
+    pub job_id: Option<Cow<'a, str>>,
+    pub case_id: Option<Cow<'a, str>>,
+    pub workflow_run_id: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub timestamp_micros: i64,
+}
+
+impl<'a> EntryIndexKeys<'a> {
+    /// The index keys of an entry.
+    pub fn of(entry: &CanonicalObject<'a>) -> Self {
+        let text = |v: Canonical<'a>| v.as_str();
+        let mut keys = Self {
+            event_id: Cow::Borrowed(""),
+            trace_id: Cow::Borrowed(""),
+            event_type: Cow::Borrowed(""),
+            agent: Cow::Borrowed(""),
+            job_id: None,
+            case_id: None,
+            workflow_run_id: None,
+            subject: None,
+            timestamp_micros: 0,
+        };
+        // One pass over the members, matching their names' bytes: canonical form
+        // writes these names as they are (no escapes), and names are unique.
+        for (name, value) in entry.members() {
+            match name.as_bytes() {
+                br#""event_id""# => keys.event_id = text(*value).unwrap_or_default(),
+                br#""trace_id""# => keys.trace_id = text(*value).unwrap_or_default(),
+                br#""event_type""# => keys.event_type = text(*value).unwrap_or_default(),
+                br#""actor""# => {
+                    keys.agent = value.get("id").and_then(text).unwrap_or_default();
+                }
+                br#""context""# => {
+                    for (name, value) in value.members() {
+                        let slot = match name.as_bytes() {
+                            br#""job_id""# => &mut keys.job_id,
+                            br#""case_id""# => &mut keys.case_id,
+                            br#""workflow_run_id""# => &mut keys.workflow_run_id,
+                            br#""subject""# => &mut keys.subject,
+                            _ => continue,
+                        };
+                        *slot = text(value);
+                    }
+                }
+                br#""timestamp""# => {
+                    keys.timestamp_micros = text(*value)
+                        .and_then(|t| crate::time::parse_rfc3339(&t).ok())
+                        .map(crate::time::unix_micros)
+                        .unwrap_or_default();
+                }
+                _ => {}
+            }
+        }
+        keys
+    }
+
+    pub fn into_owned(self) -> IndexKeys {
+        let owned = |t: Option<Cow<'_, str>>| t.map(Cow::into_owned);
+        IndexKeys {
+            event_id: self.event_id.into_owned(),
+            trace_id: self.trace_id.into_owned(),
+            event_type: self.event_type.into_owned(),
+            agent: self.agent.into_owned(),
+            job_id: owned(self.job_id),
+            case_id: owned(self.case_id),
+            workflow_run_id: owned(self.workflow_run_id),
+            subject: owned(self.subject),
+            timestamp_micros: self.timestamp_micros,
+        }
+    }
+}
+
+impl PartialEq<IndexKeys> for EntryIndexKeys<'_> {
+    fn eq(&self, other: &IndexKeys) -> bool {
+        let same = |a: &Option<Cow<'_, str>>, b: &Option<String>| a.as_deref() == b.as_deref();
+        self.event_id == other.event_id.as_str()
+            && self.trace_id == other.trace_id.as_str()
+            && self.event_type == other.event_type.as_str()
+            && self.agent == other.agent.as_str()
+            && same(&self.job_id, &other.job_id)
+            && same(&self.case_id, &other.case_id)
+            && same(&self.workflow_run_id, &other.workflow_run_id)
+            && same(&self.subject, &other.subject)
+            && self.timestamp_micros == other.timestamp_micros
+    }
+}
+
+/// The payload blobs an entry references (`{"$blob": "sha256:…"}` in `input`,
+/// `output` or `attributes`), read from checked entry bytes, in member order.
+pub fn entry_blob_refs<'e>(entry: &'e CanonicalObject<'_>) -> impl Iterator<Item = BlobRef> + 'e {
+    entry.members().iter().filter_map(|(name, value)| {
+        if !PAYLOAD_FIELDS.iter().any(|field| name.is_str(field)) {
+            return None;
+        }
+        let reference = value.get("$blob")?.as_str()?;
+        crate::blob::parse_blob_ref(&reference)
+    })
 }
 
 /// An event ready to be sequenced.
@@ -559,6 +668,52 @@ pub fn entry_bytes(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn entry_index_keys_and_blob_refs_read_what_the_record_says() {
+        let blob = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let records = [
+            json!({
+                "event_id": "e1", "trace_id": "t\"1\\", "event_type": "tool_call",
+                "actor": {"type": "agent", "id": "refund-bot"},
+                "context": {"subject": "subj_x", "case_id": "c\n1", "job_id": "j",
+                            "workflow_run_id": "w"},
+                "timestamp": "2026-11-23T14:22:07.5+02:00",
+                "input": {"$blob": blob('a'), "size": 1},
+                "output": {"$blob": blob('b')},
+                "attributes": {"$blob": blob('c'), "media_type": "application/json"},
+                "seq": 3
+            }),
+            // Missing, mistyped and malformed fields read as the record reads them.
+            json!({"event_id": 7, "actor": ["id"], "context": "c", "timestamp": "yesterday",
+                   "input": {"$blob": "sha256:00"}, "output": [{"$blob": blob('d')}],
+                   "attributes": {"$blob": blob('A')}}),
+            json!({"actor": {"id": null}, "context": {"job_id": 1, "subject": null},
+                   "timestamp": 17, "input": "text"}),
+            json!({}),
+        ];
+        for record in records {
+            let Value::Object(map) = &record else {
+                unreachable!()
+            };
+            let bytes = canonical_bytes(&record);
+            let entry = CanonicalObject::check(&bytes).unwrap();
+            let keys = EntryIndexKeys::of(&entry);
+            assert_eq!(keys, IndexKeys::from_record(map), "{record}");
+            assert_eq!(keys.clone().into_owned(), IndexKeys::from_record(map));
+            let mut other = IndexKeys::from_record(map);
+            other.timestamp_micros += 1;
+            assert_ne!(keys, other);
+            let mut other = IndexKeys::from_record(map);
+            other.subject = Some(other.subject.unwrap_or_default() + "x");
+            assert_ne!(keys, other);
+            let mut refs: Vec<_> = entry_blob_refs(&entry).collect();
+            let mut expected = referenced_uploads(&record);
+            refs.sort();
+            expected.sort();
+            assert_eq!(refs, expected, "{record}");
+        }
+    }
 
     fn submission(key: &TokenKey) -> Submission<'_> {
         static DETECTORS: std::sync::OnceLock<Detectors> = std::sync::OnceLock::new();

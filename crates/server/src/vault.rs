@@ -306,6 +306,66 @@ impl Vault {
         Ok(found)
     }
 
+    /// Data keys by id, each as [`Vault::key`] would return it, asking the store once
+    /// for all of them that are not cached (`verify` opens a chunk of blobs with them).
+    /// Unlike [`Vault::keys`], a bad key does not fail the call: `verify` reports the
+    /// first blob it cannot open, by `seq`.
+    ///
+    /// # Errors
+    /// Store errors; a key that is missing but never destroyed, or that does not
+    /// unwrap, is an error in its own slot of the map.
+    pub async fn keys_each(
+        &self,
+        key_ids: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Result<Option<SecretKey>, StoreError>>, StoreError> {
+        let mut found = HashMap::with_capacity(key_ids.len());
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.by_id.lock() {
+            for id in key_ids {
+                match fresh(cache.get(id)) {
+                    Some(key) => {
+                        found.insert(id.clone(), Ok(key));
+                    }
+                    None => missing.push(id.clone()),
+                }
+            }
+        } else {
+            missing.extend(key_ids.iter().cloned());
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let stored = self.store.data_keys(&missing).await?;
+        let absent: Vec<String> = missing
+            .iter()
+            .filter(|id| !stored.contains_key(*id))
+            .cloned()
+            .collect();
+        let destroyed = if absent.is_empty() {
+            Default::default()
+        } else {
+            self.store.destroyed_keys(&absent).await?
+        };
+        let mut cache = self.by_id.lock().ok();
+        for id in missing {
+            let key = match stored.get(&id) {
+                Some(data_key) => self.unwrap(data_key).map(Some),
+                None if destroyed.contains(&id) => Ok(None),
+                None => Err(StoreError::Corrupt(format!(
+                    "data key {id} is missing but was never destroyed by an erasure"
+                ))),
+            };
+            if let (Some(cache), Ok(key)) = (cache.as_mut(), &key) {
+                if cache.len() > 100_000 {
+                    cache.clear();
+                }
+                cache.insert(id.clone(), (Instant::now(), key.clone()));
+            }
+            found.insert(id, key);
+        }
+        Ok(found)
+    }
+
     /// Forgets every cached key (after an erasure in this process).
     pub fn forget_all(&self) {
         if let Ok(mut cache) = self.by_id.lock() {

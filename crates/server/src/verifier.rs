@@ -1,34 +1,47 @@
 //! `evident verify`: recompute everything the log claims from the entries up.
 //!
 //! In one pass over the entries, in `seq` order and in chunks:
-//! 1. every entry is a canonical (RFC 8785) JSON object whose `seq` is its position;
+//! 1. every entry is a canonical (RFC 8785) I-JSON object whose `seq` is its position
+//!    (checked by `json::Canonical`, which accepts exactly the bytes that
+//!    `canonical_bytes(parse_value(bytes))` reproduces);
 //! 2. its leaf hash, and every hash tile the store holds, equal the tree recomputed
 //!    from the entries (RFC 6962), and the tree head equals its root;
 //! 3. every checkpoint is signed by the log's key and names the recomputed root at its
 //!    size; a saved checkpoint (`--against`) does too, which proves the log is an
 //!    append-only extension of what its holder saw;
-//! 4. every stored blob opens its commitment and belongs to an entry that names it;
+//! 4. every stored blob opens its commitment, and the entry it is filed under (the
+//!    first that references it) names it;
 //! 5. the derived index columns equal what the entries say, and the backend's own
-//!    integrity check (SQLite `PRAGMA integrity_check`) finds its indexes equal to
-//!    their tables.
+//!    integrity check (SQLite `PRAGMA integrity_check`, in full) finds its indexes
+//!    equal to their tables.
 //!
-//! The first failure stops the run and names the `seq` and why.
+//! The first failure by `seq` is reported, naming the `seq` and why; at the same
+//! `seq`, the entry before its blobs, before a hash tile, before a root. A failure of
+//! the backend's own check is reported before any other.
+//!
+//! How it runs: the backend's check reads the database on its own connection and
+//! thread, beside the pass. The pass reads a chunk (entries with their index columns,
+//! the blobs filed under them, the data keys those need) while the previous chunk is
+//! checked: its entries and blobs split among all cores (`std::thread::scope`), each
+//! part stopping at its first bad entry. Integrating the leaves into the tree is the
+//! only sequential step; it stops at every size a checkpoint names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use evident_core::blob::{parse_blob_ref, BlobRef};
-use evident_core::event::PAYLOAD_FIELDS;
-use evident_core::record::IndexKeys;
-use evident_store::Store;
+use evident_core::blob::BlobRef;
+use evident_core::crypto::SecretKey;
+use evident_core::json::CanonicalObject;
+use evident_core::record::{entry_blob_refs, EntryIndexKeys};
+use evident_store::{IndexedEntry, Store, StoreError, StoredBlob, TreeHead};
+use evident_tlog::{
+    integrate, leaf_hash, open_checkpoint, right_edge_tiles, Checkpoint, Hash, TileId, TileMap,
+};
 
 use crate::vault::{BlobContent, Vault};
-use evident_tlog::{
-    integrate, leaf_hash, open_checkpoint, right_edge_tiles, Checkpoint, Hash, TileMap,
-};
-use serde_json::Value;
 
-/// Entries read and checked per step.
-const CHUNK: u64 = 8_192;
+/// Entries read and checked per step. Two chunks are in memory at a time (one read
+/// while the other is checked); entries are at most 64 KiB, so at most 512 MiB.
+const CHUNK: u64 = 4_096;
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +94,31 @@ pub async fn verify_store(
     against: &[&[u8]],
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let problems = store.integrity_check().await?;
+    // The backend's own check reads the database on its own connection and thread,
+    // beside the pass over the log; what it finds is reported first.
+    let (problems, log) = tokio::join!(
+        store.integrity_check(),
+        verify_log(store, vault, verifier_key, against, progress, CHUNK)
+    );
+    let problems = problems?;
     if let Some(first) = problems.first() {
         return Err(VerifyFailure::Store(format!(
             "the database is damaged ({} problems), first: {first}",
             problems.len()
         )));
     }
+    log
+}
+
+/// Everything but the backend's own check, `chunk_len` entries at a time.
+async fn verify_log(
+    store: &dyn Store,
+    vault: &Vault,
+    verifier_key: &str,
+    against: &[&[u8]],
+    progress: &(dyn Fn(u64, u64) + Sync),
+    chunk_len: u64,
+) -> Result<VerifyReport, VerifyFailure> {
     let head = store.tree_head().await?;
     let mut saved = Vec::with_capacity(against.len());
     for note in against {
@@ -154,116 +185,44 @@ pub async fn verify_store(
         check_root(0, *root, evident_tlog::EMPTY_ROOT, what)?;
     }
 
-    let mut edge = TileMap::new();
-    let mut size = 0u64;
-    let mut blobs = 0u64;
-    let mut erased_blobs = 0u64;
-    while size < head.size {
-        let mut end = (size + CHUNK).min(head.size);
-        // Stop exactly at the next size whose root must be checked.
-        if let Some((&next, _)) = expected_roots.range(size + 1..).next() {
-            end = end.min(next);
-        }
-        let entries = store.read_entries(size, end).await?;
-        let index_rows = store.index_rows(size, end).await?;
-        let mut leaves = Vec::with_capacity(entries.len());
-        let mut referenced: BTreeMap<BlobRef, u64> = BTreeMap::new();
-        for (offset, stored) in entries.iter().enumerate() {
-            let seq = size + offset as u64;
-            if stored.seq != seq {
-                return Err(entry_failure(
-                    seq,
-                    "missing: the next stored entry has seq ".to_owned() + &stored.seq.to_string(),
-                ));
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut tree = TreeCheck {
+        edge: TileMap::new(),
+        size: 0,
+        head,
+        expected_roots: &expected_roots,
+    };
+    let (mut blobs, mut erased_blobs) = (0u64, 0u64);
+    let mut next = match head.size {
+        0 => None,
+        size => Some(Chunk::read(store, vault, 0, chunk_len.min(size)).await?),
+    };
+    while let Some(chunk) = next.take() {
+        let (start, end) = (chunk.start, chunk.end);
+        // Read the next chunk while this one is checked on every core.
+        let read_next = async {
+            if end < head.size {
+                let next_end = (end + chunk_len).min(head.size);
+                Chunk::read(store, vault, end, next_end).await.map(Some)
+            } else {
+                Ok(None)
             }
-            let record = check_entry(seq, &stored.entry)?;
-            let Some((row_seq, row)) = index_rows.get(offset) else {
-                return Err(entry_failure(seq, "no index row"));
-            };
-            if *row_seq != seq || *row != IndexKeys::from_record(&record) {
-                return Err(entry_failure(
-                    seq,
-                    "the derived index columns disagree with the entry",
-                ));
-            }
-            for field in PAYLOAD_FIELDS {
-                if let Some(reference) = record
-                    .get(*field)
-                    .and_then(|v| v.get("$blob"))
-                    .and_then(Value::as_str)
-                    .and_then(parse_blob_ref)
-                {
-                    referenced.entry(reference).or_insert(seq);
-                }
-            }
-            leaves.push(leaf_hash(&stored.entry));
+        };
+        let check = async {
+            tokio::task::spawn_blocking(move || chunk.check(workers))
+                .await
+                .map_err(|e| VerifyFailure::Store(format!("the verify task failed: {e}")))
+        };
+        let (following, checked) = tokio::join!(read_next, check);
+        let checked = checked?;
+        tree.extend(store, start, &checked).await?;
+        if let Some(found) = checked.first_failure {
+            return Err(found.failure);
         }
-        if (entries.len() as u64) < end - size {
-            return Err(entry_failure(
-                entries.len() as u64 + size,
-                "missing: the tree head covers it but no entry is stored",
-            ));
-        }
-        for blob in store.blobs_in_range(size, end).await? {
-            let seq = blob.seq.unwrap_or_default();
-            if !referenced.contains_key(&blob.reference) {
-                return Err(entry_failure(
-                    seq,
-                    format!(
-                        "blob {} is not referenced by the entry it is filed under",
-                        blob.reference
-                    ),
-                ));
-            }
-            match vault.open_blob(&blob).await {
-                Ok(BlobContent::Erased) => erased_blobs += 1,
-                Ok(BlobContent::Readable { salt, bytes }) => {
-                    if BlobRef::commit(&salt, &bytes) != blob.reference {
-                        return Err(entry_failure(
-                            seq,
-                            format!("blob {} does not open its commitment", blob.reference),
-                        ));
-                    }
-                    blobs += 1;
-                }
-                Err(e) => return Err(entry_failure(seq, format!("blob {}: {e}", blob.reference))),
-            }
-        }
-
-        let integration =
-            integrate(size, &edge, &leaves).map_err(|e| VerifyFailure::Tree(e.to_string()))?;
-        let ids: Vec<_> = integration.tiles.iter().map(|(id, _)| *id).collect();
-        let stored_tiles = store.read_tiles(&ids).await?;
-        for (id, computed) in &integration.tiles {
-            let stored = stored_tiles.get(id).map(Vec::as_slice).unwrap_or_default();
-            if !stored.starts_with(computed) {
-                let first_seq = first_bad_seq(*id, computed, stored);
-                return Err(entry_failure(
-                    first_seq.min(end - 1),
-                    format!(
-                        "stored hash tile {}/{} does not match the entries",
-                        id.level, id.index
-                    ),
-                ));
-            }
-        }
-        size = integration.tree_size;
-        let keep = right_edge_tiles(size);
-        // Old edge first: where a tile changed, its new data must win.
-        edge = edge
-            .into_iter()
-            .chain(integration.tiles)
-            .filter(|(id, _)| keep.contains(id))
-            .collect();
-        if let Some((expected, what)) = expected_roots.get(&size) {
-            check_root(size, *expected, integration.root, what)?;
-        }
-        if size == head.size && integration.root != head.root {
-            return Err(VerifyFailure::Tree(format!(
-                "the tree head's root at size {size} is not the root of the entries"
-            )));
-        }
-        progress(size, head.size);
+        blobs += checked.blobs;
+        erased_blobs += checked.erased_blobs;
+        progress(end, head.size);
+        next = following?;
     }
     if !store
         .read_entries(head.size, head.size + 1)
@@ -282,6 +241,354 @@ pub async fn verify_store(
     })
 }
 
+/// A failure, and where it stands in the order failures are reported: by the `seq` it
+/// concerns, then an entry before its blobs, before a hash tile, before a root.
+struct Found {
+    at: (u64, Rank),
+    failure: VerifyFailure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Entry,
+    Blob,
+    Tile,
+    Root,
+}
+
+impl Found {
+    fn entry(seq: u64, rank: Rank, why: impl Into<String>) -> Self {
+        Self {
+            at: (seq, rank),
+            failure: entry_failure(seq, why),
+        }
+    }
+
+    /// The one of `a` and `b` to report.
+    fn first(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Entries `start..end`, their blobs and the keys to open those with.
+struct Chunk {
+    start: u64,
+    end: u64,
+    entries: Vec<IndexedEntry>,
+    blobs: Vec<StoredBlob>,
+    keys: HashMap<String, Result<Option<SecretKey>, StoreError>>,
+}
+
+/// What checking a chunk found.
+struct Checked {
+    /// Leaf hashes of the entries from the chunk's start up to the first bad one.
+    leaves: Vec<Hash>,
+    first_failure: Option<Found>,
+    blobs: u64,
+    erased_blobs: u64,
+}
+
+impl Chunk {
+    async fn read(
+        store: &dyn Store,
+        vault: &Vault,
+        start: u64,
+        end: u64,
+    ) -> Result<Self, VerifyFailure> {
+        let (entries, blobs) = tokio::try_join!(
+            store.read_indexed_entries(start, end),
+            store.blobs_in_range(start, end)
+        )?;
+        let key_ids: BTreeSet<String> = blobs.iter().map(|b| b.key_id.clone()).collect();
+        let keys = vault.keys_each(&key_ids).await?;
+        Ok(Self {
+            start,
+            end,
+            entries,
+            blobs,
+            keys,
+        })
+    }
+
+    /// Checks every entry and blob, `workers` at a time; everything but the tree.
+    fn check(self, workers: usize) -> Checked {
+        let parts = in_parallel(&self.entries, workers, |offset, entries| {
+            check_entries(self.start + offset as u64, entries)
+        });
+        let mut leaves = Vec::with_capacity(self.entries.len());
+        let mut referenced = HashSet::new();
+        let mut first_failure = None;
+        for part in parts {
+            // Parts are in order: the first failure found is the lowest seq.
+            if first_failure.is_none() {
+                leaves.extend(part.leaves);
+                first_failure = part.failure;
+            }
+            referenced.extend(part.blob_refs);
+        }
+        let stored = self.entries.len() as u64;
+        if stored < self.end - self.start {
+            let missing = Found::entry(
+                self.start + stored,
+                Rank::Entry,
+                "missing: the tree head covers it but no entry is stored",
+            );
+            first_failure = Found::first(first_failure, Some(missing));
+        }
+
+        let opened = in_parallel(&self.blobs, workers, |_, blobs| {
+            blobs
+                .iter()
+                .map(|blob| open_blob(blob, &self.keys))
+                .collect::<Vec<_>>()
+        });
+        let (mut blobs, mut erased_blobs) = (0, 0);
+        for (blob, opened) in self.blobs.iter().zip(opened.into_iter().flatten()) {
+            let seq = blob.seq.unwrap_or_default();
+            // A blob is filed under the first entry that references it.
+            let found = match opened {
+                _ if !referenced.contains(&(seq, blob.reference)) => Found::entry(
+                    seq,
+                    Rank::Blob,
+                    format!(
+                        "blob {} is not referenced by the entry it is filed under",
+                        blob.reference
+                    ),
+                ),
+                Ok(true) => {
+                    blobs += 1;
+                    continue;
+                }
+                Ok(false) => {
+                    erased_blobs += 1;
+                    continue;
+                }
+                Err(why) => Found::entry(seq, Rank::Blob, why),
+            };
+            first_failure = Found::first(first_failure, Some(found));
+        }
+        Checked {
+            leaves,
+            first_failure,
+            blobs,
+            erased_blobs,
+        }
+    }
+}
+
+/// Runs `f` on up to `workers` consecutive parts of `items` at once, each with the
+/// offset of its first item; returns the results in order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let part = items.len().div_ceil(workers.max(1));
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(part)
+            .enumerate()
+            .map(|(i, items)| scope.spawn(move || f(i * part, items)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// What checking consecutive entries found: the leaf hashes up to the first bad
+/// entry, and the blobs they reference (with the seq of the entry).
+struct EntriesPart {
+    leaves: Vec<Hash>,
+    blob_refs: Vec<(u64, BlobRef)>,
+    failure: Option<Found>,
+}
+
+/// Checks `entries`, which must be `first_seq`, `first_seq + 1`, …
+fn check_entries(first_seq: u64, entries: &[IndexedEntry]) -> EntriesPart {
+    let mut part = EntriesPart {
+        leaves: Vec::with_capacity(entries.len()),
+        blob_refs: Vec::new(),
+        failure: None,
+    };
+    for (seq, stored) in (first_seq..).zip(entries) {
+        match check_entry(seq, stored, &mut part.blob_refs) {
+            Ok(leaf) => part.leaves.push(leaf),
+            Err(why) => {
+                part.failure = Some(Found::entry(seq, Rank::Entry, why));
+                break;
+            }
+        }
+    }
+    part
+}
+
+/// Checks one stored entry at position `seq`: canonical bytes, its `seq`, its index
+/// columns. Returns its leaf hash; adds the blobs it references to `blob_refs`.
+fn check_entry(
+    seq: u64,
+    stored: &IndexedEntry,
+    blob_refs: &mut Vec<(u64, BlobRef)>,
+) -> Result<Hash, String> {
+    if stored.seq != seq {
+        return Err(format!(
+            "missing: the next stored entry has seq {}",
+            stored.seq
+        ));
+    }
+    let entry = CanonicalObject::check(&stored.entry)
+        .map_err(|e| format!("not an RFC 8785 canonical I-JSON object ({e})"))?;
+    if entry.get("seq").and_then(|v| v.as_u64()) != Some(seq) {
+        return Err("its `seq` field names another position".into());
+    }
+    let Some(index) = &stored.index else {
+        return Err("no index row".into());
+    };
+    if EntryIndexKeys::of(&entry) != *index {
+        return Err("the derived index columns disagree with the entry".into());
+    }
+    blob_refs.extend(entry_blob_refs(&entry).map(|reference| (seq, reference)));
+    Ok(leaf_hash(&stored.entry))
+}
+
+/// Opens a blob and checks its commitment: `Ok(true)` if it holds, `Ok(false)` if the
+/// blob was erased (its key destroyed), else why not.
+fn open_blob(
+    blob: &StoredBlob,
+    keys: &HashMap<String, Result<Option<SecretKey>, StoreError>>,
+) -> Result<bool, String> {
+    let key = match keys.get(&blob.key_id) {
+        Some(Ok(key)) => key.as_ref(),
+        Some(Err(e)) => return Err(format!("blob {}: {e}", blob.reference)),
+        None => {
+            return Err(format!(
+                "blob {}: its key was not looked up",
+                blob.reference
+            ))
+        }
+    };
+    match crate::vault::open_blob_with(key, blob) {
+        Ok(BlobContent::Erased) => Ok(false),
+        Ok(BlobContent::Readable { salt, bytes })
+            if BlobRef::commit(&salt, &bytes) == blob.reference =>
+        {
+            Ok(true)
+        }
+        Ok(BlobContent::Readable { .. }) => Err(format!(
+            "blob {} does not open its commitment",
+            blob.reference
+        )),
+        Err(e) => Err(format!("blob {}: {e}", blob.reference)),
+    }
+}
+
+/// The tree recomputed so far, and what it must match.
+struct TreeCheck<'a> {
+    /// The right-edge tiles of the tree of `size` leaves.
+    edge: TileMap,
+    size: u64,
+    head: TreeHead,
+    /// Roots that signed checkpoints (stored or saved) name, by tree size.
+    expected_roots: &'a BTreeMap<u64, (Hash, &'static str)>,
+}
+
+impl TreeCheck<'_> {
+    /// Integrates a chunk's leaves: every stored hash tile they touch must hold the
+    /// recomputed hashes, and every root expected on the way must come out. A failure
+    /// found here replaces the chunk's own if it comes first.
+    async fn extend(
+        &mut self,
+        store: &dyn Store,
+        start: u64,
+        checked: &Checked,
+    ) -> Result<(), VerifyFailure> {
+        debug_assert_eq!(start, self.size);
+        let mut first = None;
+        // Tiles as the whole chunk leaves them: later data of a tile extends earlier.
+        let mut changed = BTreeMap::new();
+        let mut leaves = checked.leaves.as_slice();
+        while !leaves.is_empty() {
+            // Stop exactly at each size whose root must be checked.
+            let mut take = leaves.len();
+            if let Some((&size, _)) = self.expected_roots.range(self.size + 1..).next() {
+                take = take.min(usize::try_from(size - self.size).unwrap_or(usize::MAX));
+            }
+            let (piece, rest) = leaves.split_at(take);
+            leaves = rest;
+            let integration = integrate(self.size, &self.edge, piece)
+                .map_err(|e| VerifyFailure::Tree(e.to_string()))?;
+            self.size = integration.tree_size;
+            let keep = right_edge_tiles(self.size);
+            for (id, data) in integration.tiles {
+                if keep.contains(&id) {
+                    self.edge.insert(id, data.clone());
+                }
+                changed.insert(id, data);
+            }
+            self.edge.retain(|id, _| keep.contains(id));
+            if let Some((expected, what)) = self.expected_roots.get(&self.size) {
+                if let Err(failure) = check_root(self.size, *expected, integration.root, what) {
+                    first = Some(Found {
+                        at: (self.size - 1, Rank::Root),
+                        failure,
+                    });
+                    break;
+                }
+            }
+            if self.size == self.head.size && integration.root != self.head.root {
+                first = Some(Found {
+                    at: (self.size - 1, Rank::Root),
+                    failure: VerifyFailure::Tree(format!(
+                        "the tree head's root at size {} is not the root of the entries",
+                        self.size
+                    )),
+                });
+                break;
+            }
+        }
+        let last = self.size.saturating_sub(1);
+        let ids: Vec<TileId> = changed.keys().copied().collect();
+        let stored_tiles = store.read_tiles(&ids).await?;
+        for (id, computed) in &changed {
+            let stored = stored_tiles.get(id).map(Vec::as_slice).unwrap_or_default();
+            if !stored.starts_with(computed) {
+                let seq = first_bad_seq(*id, computed, stored).min(last);
+                let found = Found::entry(
+                    seq,
+                    Rank::Tile,
+                    format!(
+                        "stored hash tile {}/{} does not match the entries",
+                        id.level, id.index
+                    ),
+                );
+                first = Found::first(first, Some(found));
+            }
+        }
+        match first {
+            Some(found)
+                if checked
+                    .first_failure
+                    .as_ref()
+                    .is_none_or(|chunk| found.at < chunk.at) =>
+            {
+                Err(found.failure)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 fn check_root(size: u64, expected: Hash, computed: Hash, what: &str) -> Result<(), VerifyFailure> {
     if expected == computed {
         return Ok(());
@@ -290,22 +597,6 @@ fn check_root(size: u64, expected: Hash, computed: Hash, what: &str) -> Result<(
         size,
         why: format!("the {what} signs a root the entries do not produce: the log was rewritten"),
     })
-}
-
-/// Checks one entry's bytes; returns its record.
-fn check_entry(seq: u64, bytes: &[u8]) -> Result<serde_json::Map<String, Value>, VerifyFailure> {
-    let value = evident_core::json::parse_value(bytes)
-        .map_err(|e| entry_failure(seq, format!("not valid I-JSON: {e}")))?;
-    if evident_core::json::canonical_bytes(&value) != bytes {
-        return Err(entry_failure(seq, "not in RFC 8785 canonical form"));
-    }
-    let Value::Object(record) = value else {
-        return Err(entry_failure(seq, "not a JSON object"));
-    };
-    if record.get("seq").and_then(Value::as_u64) != Some(seq) {
-        return Err(entry_failure(seq, "its `seq` field names another position"));
-    }
-    Ok(record)
 }
 
 /// For a level-0 tile mismatch, the seq of the first differing leaf.
@@ -317,4 +608,391 @@ fn first_bad_seq(id: evident_tlog::TileId, computed: &[u8], stored: &[u8]) -> u6
         .unwrap_or(0) as u64;
     let leaves_per_hash = 1u64 << (8 * u32::from(id.level));
     (id.index * 256 + first_hash) * leaves_per_hash
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use evident_core::crypto::blob_aad;
+    use evident_core::json::canonical_bytes;
+    use evident_core::record::IndexKeys;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// A canonical entry at `seq`, with `extra` members, and its true index row.
+    fn entry(seq: u64, extra: Value) -> IndexedEntry {
+        let mut record = json!({
+            "seq": seq, "event_id": format!("e{seq}"), "trace_id": "t", "event_type": "step",
+            "actor": {"type": "agent", "id": "a"}, "timestamp": "2026-11-23T10:00:00Z",
+        });
+        if let (Value::Object(record), Value::Object(extra)) = (&mut record, extra) {
+            record.extend(extra);
+        }
+        let Value::Object(map) = &record else {
+            unreachable!()
+        };
+        IndexedEntry {
+            seq,
+            entry: canonical_bytes(&record),
+            index: Some(IndexKeys::from_record(map)),
+        }
+    }
+
+    /// A blob of `bytes` filed under `seq`, sealed with `key`; and the member that
+    /// references it.
+    fn blob(key: &SecretKey, key_id: &str, seq: u64, bytes: &[u8]) -> (StoredBlob, Value) {
+        let salt = [seq as u8; 32];
+        let reference = BlobRef::commit(&salt, bytes);
+        let sealed = key.seal(
+            &[&salt[..], bytes].concat(),
+            &blob_aad(&reference),
+            &mut rand::thread_rng(),
+        );
+        let stored = StoredBlob {
+            reference,
+            media_type: "application/json".into(),
+            size: bytes.len() as u64,
+            key_id: key_id.into(),
+            sealed,
+            seq: Some(seq),
+        };
+        (
+            stored,
+            json!({"input": {"$blob": reference.to_ref_string()}}),
+        )
+    }
+
+    fn chunk(entries: Vec<IndexedEntry>, end: u64, blobs: Vec<StoredBlob>) -> Chunk {
+        let keys = [
+            ("k".to_owned(), Ok(Some(SecretKey::from_bytes([7; 32])))),
+            ("erased".to_owned(), Ok(None)),
+            (
+                "lost".to_owned(),
+                Err(StoreError::Corrupt("data key lost is missing".into())),
+            ),
+        ];
+        Chunk {
+            start: 0,
+            end,
+            entries,
+            blobs,
+            keys: keys.into_iter().collect(),
+        }
+    }
+
+    fn failure(checked: &Checked) -> String {
+        checked
+            .first_failure
+            .as_ref()
+            .map(|found| found.failure.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_sound_chunk_gives_its_leaves_and_counts_its_blobs() {
+        let key = SecretKey::from_bytes([7; 32]);
+        let (readable, member) = blob(&key, "k", 2, b"{\"a\":1}");
+        let (mut erased, erased_member) = blob(&key, "k", 7, b"[]");
+        erased.key_id = "erased".into();
+        let entries: Vec<_> = (0..10)
+            .map(|seq| match seq {
+                2 => entry(seq, member.clone()),
+                7 => entry(seq, erased_member.clone()),
+                _ => entry(seq, json!({})),
+            })
+            .collect();
+        let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(&e.entry)).collect();
+        for workers in [1, 2, 3, 16] {
+            let checked =
+                chunk(entries.clone(), 10, vec![readable.clone(), erased.clone()]).check(workers);
+            assert!(checked.first_failure.is_none(), "{}", failure(&checked));
+            assert_eq!(checked.leaves, leaves);
+            assert_eq!((checked.blobs, checked.erased_blobs), (1, 1));
+        }
+    }
+
+    #[test]
+    fn the_lowest_bad_seq_is_reported_whichever_worker_finds_it() {
+        let mut entries: Vec<_> = (0..10).map(|seq| entry(seq, json!({}))).collect();
+        entries[8].entry = b"{\"seq\": 8}".to_vec();
+        entries[3].index.as_mut().unwrap().agent = "b".into();
+        for workers in [1, 2, 3, 10] {
+            let checked = chunk(entries.clone(), 10, vec![]).check(workers);
+            assert_eq!(
+                failure(&checked),
+                "seq 3: the derived index columns disagree with the entry"
+            );
+            // Leaves stop at the first bad entry: the tree is checked up to it.
+            assert_eq!(checked.leaves.len(), 3);
+        }
+    }
+
+    #[test]
+    fn every_entry_check_names_its_reason() {
+        type Edit = fn(&mut Vec<IndexedEntry>, &mut u64);
+        let cases: &[(Edit, &str)] = &[
+            (
+                |e, _| e[4].seq = 5,
+                "seq 4: missing: the next stored entry has seq 5",
+            ),
+            (
+                |e, _| e[4].entry.insert(1, b' '),
+                "seq 4: not an RFC 8785 canonical I-JSON object (at byte 1:",
+            ),
+            (
+                |e, _| e[4].entry = b"[4]".to_vec(),
+                "seq 4: not an RFC 8785 canonical I-JSON object (at byte 0: not a JSON object)",
+            ),
+            (
+                |e, _| *e = e.iter().map(|x| entry(x.seq, json!({"seq": 9}))).collect(),
+                "seq 0: its `seq` field names another position",
+            ),
+            (|e, _| e[4].index = None, "seq 4: no index row"),
+            (
+                |e, _| e[4].index.as_mut().unwrap().timestamp_micros += 1,
+                "seq 4: the derived index columns disagree with the entry",
+            ),
+            (
+                |_, end| *end += 2,
+                "seq 6: missing: the tree head covers it but no entry is stored",
+            ),
+        ];
+        for (edit, expected) in cases {
+            let mut entries: Vec<_> = (0..6).map(|seq| entry(seq, json!({}))).collect();
+            let mut end = 6;
+            edit(&mut entries, &mut end);
+            let checked = chunk(entries, end, vec![]).check(2);
+            assert!(
+                failure(&checked).starts_with(expected),
+                "{}",
+                failure(&checked)
+            );
+        }
+    }
+
+    #[test]
+    fn blob_failures_name_the_seq_they_are_filed_under() {
+        let key = SecretKey::from_bytes([7; 32]);
+        let other_key = SecretKey::from_bytes([8; 32]);
+        let (good, member) = blob(&key, "k", 2, b"1");
+        let (stray, _) = blob(&key, "k", 3, b"2");
+        let (mut wrong_commitment, wrong_member) = blob(&key, "k", 4, b"3");
+        wrong_commitment.sealed = key.seal(
+            &[&[4u8; 32][..], b"4"].concat(),
+            &blob_aad(&wrong_commitment.reference),
+            &mut rand::thread_rng(),
+        );
+        let (undecryptable, undecryptable_member) = blob(&other_key, "k", 4, b"5");
+        let (mut lost_key, lost_member) = blob(&key, "k", 4, b"6");
+        lost_key.key_id = "lost".into();
+        let entries = |fourth: &Value| -> Vec<IndexedEntry> {
+            (0..6)
+                .map(|seq| match seq {
+                    2 => entry(seq, member.clone()),
+                    4 => entry(seq, fourth.clone()),
+                    _ => entry(seq, json!({})),
+                })
+                .collect()
+        };
+        let mut moved = good.clone();
+        moved.seq = Some(3);
+        let cases = [
+            (
+                stray.clone(),
+                &json!({}),
+                "seq 3: blob sha256:",
+                "is not referenced by the entry it is filed under",
+            ),
+            // Referenced by entry 2 only.
+            (
+                moved,
+                &json!({}),
+                "seq 3: blob sha256:",
+                "is not referenced by the entry it is filed under",
+            ),
+            (
+                wrong_commitment,
+                &wrong_member,
+                "seq 4: blob sha256:",
+                "does not open its commitment",
+            ),
+            (
+                undecryptable,
+                &undecryptable_member,
+                "seq 4: blob sha256:",
+                "does not decrypt",
+            ),
+            (
+                lost_key,
+                &lost_member,
+                "seq 4: blob sha256:",
+                "data key lost is missing",
+            ),
+        ];
+        for (bad, fourth, start, end) in cases {
+            let checked = chunk(entries(fourth), 6, vec![good.clone(), bad]).check(2);
+            let message = failure(&checked);
+            assert!(
+                message.starts_with(start) && message.ends_with(end),
+                "{message}"
+            );
+        }
+        // In seq order, an entry before a blob filed under it or later, a blob before
+        // a later entry.
+        for (bad_entry, expected) in [
+            (1, "seq 1: no index row"),
+            (3, "seq 3: no index row"),
+            (4, "seq 3: blob sha256:"),
+        ] {
+            let mut with_bad_entry = entries(&json!({}));
+            with_bad_entry[bad_entry].index = None;
+            let checked = chunk(with_bad_entry, 6, vec![good.clone(), stray.clone()]).check(2);
+            assert!(
+                failure(&checked).starts_with(expected),
+                "{}",
+                failure(&checked)
+            );
+        }
+    }
+
+    /// A log of `n` events appended in batches of 6, with a checkpoint after each.
+    async fn log(dir: &std::path::Path, n: usize) -> Arc<crate::state::App> {
+        use crate::datadir::{self, SecretPaths};
+        let store = evident_store::sqlite::SqliteStore::open(dir, &Default::default()).unwrap();
+        let paths = SecretPaths::new(dir, None);
+        datadir::initialize(&store, &paths, Some("verify.example/log"))
+            .await
+            .unwrap();
+        let secrets = datadir::load(&store, &paths).await.unwrap();
+        let app = crate::state::App::start(Arc::new(store), secrets, Default::default());
+        let admin = crate::auth::Principal {
+            name: "test".into(),
+            role: crate::auth::Role::Admin,
+            agents: vec![],
+        };
+        for batch in (0..n).collect::<Vec<_>>().chunks(6) {
+            let events = batch
+                .iter()
+                .map(|i| {
+                    json!({"trace_id": format!("t{}", i % 4), "timestamp": "2026-11-23T10:00:00Z",
+                           "actor": {"type": "agent", "id": "a"}, "event_type": "step",
+                           "context": {"subject": format!("s{}", i % 3)},
+                           "input": {"i": i}, "output": "done"})
+                })
+                .collect();
+            crate::ingest::ingest(&app, &admin, events).await.unwrap();
+            crate::checkpointer::sign_if_grown(&app).await.unwrap();
+        }
+        app
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chunks_of_any_length_verify_the_same_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = log(dir.path(), 40).await;
+        let key = &app.identity.verifier_key;
+        let whole = verify_store(&*app.store, &app.vault, key, &[], &|_, _| {})
+            .await
+            .unwrap();
+        assert_eq!((whole.tree_size, whole.blobs), (40, 80));
+        assert!(whole.checkpoints >= 7, "{whole:?}");
+        for chunk_len in [1, 5, 6, 13, 40, 41] {
+            let done = std::sync::Mutex::new(Vec::new());
+            let progress = |n: u64, _: u64| done.lock().unwrap().push(n);
+            let report = verify_log(&*app.store, &app.vault, key, &[], &progress, chunk_len)
+                .await
+                .unwrap();
+            assert_eq!(report, whole, "chunks of {chunk_len}");
+            assert_eq!(done.lock().unwrap().last(), Some(&40));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tree_failures_come_in_seq_order_with_the_chunk_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = log(dir.path(), 30).await;
+        let head = app.store.tree_head().await.unwrap();
+        let leaves: Vec<_> = app
+            .store
+            .read_entries(0, 30)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| leaf_hash(&e.entry))
+            .collect();
+        let found_at = |seq: u64| Found::entry(seq, Rank::Entry, "bad entry");
+        let extend = |leaves: Vec<Hash>,
+                      roots: BTreeMap<u64, (Hash, &'static str)>,
+                      first: Option<Found>| {
+            let store = app.store.clone();
+            async move {
+                let mut tree = TreeCheck {
+                    edge: TileMap::new(),
+                    size: 0,
+                    head,
+                    expected_roots: &roots,
+                };
+                let checked = Checked {
+                    leaves,
+                    first_failure: first,
+                    blobs: 0,
+                    erased_blobs: 0,
+                };
+                tree.extend(&*store, 0, &checked)
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+            }
+        };
+        // The stored tiles match: nothing to report.
+        assert_eq!(extend(leaves.clone(), BTreeMap::new(), None).await, None);
+        // A wrong root at size 12 is reported before an entry failure at seq 20 (the
+        // tree up to 12 is wrong), not before one at seq 5.
+        let wrong = BTreeMap::from([(12, (Hash([1; 32]), "stored checkpoint"))]);
+        let reported = extend(leaves.clone(), wrong.clone(), Some(found_at(20))).await;
+        assert!(reported
+            .unwrap()
+            .starts_with("checkpoint of size 12: the stored checkpoint signs a root"));
+        assert_eq!(
+            extend(leaves[..5].to_vec(), wrong, Some(found_at(5))).await,
+            None
+        );
+        // A leaf that differs from the stored tile names its seq.
+        let mut altered = leaves.clone();
+        altered[9] = Hash([0; 32]);
+        assert_eq!(
+            extend(altered.clone(), BTreeMap::new(), None)
+                .await
+                .unwrap(),
+            "seq 9: stored hash tile 0/0 does not match the entries"
+        );
+        assert_eq!(
+            extend(altered, BTreeMap::new(), Some(found_at(3))).await,
+            None
+        );
+        // The head's root must come out at the head's size.
+        let mut short = leaves;
+        short.pop();
+        let mut tree_head = head;
+        tree_head.size = 29;
+        let mut tree = TreeCheck {
+            edge: TileMap::new(),
+            size: 0,
+            head: tree_head,
+            expected_roots: &BTreeMap::new(),
+        };
+        let checked = Checked {
+            leaves: short,
+            first_failure: None,
+            blobs: 0,
+            erased_blobs: 0,
+        };
+        let err = tree.extend(&*app.store, 0, &checked).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tree: the tree head's root at size 29 is not the root of the entries"
+        );
+    }
 }

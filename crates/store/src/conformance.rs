@@ -284,6 +284,13 @@ pub async fn back_links_follow_trace_and_subject(store: Arc<dyn Store>) {
     let rows = store.index_rows(0, 4).await.unwrap();
     let token = test_token_key().subject_token("alice");
     assert_eq!(rows[3].1.subject.as_deref(), Some(token.as_str()));
+    // What verify reads: the same entries and rows, paired.
+    let indexed = store.read_indexed_entries(1, 9).await.unwrap();
+    assert_eq!(indexed.len(), 3);
+    for (row, (entry, (seq, keys))) in indexed.iter().zip(entries[1..].iter().zip(&rows[1..])) {
+        assert_eq!((row.seq, &row.entry), (entry.seq, &entry.entry));
+        assert_eq!((row.seq, row.index.as_ref()), (*seq, Some(keys)));
+    }
 }
 
 pub async fn tiles_prove_what_the_head_says(store: Arc<dyn Store>) {

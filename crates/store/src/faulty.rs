@@ -15,8 +15,9 @@ use evident_core::record::{IndexKeys, UploadedBlob};
 use evident_tlog::{TileId, TileMap};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, SealedBlob, SealedValue,
-    Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead,
+    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, ErasureReport, IndexedEntry, SealedBlob,
+    SealedValue, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint, StoredEntry,
+    TreeHead,
 };
 
 /// When the injected failure happens.
@@ -85,6 +86,9 @@ impl<S: Store> Store for FaultyStore<S> {
     }
     async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
         self.inner.index_rows(start, end).await
+    }
+    async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
+        self.inner.read_indexed_entries(start, end).await
     }
     async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()> {
         self.inner.put_checkpoint(checkpoint).await

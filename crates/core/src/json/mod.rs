@@ -42,9 +42,28 @@
 //! let err = parse_value(br#"{"actor": {"id": 1, "id": 2}}"#).unwrap_err();
 //! assert_eq!(err.pointer, "/actor/id");
 //! ```
+//!
+//! # Checking canonical form: `scan.rs`
+//!
+//! [`Canonical::check`] decides, in one pass over the bytes and without building a
+//! value, whether bytes are exactly what [`canonical_bytes`] writes for what
+//! [`parse_value`] reads from them; `evident verify` runs it on every entry, and
+//! reads the few members it needs from the checked bytes.
+//!
+//! ```
+//! use evident_core::json::Canonical;
+//!
+//! let entry = Canonical::check(r#"{"a":"€","b":[1.5,100]}"#.as_bytes()).unwrap();
+//! assert_eq!(entry.get("b").unwrap().as_bytes(), b"[1.5,100]");
+//! assert!(Canonical::check(br#"{"b":1,"a":2}"#).is_err()); // not sorted
+//! assert!(Canonical::check(br#"{"a": 1}"#).is_err()); // whitespace
+//! assert!(Canonical::check(b"[1.50]").is_err()); // not ECMAScript's 1.5
+//! assert!(Canonical::check(br#"["\u20ac"]"#).is_err()); // € needs no escape
+//! ```
 
 mod body;
 pub mod jcs;
+pub mod scan;
 mod strict;
 
 use std::borrow::Cow;
@@ -53,6 +72,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use body::{parse_events_body, BodyFormat};
+pub use scan::{Canonical, CanonicalObject, NotCanonical};
 
 /// The deepest nesting of arrays and objects accepted, counting the outermost
 /// container as level 1.

@@ -27,8 +27,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
     ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    SealedBlob, SealedValue, Store, StoreError, StoreResult, StoredBlob, StoredCheckpoint,
-    StoredEntry, TreeHead,
+    IndexedEntry, SealedBlob, SealedValue, Store, StoreError, StoreResult, StoredBlob,
+    StoredCheckpoint, StoredEntry, TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -210,6 +210,67 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// The index columns of `entries e` as `verify` compares them with the entry
+/// ([`index_keys_at`] reads them): traces, jobs, cases and runs as the index sees them,
+/// through their numbers, and only where number and id column agree (a disagreement
+/// reads as a wrong value, which `verify` reports).
+macro_rules! index_columns {
+    () => {
+        "event_id,
+         coalesce((SELECT value FROM id_numbers WHERE kind = 0
+                   AND value = e.trace_id AND no = e.trace_no), ''),
+         event_type, agent,
+         (SELECT value FROM id_numbers WHERE kind = 1
+          AND value = e.job_id AND no = e.job_no),
+         (SELECT value FROM id_numbers WHERE kind = 2
+          AND value = e.case_id AND no = e.case_no),
+         (SELECT value FROM id_numbers WHERE kind = 3
+          AND value = e.workflow_run_id AND no = e.run_no),
+         subject, ts"
+    };
+}
+
+/// The [`index_columns!`] of a row, from column `first` on.
+fn index_keys_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<IndexKeys> {
+    Ok(IndexKeys {
+        event_id: r.get(first)?,
+        trace_id: r.get(first + 1)?,
+        event_type: r.get(first + 2)?,
+        agent: r.get(first + 3)?,
+        job_id: r.get(first + 4)?,
+        case_id: r.get(first + 5)?,
+        workflow_run_id: r.get(first + 6)?,
+        subject: r.get(first + 7)?,
+        timestamp_micros: r.get(first + 8)?,
+    })
+}
+
+/// A bulk read (`verify` reads every page of `entries` and `blobs` once, the integrity
+/// check every page of the file) through a
+/// memory map of the database: pages are read in place, without a `read()` call and a
+/// copy into SQLite's page cache for each. Dropping it unmaps, so the pooled connection
+/// is left as it was.
+struct BulkRead<'c>(&'c Connection);
+
+impl<'c> BulkRead<'c> {
+    /// Up to this much of the file is mapped (SQLite caps it at 2 GiB by default); the
+    /// rest is read as usual.
+    const MMAP_BYTES: i64 = 1 << 31;
+
+    fn start(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.pragma_update(None, "mmap_size", Self::MMAP_BYTES)?;
+        Ok(Self(conn))
+    }
+}
+
+impl Drop for BulkRead<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "mmap_size", 0) {
+            tracing::warn!(error = %e, "could not unmap the database after a bulk read");
+        }
+    }
+}
+
 /// SQLite errors in backend-neutral terms.
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
@@ -327,38 +388,34 @@ impl Store for SqliteStore {
 
     async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                // Traces, jobs, cases and runs as the index sees them: through their
-                // numbers, and only where number and id column agree (a disagreement
-                // reads as a wrong value, which `verify` reports).
-                "SELECT seq, event_id,
-                        coalesce((SELECT value FROM id_numbers WHERE kind = 0
-                                  AND value = e.trace_id AND no = e.trace_no), ''),
-                        event_type, agent,
-                        (SELECT value FROM id_numbers WHERE kind = 1
-                         AND value = e.job_id AND no = e.job_no),
-                        (SELECT value FROM id_numbers WHERE kind = 2
-                         AND value = e.case_id AND no = e.case_no),
-                        (SELECT value FROM id_numbers WHERE kind = 3
-                         AND value = e.workflow_run_id AND no = e.run_no),
-                        subject, ts
-                 FROM entries e WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
-            )?;
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT seq, ",
+                index_columns!(),
+                " FROM entries e WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"
+            ))?;
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
-                Ok((
-                    seq_of(r.get(0)?),
-                    IndexKeys {
-                        event_id: r.get(1)?,
-                        trace_id: r.get(2)?,
-                        event_type: r.get(3)?,
-                        agent: r.get(4)?,
-                        job_id: r.get(5)?,
-                        case_id: r.get(6)?,
-                        workflow_run_id: r.get(7)?,
-                        subject: r.get(8)?,
-                        timestamp_micros: r.get(9)?,
-                    },
-                ))
+                Ok((seq_of(r.get(0)?), index_keys_at(r, 1)?))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
+        // One pass over the table's pages instead of two.
+        self.read(move |conn| {
+            let _mapped = BulkRead::start(conn)?;
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT seq, entry, ",
+                index_columns!(),
+                " FROM entries e WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"
+            ))?;
+            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
+                Ok(IndexedEntry {
+                    seq: seq_of(r.get(0)?),
+                    entry: r.get(1)?,
+                    index: Some(index_keys_at(r, 2)?),
+                })
             })?;
             rows.collect()
         })
@@ -509,6 +566,7 @@ impl Store for SqliteStore {
 
     async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
         self.read(move |conn| {
+            let _mapped = BulkRead::start(conn)?;
             let mut stmt = conn.prepare_cached(
                 "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs
                  WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
@@ -842,6 +900,8 @@ impl Store for SqliteStore {
 
     async fn integrity_check(&self) -> StoreResult<Vec<String>> {
         self.read(|conn| {
+            // It reads every page of the file.
+            let _mapped = BulkRead::start(conn)?;
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
