@@ -22,8 +22,8 @@
 //! How it runs: the backend's check reads the database on its own connection and
 //! thread, beside the pass. The pass reads a chunk (entries with their index columns,
 //! the blobs filed under them, the data keys those need) while the previous chunk is
-//! checked: its entries and blobs split among all cores (`std::thread::scope`), each
-//! part stopping at its first bad entry. Integrating the leaves into the tree is the
+//! checked: its entries and blobs split into tasks for every core (rayon's pool, whose
+//! threads live for the whole run), each task stopping at its first bad entry. Integrating the leaves into the tree is the
 //! only sequential step; it stops at every size a checkpoint names.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -36,12 +36,17 @@ use evident_store::{IndexedEntry, Store, StoreError, StoredBlob, TreeHead};
 use evident_tlog::{
     integrate, leaf_hash, open_checkpoint, right_edge_tiles, Checkpoint, Hash, TileId, TileMap,
 };
+use rayon::prelude::*;
 
 use crate::vault::{BlobContent, Vault};
 
 /// Entries read and checked per step. Two chunks are in memory at a time (one read
 /// while the other is checked); entries are at most 64 KiB, so at most 512 MiB.
 const CHUNK: u64 = 4_096;
+
+/// Entries (or blobs) one task checks: enough tasks per chunk to keep every core
+/// busy to the end, few enough that handing them out costs nothing.
+const ENTRIES_PER_TASK: usize = 256;
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +190,6 @@ async fn verify_log(
         check_root(0, *root, evident_tlog::EMPTY_ROOT, what)?;
     }
 
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut tree = TreeCheck {
         edge: TileMap::new(),
         size: 0,
@@ -209,7 +213,7 @@ async fn verify_log(
             }
         };
         let check = async {
-            tokio::task::spawn_blocking(move || chunk.check(workers))
+            tokio::task::spawn_blocking(move || chunk.check(ENTRIES_PER_TASK))
                 .await
                 .map_err(|e| VerifyFailure::Store(format!("the verify task failed: {e}")))
         };
@@ -313,11 +317,15 @@ impl Chunk {
         })
     }
 
-    /// Checks every entry and blob, `workers` at a time; everything but the tree.
-    fn check(self, workers: usize) -> Checked {
-        let parts = in_parallel(&self.entries, workers, |offset, entries| {
-            check_entries(self.start + offset as u64, entries)
-        });
+    /// Checks every entry and blob on every core, `per_task` entries to a task;
+    /// everything but the tree.
+    fn check(self, per_task: usize) -> Checked {
+        let parts: Vec<EntriesPart> = self
+            .entries
+            .par_chunks(per_task)
+            .enumerate()
+            .map(|(i, entries)| check_entries(self.start + (i * per_task) as u64, entries))
+            .collect();
         let mut leaves = Vec::with_capacity(self.entries.len());
         let mut referenced = HashSet::new();
         let mut first_failure = None;
@@ -339,14 +347,14 @@ impl Chunk {
             first_failure = Found::first(first_failure, Some(missing));
         }
 
-        let opened = in_parallel(&self.blobs, workers, |_, blobs| {
-            blobs
-                .iter()
-                .map(|blob| open_blob(blob, &self.keys))
-                .collect::<Vec<_>>()
-        });
+        let opened: Vec<_> = self
+            .blobs
+            .par_iter()
+            .with_min_len(per_task)
+            .map(|blob| open_blob(blob, &self.keys))
+            .collect();
         let (mut blobs, mut erased_blobs) = (0, 0);
-        for (blob, opened) in self.blobs.iter().zip(opened.into_iter().flatten()) {
+        for (blob, opened) in self.blobs.iter().zip(opened) {
             let seq = blob.seq.unwrap_or_default();
             // A blob is filed under the first entry that references it.
             let found = match opened {
@@ -377,34 +385,6 @@ impl Chunk {
             erased_blobs,
         }
     }
-}
-
-/// Runs `f` on up to `workers` consecutive parts of `items` at once, each with the
-/// offset of its first item; returns the results in order.
-fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(usize, &[T]) -> R + Sync,
-) -> Vec<R> {
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let part = items.len().div_ceil(workers.max(1));
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(part)
-            .enumerate()
-            .map(|(i, items)| scope.spawn(move || f(i * part, items)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// What checking consecutive entries found: the leaf hashes up to the first bad
@@ -704,9 +684,9 @@ mod tests {
             })
             .collect();
         let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(&e.entry)).collect();
-        for workers in [1, 2, 3, 16] {
+        for per_task in [1, 2, 3, 16] {
             let checked =
-                chunk(entries.clone(), 10, vec![readable.clone(), erased.clone()]).check(workers);
+                chunk(entries.clone(), 10, vec![readable.clone(), erased.clone()]).check(per_task);
             assert!(checked.first_failure.is_none(), "{}", failure(&checked));
             assert_eq!(checked.leaves, leaves);
             assert_eq!((checked.blobs, checked.erased_blobs), (1, 1));
@@ -718,8 +698,8 @@ mod tests {
         let mut entries: Vec<_> = (0..10).map(|seq| entry(seq, json!({}))).collect();
         entries[8].entry = b"{\"seq\": 8}".to_vec();
         entries[3].index.as_mut().unwrap().agent = "b".into();
-        for workers in [1, 2, 3, 10] {
-            let checked = chunk(entries.clone(), 10, vec![]).check(workers);
+        for per_task in [1, 2, 3, 4, 10] {
+            let checked = chunk(entries.clone(), 10, vec![]).check(per_task);
             assert_eq!(
                 failure(&checked),
                 "seq 3: the derived index columns disagree with the entry"

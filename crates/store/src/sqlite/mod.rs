@@ -271,6 +271,11 @@ impl Drop for BulkRead<'_> {
     }
 }
 
+/// Room for the rows of a bulk read of `start..end` (about one per entry).
+fn bulk_capacity(start: u64, end: u64) -> usize {
+    usize::try_from(end.saturating_sub(start).min(1 << 16)).unwrap_or(0)
+}
+
 /// SQLite errors in backend-neutral terms.
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
@@ -410,6 +415,8 @@ impl Store for SqliteStore {
                 index_columns!(),
                 " FROM entries e WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"
             ))?;
+            // Sized up front: growing a vector of thousands of entries copies it.
+            let mut entries = Vec::with_capacity(bulk_capacity(start, end));
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
                 Ok(IndexedEntry {
                     seq: seq_of(r.get(0)?),
@@ -417,7 +424,10 @@ impl Store for SqliteStore {
                     index: Some(index_keys_at(r, 2)?),
                 })
             })?;
-            rows.collect()
+            for row in rows {
+                entries.push(row?);
+            }
+            Ok(entries)
         })
         .await
     }
@@ -571,8 +581,11 @@ impl Store for SqliteStore {
                 "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs
                  WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
-            let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], blob_from_row)?;
-            rows.collect()
+            let mut blobs = Vec::with_capacity(bulk_capacity(start, end));
+            for row in stmt.query_map(params![sql_seq(start), sql_seq(end)], blob_from_row)? {
+                blobs.push(row?);
+            }
+            Ok(blobs)
         })
         .await
     }
