@@ -1,7 +1,12 @@
 //! `canonical_bytes` against published RFC 8785 vectors (see `testdata/jcs/README.md`).
 
+// The generator's mutations are used by json_scan.rs only.
+#[allow(dead_code)]
+mod common;
+
 use std::path::PathBuf;
 
+use common::Gen;
 use evident_core::json::{canonical_bytes, parse_value, sha256_canonical};
 use serde_json::{json, Number, Value};
 
@@ -131,90 +136,6 @@ fn sha256_canonical_is_sha256_of_the_canonical_bytes() {
         hex,
         "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
     );
-}
-
-/// A deterministic generator of awkward JSON values: names and strings mixing ASCII,
-/// control characters, escapes, BMP characters above U+E000 and supplementary ones
-/// (where UTF-8 and UTF-16 orders disagree), numbers across the double range.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: enough spread for test data, no dependency.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn text(&mut self) -> String {
-        const PIECES: &[&str] = &[
-            "a",
-            "b",
-            "Z",
-            "0",
-            "_",
-            "\"",
-            "\\",
-            "/",
-            "\u{0}",
-            "\u{1f}",
-            "\u{7f}",
-            "\n",
-            "\t",
-            "\u{8}",
-            "\u{c}",
-            "\r",
-            "é",
-            "€",
-            "\u{e000}",
-            "\u{fb33}",
-            "\u{ffee}",
-            "😀",
-            "\u{10000}",
-            "\u{1d11e}",
-            "日本",
-            " ",
-        ];
-        let len = self.below(6);
-        (0..len)
-            .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
-            .collect()
-    }
-
-    fn number(&mut self) -> Number {
-        match self.below(5) {
-            0 => Number::from(self.below(1 << 54) as i64 - (1 << 53)),
-            1 => Number::from(self.next()),
-            2 => Number::from(-(self.next() as i64).abs()),
-            3 => Number::from_f64(f64::from_bits(self.next())).unwrap_or_else(|| Number::from(0)),
-            _ => Number::from_f64((self.below(2_000_001) as f64 - 1e6) / 1e3).unwrap(),
-        }
-    }
-
-    fn value(&mut self, depth: u32) -> Value {
-        let kind = if depth > 4 {
-            self.below(4)
-        } else {
-            self.below(6)
-        };
-        match kind {
-            0 => Value::Null,
-            1 => Value::Bool(self.below(2) == 0),
-            2 => Value::Number(self.number()),
-            3 => Value::String(self.text()),
-            4 => Value::Array((0..self.below(5)).map(|_| self.value(depth + 1)).collect()),
-            _ => Value::Object(
-                (0..self.below(7))
-                    .map(|_| (self.text(), self.value(depth + 1)))
-                    .collect(),
-            ),
-        }
-    }
 }
 
 #[test]

@@ -256,54 +256,12 @@ impl Vault {
         &self,
         key_ids: &[String],
     ) -> Result<HashMap<String, Option<SecretKey>>, StoreError> {
-        let mut found = HashMap::with_capacity(key_ids.len());
-        let mut missing = Vec::new();
-        {
-            let cache = self.by_id.lock().ok();
-            for key_id in key_ids {
-                match cache.as_ref().and_then(|c| fresh(c.get(key_id))) {
-                    Some(key) => {
-                        found.insert(key_id.clone(), key);
-                    }
-                    None => missing.push(key_id.clone()),
-                }
-            }
-        }
-        missing.sort_unstable();
-        missing.dedup();
-        if missing.is_empty() {
-            return Ok(found);
-        }
-        let stored = self.store.data_keys(&missing).await?;
-        let absent: Vec<String> = missing
-            .iter()
-            .filter(|id| !stored.contains_key(*id))
-            .cloned()
-            .collect();
-        if !absent.is_empty() {
-            let destroyed = self.store.destroyed_keys(&absent).await?;
-            if let Some(damaged) = absent.iter().find(|id| !destroyed.contains(*id)) {
-                return Err(StoreError::Corrupt(format!(
-                    "data key {damaged} is missing but was never destroyed by an erasure"
-                )));
-            }
-        }
-        let now = Instant::now();
-        let mut fetched = Vec::with_capacity(missing.len());
-        for key_id in missing {
-            let key = stored.get(&key_id).map(|k| self.unwrap(k)).transpose()?;
-            fetched.push((key_id, key));
-        }
-        if let Ok(mut cache) = self.by_id.lock() {
-            if cache.len() + fetched.len() > 100_000 {
-                cache.clear();
-            }
-            for (key_id, key) in &fetched {
-                cache.insert(key_id.clone(), (now, key.clone()));
-            }
-        }
-        found.extend(fetched);
-        Ok(found)
+        let ids: BTreeSet<String> = key_ids.iter().cloned().collect();
+        self.keys_each(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, key)| key.map(|key| (id, key)))
+            .collect()
     }
 
     /// Data keys by id, each as [`Vault::key`] would return it, asking the store once
