@@ -31,55 +31,62 @@ enum Plan {
     SameAs(usize),
 }
 
-/// The newest `seq` of each recently seen trace and subject, so that the back-links
-/// of a new entry cost no index lookup. Valid only for the tree size `valid_at`: any
-/// append by another process (several `evident` commands may open one data dir) moves
-/// the head, and the cache is then dropped. A miss asks the database.
+/// The newest `seq` of each recently seen trace and subject, and the numbers of
+/// recently seen ids, so that a new entry's back-links and index numbers cost no
+/// lookup. Valid only for the tree size `valid_at`: any append by another process
+/// (several `evident` commands may open one data dir) moves the head, and the cache is
+/// then dropped. A miss asks the database.
 #[derive(Debug, Default)]
 pub(super) struct BackLinks {
     valid_at: Option<u64>,
-    trace: HashMap<String, u64>,
-    subject: HashMap<String, u64>,
-    numbers: HashMap<(IdKind, String), i64>,
+    committed: Links,
 }
 
-/// Entries per map before the cache starts over (about 100 bytes each, so the three
-/// maps stay under ~30 MB: the peak-RSS budget is 512 MiB at 10M events).
+/// Entries per map before that map starts over (about 100 bytes each: the peak-RSS
+/// budget is 512 MiB at 10M events).
 const BACK_LINKS_CAPACITY: usize = 100_000;
 
-impl BackLinks {
-    fn clear(&mut self) {
-        self.valid_at = None;
-        self.trace.clear();
-        self.subject.clear();
-        self.numbers.clear();
-    }
+/// What one set of maps knows: the committed cache, or what the transaction in
+/// progress set (it reaches the cache only once it commits).
+#[derive(Debug, Default)]
+struct Links {
+    trace: HashMap<String, u64>,
+    subject: HashMap<String, u64>,
+    /// By [`IdKind`], id → number.
+    numbers: [HashMap<String, i64>; 4],
+}
 
-    /// Takes in what a committed transaction appended; the tree is now `size`.
-    fn committed(&mut self, pending: PendingLinks, size: u64) {
-        if self.trace.len() + pending.trace.len() > BACK_LINKS_CAPACITY {
-            self.trace.clear();
+impl BackLinks {
+    /// Takes in what a committed transaction set; the tree is now `size`.
+    fn committed(&mut self, pending: Links, size: u64) {
+        fn merge<T>(into: &mut HashMap<String, T>, from: HashMap<String, T>) {
+            if into.len() + from.len() > BACK_LINKS_CAPACITY {
+                into.clear();
+            }
+            into.extend(from);
         }
-        if self.subject.len() + pending.subject.len() > BACK_LINKS_CAPACITY {
-            self.subject.clear();
+        let Links {
+            trace,
+            subject,
+            numbers,
+        } = pending;
+        merge(&mut self.committed.trace, trace);
+        merge(&mut self.committed.subject, subject);
+        for (into, from) in self.committed.numbers.iter_mut().zip(numbers) {
+            merge(into, from);
         }
-        if self.numbers.len() + pending.numbers.len() > BACK_LINKS_CAPACITY {
-            self.numbers.clear();
-        }
-        self.trace.extend(pending.trace);
-        self.subject.extend(pending.subject);
-        self.numbers.extend(pending.numbers);
         self.valid_at = Some(size);
     }
 }
 
-/// The back-links set by the transaction in progress; they reach [`BackLinks`] only
-/// once it commits.
-#[derive(Default)]
-struct PendingLinks {
-    trace: HashMap<String, u64>,
-    subject: HashMap<String, u64>,
-    numbers: HashMap<(IdKind, String), i64>,
+/// `key`'s value as the transaction in progress sees it: what it set itself, else
+/// what was committed.
+fn seen<T: Copy>(
+    pending: &HashMap<String, T>,
+    committed: &HashMap<String, T>,
+    key: &str,
+) -> Option<T> {
+    pending.get(key).or_else(|| committed.get(key)).copied()
 }
 
 /// The number of `value` (the `seq` of the first entry that named it), assigning
@@ -87,13 +94,17 @@ struct PendingLinks {
 fn id_number(
     tx: &Transaction<'_>,
     links: &BackLinks,
-    pending: &mut PendingLinks,
+    pending: &mut Links,
     kind: IdKind,
     value: &str,
     seq: u64,
 ) -> StoreResult<(i64, bool)> {
-    let key = (kind, value.to_owned());
-    if let Some(&no) = pending.numbers.get(&key).or(links.numbers.get(&key)) {
+    let slot = kind as usize;
+    if let Some(no) = seen(
+        &pending.numbers[slot],
+        &links.committed.numbers[slot],
+        value,
+    ) {
         return Ok((no, false));
     }
     let stored: Option<i64> = tx
@@ -112,7 +123,7 @@ fn id_number(
             (sql_seq(seq), true)
         }
     };
-    pending.numbers.insert(key, no);
+    pending.numbers[slot].insert(value.to_owned(), no);
     Ok((no, new))
 }
 
@@ -120,7 +131,7 @@ fn id_number(
 fn optional_id_number(
     tx: &Transaction<'_>,
     links: &BackLinks,
-    pending: &mut PendingLinks,
+    pending: &mut Links,
     kind: IdKind,
     value: Option<&str>,
     seq: u64,
@@ -140,9 +151,9 @@ pub(super) fn append(
         .map_err(map_err)?;
     let head = read_tree_head(&tx).map_err(map_err)?;
     if links.valid_at != Some(head.size) {
-        links.clear();
+        *links = BackLinks::default();
     }
-    let mut pending = PendingLinks::default();
+    let mut pending = Links::default();
     let mut next_seq = head.size;
     let mut leaves: Vec<Hash> = Vec::new();
     let mut outcomes = Vec::with_capacity(requests.len());
@@ -243,21 +254,17 @@ fn classify(
 fn insert_event(
     tx: &Transaction<'_>,
     links: &BackLinks,
-    pending: &mut PendingLinks,
+    pending: &mut Links,
     seq: u64,
     appended: &EventToAppend,
 ) -> StoreResult<Hash> {
     let event = &appended.event;
     let keys = &event.index;
     let (trace_no, new_trace) = id_number(tx, links, pending, IdKind::Trace, &keys.trace_id, seq)?;
-    let trace_prev = match pending
-        .trace
-        .get(&keys.trace_id)
-        .or(links.trace.get(&keys.trace_id))
-    {
-        Some(&prev) => Some(prev),
+    let trace_prev = match seen(&pending.trace, &links.committed.trace, &keys.trace_id) {
+        Some(prev) => Some(prev),
         None if new_trace => None,
-        None => previous_seq(tx, "trace_no", trace_no)?,
+        None => previous_seq(tx, PREVIOUS_IN_TRACE, trace_no)?,
     };
     let job_no = optional_id_number(tx, links, pending, IdKind::Job, keys.job_id.as_deref(), seq)?;
     let case_no = optional_id_number(
@@ -279,9 +286,9 @@ fn insert_event(
     pending.trace.insert(keys.trace_id.clone(), seq);
     let subject_prev = match &keys.subject {
         Some(subject) => {
-            let prev = match pending.subject.get(subject).or(links.subject.get(subject)) {
-                Some(&prev) => Some(prev),
-                None => previous_seq(tx, "subject", subject)?,
+            let prev = match seen(&pending.subject, &links.committed.subject, subject) {
+                Some(prev) => Some(prev),
+                None => previous_seq(tx, PREVIOUS_OF_SUBJECT, subject)?,
             };
             pending.subject.insert(subject.clone(), seq);
             prev
@@ -369,17 +376,17 @@ fn insert_event(
     Ok(leaf)
 }
 
-/// The newest `seq` whose `column` equals `value` (rows of this transaction included).
+/// The newest `seq` of a trace (by number) and of a subject token, rows of this
+/// transaction included: what [`previous_seq`] runs on a cache miss.
+const PREVIOUS_IN_TRACE: &str = "SELECT max(seq) FROM entries WHERE trace_no = ?1";
+const PREVIOUS_OF_SUBJECT: &str = "SELECT max(seq) FROM entries WHERE subject = ?1";
+
+/// Runs one of the `PREVIOUS_*` queries.
 fn previous_seq(
     tx: &Transaction<'_>,
-    column: &str,
+    sql: &str,
     value: impl rusqlite::ToSql,
 ) -> StoreResult<Option<u64>> {
-    let sql = match column {
-        "trace_no" => "SELECT max(seq) FROM entries WHERE trace_no = ?1",
-        "subject" => "SELECT max(seq) FROM entries WHERE subject = ?1",
-        _ => return Err(StoreError::Internal(format!("no back-link on {column}"))),
-    };
     let seq: Option<i64> = tx
         .prepare_cached(sql)
         .and_then(|mut stmt| stmt.query_row([value], |r| r.get(0)))
