@@ -79,7 +79,7 @@ async fn personal_data_becomes_tokens_everywhere_an_auditor_looks() {
     let entry = String::from_utf8(t.entry(0).await).unwrap();
     assert!(!entry.contains(EMAIL) && !entry.contains(PHONE), "{entry}");
     // Search and trace answers hold tokens only.
-    evident_server::indexer::index_step(&t.app).await.unwrap();
+    t.wait_indexed().await;
     let search = t
         .get(
             &format!("/api/v1/events?q=refund&subject={}", "cust-991"),
