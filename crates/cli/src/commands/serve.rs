@@ -102,6 +102,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     };
     let options = SqliteOptions {
         max_size_bytes: config.max_db_bytes,
+        ..SqliteOptions::default()
     };
     let database_url = config.database_url.as_ref().map(DatabaseUrl::expose);
     let store: Arc<dyn Store> = crate::local::open_at(database_url, &data, &options).await?;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::compress::{Dictionaries, Packer};
 use super::search::IdKind;
 use super::{map_err, read_tree_head, seq_of, sql_seq};
 use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
@@ -144,6 +145,8 @@ fn optional_id_number(
 pub(super) fn append(
     conn: &mut Connection,
     links: &mut BackLinks,
+    packer: &mut Packer,
+    dictionaries: &Dictionaries,
     requests: &[AppendRequest],
 ) -> StoreResult<Vec<AppendOutcome>> {
     let tx = conn
@@ -159,7 +162,7 @@ pub(super) fn append(
     let mut outcomes = Vec::with_capacity(requests.len());
 
     for request in requests {
-        let plans = match classify(&tx, &request.events)? {
+        let plans = match classify(&tx, dictionaries, &request.events)? {
             Ok(plans) => plans,
             Err(conflict) => {
                 outcomes.push(conflict);
@@ -177,7 +180,7 @@ pub(super) fn append(
                 Plan::New => {
                     let seq = next_seq;
                     next_seq += 1;
-                    let leaf = insert_event(&tx, links, &mut pending, seq, event)?;
+                    let leaf = insert_event(&tx, links, &mut pending, packer, seq, event)?;
                     leaves.push(leaf);
                     Appended {
                         event_id: event.event.index.event_id.clone(),
@@ -197,12 +200,14 @@ pub(super) fn append(
     }
     tx.commit().map_err(map_err)?;
     links.committed(pending, next_seq);
+    packer.prepare(conn, next_seq);
     Ok(outcomes)
 }
 
 /// Decides, before anything of the request is written, whether it can be appended.
 fn classify(
     tx: &Transaction<'_>,
+    dictionaries: &Dictionaries,
     events: &[EventToAppend],
 ) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
     let mut lookup = tx
@@ -226,10 +231,11 @@ fn classify(
         seen_in_request.insert(event_id, index);
         let stored = lookup
             .query_row([event_id], |r| {
+                let seq = r.get::<_, i64>(0)?;
                 Ok((
-                    r.get::<_, i64>(0)?,
+                    seq,
                     r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
+                    dictionaries.unpack(tx, seq, r.get(2)?)?,
                 ))
             })
             .optional()
@@ -255,6 +261,7 @@ fn insert_event(
     tx: &Transaction<'_>,
     links: &BackLinks,
     pending: &mut Links,
+    packer: &mut Packer,
     seq: u64,
     appended: &EventToAppend,
 ) -> StoreResult<Hash> {
@@ -308,7 +315,7 @@ fn insert_event(
             sql_seq(seq),
             keys.event_id,
             &event.submission_digest[..],
-            bytes,
+            packer.pack(&bytes),
             keys.trace_id,
             keys.event_type,
             keys.agent,

@@ -10,6 +10,7 @@
 //! tokio's blocking pool, never on the async executor.
 
 mod append;
+mod compress;
 mod erase;
 mod schema;
 pub mod search;
@@ -38,11 +39,29 @@ pub const DB_FILE: &str = "evident.db";
 const READER_POOL_SIZE: usize = 8;
 
 /// Settings of the embedded store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// Refuse writes that would grow the database beyond this many bytes (a quota that
     /// keeps room on a shared disk). Hitting it behaves exactly like a full disk.
     pub max_size_bytes: Option<u64>,
+    /// Once the log holds this many entries, train a dictionary on them and keep the
+    /// entries that follow compressed with it (`compress.rs`); 0: never compress.
+    pub entry_dictionary_after: u64,
+}
+
+impl SqliteOptions {
+    /// Entries a dictionary is trained on by default: enough for zstd's trainer
+    /// (~100 times the dictionary's size in samples), early enough to matter.
+    pub const DEFAULT_DICTIONARY_AFTER: u64 = 4_096;
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            max_size_bytes: None,
+            entry_dictionary_after: Self::DEFAULT_DICTIONARY_AFTER,
+        }
+    }
 }
 
 /// The embedded SQLite store.
@@ -56,6 +75,10 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Used under the writer lock only.
     back_links: Mutex<append::BackLinks>,
+    /// Compresses new entries; used under the writer lock only.
+    packer: Mutex<compress::Packer>,
+    /// Decompresses stored entries, for every connection.
+    dictionaries: Arc<compress::Dictionaries>,
     readers: Mutex<Vec<Connection>>,
     /// Copies the write-ahead log into the database off the writer's path.
     wal_checkpointer: Option<wal::Checkpointer>,
@@ -80,11 +103,15 @@ impl SqliteStore {
                 .pragma_update(None, "max_page_count", (max / page_size).max(1))
                 .map_err(map_err)?;
         }
+        let packer = compress::Packer::open(&writer, path.clone(), options.entry_dictionary_after)
+            .map_err(map_err)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.clone(),
                 writer: Mutex::new(writer),
                 back_links: Mutex::new(append::BackLinks::default()),
+                packer: Mutex::new(packer),
+                dictionaries: Arc::default(),
                 readers: Mutex::new(Vec::new()),
                 wal_checkpointer: Some(wal::Checkpointer::start(&path)?),
             }),
@@ -161,6 +188,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         drop(self.wal_checkpointer.take());
         self.readers.get_mut().map(Vec::clear).ok();
+        if let (Ok(conn), Ok(packer)) = (self.writer.get_mut(), self.packer.get_mut()) {
+            packer.finish(conn);
+        }
         if let Ok(conn) = self.writer.get_mut() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
                 tracing::warn!(error = %e, "could not fold the write-ahead log on close");
@@ -245,6 +275,19 @@ fn index_keys_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<IndexK
     })
 }
 
+/// A row of `(seq, entry)` as the entry's exact bytes (decompressed if stored so).
+fn stored_entry(
+    dictionaries: &compress::Dictionaries,
+    conn: &Connection,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<StoredEntry> {
+    let seq = r.get(0)?;
+    Ok(StoredEntry {
+        seq: seq_of(seq),
+        entry: dictionaries.unpack(conn, seq, r.get(1)?)?,
+    })
+}
+
 /// A bulk read (`verify` reads every page of `entries` and `blobs` once, the integrity
 /// check every page of the file) through a
 /// memory map of the database: pages are read in place, without a `read()` call and a
@@ -295,6 +338,9 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
             _ => StoreError::Internal(e.to_string()),
         },
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(e.to_string()),
+        // A stored value is not what was written (a hash of the wrong length, an
+        // entry that does not decompress): the file was damaged or tampered with.
+        rusqlite::Error::FromSqlConversionFailure(..) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Internal(e.to_string()),
     }
 }
@@ -327,7 +373,17 @@ impl Store for SqliteStore {
                     .back_links
                     .lock()
                     .map_err(|_| StoreError::Internal("back-link cache poisoned".into()))?;
-                let outcomes = append::append(conn, &mut links, &requests)?;
+                let mut packer = inner
+                    .packer
+                    .lock()
+                    .map_err(|_| StoreError::Internal("entry packer poisoned".into()))?;
+                let outcomes = append::append(
+                    conn,
+                    &mut links,
+                    &mut packer,
+                    &inner.dictionaries,
+                    &requests,
+                )?;
                 Ok((outcomes, requests))
             })
             .await?;
@@ -361,15 +417,13 @@ impl Store for SqliteStore {
     }
 
     async fn read_entries(&self, start: u64, end: u64) -> StoreResult<Vec<StoredEntry>> {
+        let dictionaries = self.inner.dictionaries.clone();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, entry FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
-                Ok(StoredEntry {
-                    seq: seq_of(r.get(0)?),
-                    entry: r.get(1)?,
-                })
+                stored_entry(&dictionaries, conn, r)
             })?;
             rows.collect()
         })
@@ -378,14 +432,10 @@ impl Store for SqliteStore {
 
     async fn entry_by_event_id(&self, event_id: &str) -> StoreResult<Option<StoredEntry>> {
         let event_id = event_id.to_owned();
+        let dictionaries = self.inner.dictionaries.clone();
         self.read(move |conn| {
             conn.prepare_cached("SELECT seq, entry FROM entries WHERE event_id = ?1")?
-                .query_row([event_id], |r| {
-                    Ok(StoredEntry {
-                        seq: seq_of(r.get(0)?),
-                        entry: r.get(1)?,
-                    })
-                })
+                .query_row([event_id], |r| stored_entry(&dictionaries, conn, r))
                 .optional()
         })
         .await
@@ -408,6 +458,7 @@ impl Store for SqliteStore {
 
     async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
         // One pass over the table's pages instead of two.
+        let dictionaries = self.inner.dictionaries.clone();
         self.read(move |conn| {
             let _mapped = BulkRead::start(conn)?;
             let mut stmt = conn.prepare_cached(concat!(
@@ -418,9 +469,10 @@ impl Store for SqliteStore {
             // Sized up front: growing a vector of thousands of entries copies it.
             let mut entries = Vec::with_capacity(bulk_capacity(start, end));
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
+                let seq = r.get(0)?;
                 Ok(IndexedEntry {
-                    seq: seq_of(r.get(0)?),
-                    entry: r.get(1)?,
+                    seq: seq_of(seq),
+                    entry: dictionaries.unpack(conn, seq, r.get(1)?)?,
                     index: Some(index_keys_at(r, 2)?),
                 })
             })?;
@@ -685,15 +737,18 @@ impl Store for SqliteStore {
 
     async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         let query = query.clone();
-        self.read(move |conn| search::search(conn, &query)).await
+        let dictionaries = self.inner.dictionaries.clone();
+        self.read(move |conn| search::search(conn, &dictionaries, &query))
+            .await
     }
 
     async fn search_with_blobs(&self, query: &crate::SearchQuery) -> StoreResult<EntriesWithBlobs> {
         let query = query.clone();
+        let dictionaries = self.inner.dictionaries.clone();
         self.read(move |conn| {
             // One read transaction: the blobs come from the snapshot the entries did.
             let tx = conn.unchecked_transaction()?;
-            let entries = search::search(&tx, &query)?;
+            let entries = search::search(&tx, &dictionaries, &query)?;
             let mut blobs = Vec::with_capacity(entries.len() * 2);
             {
                 let mut stmt = tx.prepare_cached(

@@ -174,6 +174,15 @@ CREATE INDEX entries_by_job   ON entries(job_no, seq) WHERE job_no IS NOT NULL;
 CREATE INDEX entries_by_case  ON entries(case_no, seq) WHERE case_no IS NOT NULL;
 CREATE INDEX entries_by_run   ON entries(run_no, ts) WHERE run_no IS NOT NULL;
 ",
+    // 4: zstd dictionaries that entries may be compressed with (`compress.rs`); `id` is
+    // the dictionary's own id, which every frame compressed with it names.
+    r"
+CREATE TABLE entry_dictionaries(
+  id         INTEGER PRIMARY KEY,
+  dict       BLOB    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+",
 ];
 
 /// Brings the database to the newest schema.
@@ -254,7 +263,7 @@ mod tests {
             limit: 10,
             ..Default::default()
         };
-        let found = crate::sqlite::search::search(&conn, &query).unwrap();
+        let found = crate::sqlite::search::search(&conn, &Default::default(), &query).unwrap();
         assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 2]);
     }
 }

@@ -8,7 +8,7 @@ use evident_core::query::TextTerm;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
-use super::{seq_of, sql_seq};
+use super::sql_seq;
 use crate::{SearchOrder, SearchQuery, StoredEntry, MAX_SEARCH_LIMIT};
 
 /// The SQL and parameters of a search. Traces, jobs, cases and runs are matched by
@@ -86,14 +86,15 @@ pub(super) enum IdKind {
 }
 
 /// Runs a search.
-pub(super) fn search(conn: &Connection, query: &SearchQuery) -> rusqlite::Result<Vec<StoredEntry>> {
+pub(super) fn search(
+    conn: &Connection,
+    dictionaries: &super::compress::Dictionaries,
+    query: &SearchQuery,
+) -> rusqlite::Result<Vec<StoredEntry>> {
     let (sql, params) = sql_of(query);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        Ok(StoredEntry {
-            seq: seq_of(r.get(0)?),
-            entry: r.get(1)?,
-        })
+        super::stored_entry(dictionaries, conn, r)
     })?;
     rows.collect()
 }
