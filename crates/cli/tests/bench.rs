@@ -45,6 +45,8 @@ fn bench_runs_every_scenario_and_reports_every_figure() {
     assert_eq!(number(&doc, "/otlp_ingest/events"), 400.0);
     assert_eq!(number(&doc, "/loaded_events"), 2400.0);
     assert!(number(&doc, "/workload/mean_event_bytes") > 500.0);
+    // The generated workload is kept compressed.
+    assert!(number(&doc, "/workload/stored_bytes") * 4.0 < number(&doc, "/workload/bytes"));
     // The single-event scenario takes a fifth; the rest goes in batches.
     assert_eq!(number(&doc, "/single_ingest/events"), 400.0);
     assert_eq!(number(&doc, "/batch_ingest/events"), 1600.0);

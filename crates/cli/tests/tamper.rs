@@ -1,6 +1,7 @@
 //! Tampering by someone with file access: `evident verify` exits 1 naming the `seq`;
-//! a flipped bit anywhere in the data dir either fails `verify` or provably changes
-//! nothing the log serves (verify recomputes everything against the signed root).
+//! a damaged database index fails `verify --deep`; a flipped bit anywhere in the data
+//! dir either fails `verify --deep` or provably changes nothing the log serves (verify
+//! recomputes everything against the signed root).
 
 mod util;
 
@@ -196,11 +197,47 @@ fn verify_checks_compressed_entries_and_names_a_damaged_one() {
 }
 
 #[test]
+fn a_damaged_index_passes_the_log_checks_and_fails_verify_deep() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_with_events(&data, 60);
+    // The agent index now claims to hold event types: every row is missing from it,
+    // as if its pages had been lost, and a query by agent would find nothing.
+    let damaged = tampered(&data, "damaged-index", |c| {
+        c.execute_batch(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema
+                SET sql = 'CREATE INDEX entries_by_agent ON entries(event_type, ts)'
+              WHERE name = 'entries_by_agent';
+             PRAGMA writable_schema = OFF;",
+        )
+        .unwrap();
+    });
+    // The log itself is intact: the default checks (every leaf, the tree, signatures,
+    // blobs, index columns) hold.
+    let (code, err) = verify(&damaged);
+    assert_eq!(code, 0, "{err}");
+    let out = run(&damaged, &["verify", "--deep"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the database is damaged") && err.contains("entries_by_agent"),
+        "{err}"
+    );
+    // A sound store passes --deep and says it ran the database's check.
+    let out = run(&data, &["verify", "--deep"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("integrity check found nothing wrong"));
+}
+
+#[test]
 fn every_flipped_bit_fails_verify_or_changes_nothing_served() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     init_with_events(&data, 40);
-    let baseline = run(&data, &["verify"]);
+    // --deep: a flip in an index page changes what queries find, which only the
+    // database's own check sees.
+    let baseline = run(&data, &["verify", "--deep"]);
     assert!(baseline.status.success(), "{}", stderr(&baseline));
     let baseline_checkpoint = stdout(&run(&data, &["checkpoint"]));
 
@@ -227,7 +264,7 @@ fn every_flipped_bit_fails_verify_or_changes_nothing_served() {
             let mut bytes = std::fs::read(&target).unwrap();
             bytes[offset as usize] ^= 1 << (offset % 8);
             std::fs::write(&target, bytes).unwrap();
-            let out = run(&copy, &["verify"]);
+            let out = run(&copy, &["verify", "--deep"]);
             match out.status.code() {
                 Some(1) => detected += 1,
                 Some(0) => {

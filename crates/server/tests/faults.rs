@@ -7,7 +7,7 @@ use std::sync::Arc;
 use evident_server::auth::{Principal, Role};
 use evident_server::datadir::{self, SecretPaths};
 use evident_server::state::{App, Settings};
-use evident_server::verifier::verify_store;
+use evident_server::verifier::{verify_store, Depth};
 use evident_store::faulty::{FailMode, FaultyStore};
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
 use evident_store::Store;
@@ -96,6 +96,7 @@ async fn check_fault(mode: FailMode) {
         &app.vault,
         &app.identity.verifier_key,
         &[],
+        Depth::Deep,
         &|_, _| {},
     )
     .await

@@ -388,6 +388,6 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// The backend's own structural check (pages, indexes equal to their tables);
-    /// the problems it finds, empty when sound. Part of `evident verify`.
+    /// the problems it finds, empty when sound. Part of `evident verify --deep`.
     async fn integrity_check(&self) -> StoreResult<Vec<String>>;
 }

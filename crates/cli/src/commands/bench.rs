@@ -5,9 +5,10 @@
 //! real `evident verify` on the data the server left. In order:
 //!
 //! 1. **Workload**: the built-in generator (evident-core `workload`, deterministic for
-//!    `--seed`) writes NDJSON to a temporary file, or `--input FILE` is used as is
-//!    (e.g. the output of `gen_events.py`, so other systems can be measured on the
-//!    same bytes). Reading request bodies from a file keeps generation off the clock.
+//!    `--seed`) writes zstd-compressed NDJSON to temporary files, or `--input FILE` is
+//!    used as is (e.g. the output of `gen_events.py`, so other systems can be measured
+//!    on the same bytes). Reading request bodies from files keeps generation off the
+//!    clock.
 //! 2. **Ingest**: `batch` sends most events in `--batch`-event NDJSON requests from
 //!    `--clients` clients; `single` sends the last `--single-events` one per request
 //!    from `--single-clients` clients. Each reports events/s, ack latency and
@@ -75,7 +76,8 @@ pub struct Args {
         default_value = "batch,single,otlp,query,verify,disk"
     )]
     pub scenarios: Vec<Scenario>,
-    /// NDJSON events to send instead of generated ones (e.g. from gen_events.py).
+    /// NDJSON events to send instead of generated ones (e.g. from gen_events.py);
+    /// zstd-compressed if the name ends in `.zst`.
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// Seed of the generated workload (and of the choice of queries).
@@ -88,7 +90,8 @@ pub struct Args {
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Only write the generated workload as NDJSON to this file, and exit.
+    /// Only write the generated workload as NDJSON to this file (zstd-compressed if
+    /// the name ends in `.zst`), and exit.
     #[arg(long)]
     pub emit_workload: Option<PathBuf>,
 }
@@ -157,7 +160,14 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     } else {
         Some(0)
     };
-    let prepared = workload::prepare(args, work.path(), wanted_single).await?;
+    let prepared = workload::prepare(
+        args.input.as_deref(),
+        args.events,
+        args.seed,
+        work.path(),
+        wanted_single,
+    )
+    .await?;
     report.set("workload", prepared.describe());
 
     let server = ServerProcess::start(&data, database_url, &work.path().join("server.log")).await?;
@@ -217,7 +227,7 @@ async fn drive(
             per_request: args.batch,
             events: prepared.batch.events,
         };
-        let source = ingest::file_bodies(&prepared.path, &prepared.batch, args.batch, args.clients);
+        let source = ingest::file_bodies(&prepared.batch, args.batch, args.clients).await?;
         let result = ingest::run(&target, source, &phase, server).await?;
         loaded = result.tree_size;
         report.set("batch_ingest", result.json);
@@ -230,7 +240,7 @@ async fn drive(
             per_request: 1,
             events: prepared.single.events,
         };
-        let source = ingest::file_bodies(&prepared.path, &prepared.single, 1, args.single_clients);
+        let source = ingest::file_bodies(&prepared.single, 1, args.single_clients).await?;
         let result = ingest::run(&target, source, &phase, server).await?;
         loaded = result.tree_size;
         report.set("single_ingest", result.json);
@@ -313,9 +323,14 @@ async fn verify(
 async fn emit(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
     let events = args.events.unwrap_or(workload::DEFAULT_EVENTS);
     let started = Instant::now();
-    let bytes = workload::generate_file(path, events, args.seed).await?;
+    let (bytes, stored) = workload::generate_file(path, events, args.seed).await?;
+    let compressed = if stored == bytes {
+        String::new()
+    } else {
+        format!(", {stored} on disk")
+    };
     println!(
-        "wrote {events} events ({bytes} bytes, {:.0} bytes/event, seed {}) to {} in {:.1} s",
+        "wrote {events} events ({bytes} bytes{compressed}, {:.0} bytes/event, seed {}) to {} in {:.1} s",
         bytes as f64 / events.max(1) as f64,
         args.seed,
         path.display(),

@@ -65,6 +65,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         &vault,
         &secrets.identity.verifier_key,
         &[],
+        // The copy is a fresh PostgreSQL database, which checks its own pages.
+        evident_server::verifier::Depth::Standard,
         &|_, _| {},
     )
     .await

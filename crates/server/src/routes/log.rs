@@ -115,6 +115,9 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "checkpoint": checkpoint.map(|c| c.note),
         "pending": head.size - checkpoint_size.min(head.size),
         "witnesses": [],
+        // No server task verifies the log yet. One that does should run
+        // `verifier::Depth::Deep`: off the request path, the database's own check is
+        // worth its cost there.
         "last_verify": null,
     })))
 }

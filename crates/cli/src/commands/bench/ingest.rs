@@ -3,7 +3,6 @@
 //! `/v1/traces` — while a watcher polls `GET /checkpoint` to time how long an
 //! acknowledged event waits for a signed checkpoint covering it.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,14 +101,21 @@ struct ClientLog {
 
 pub type Bodies = mpsc::Receiver<anyhow::Result<Body>>;
 
-/// The bodies of `part` of the workload file, cut by a reader thread.
-pub fn file_bodies(workload: &Path, part: &Part, per_request: usize, clients: usize) -> Bodies {
+/// The bodies of `part` of the workload, cut by a reader thread.
+///
+/// # Errors
+/// The workload file cannot be opened.
+pub async fn file_bodies(
+    part: &Part,
+    per_request: usize,
+    clients: usize,
+) -> anyhow::Result<Bodies> {
     bodies(
-        workload,
         part,
         per_request,
         clients * if per_request == 1 { 4 } else { 2 },
     )
+    .await
 }
 
 /// Bodies made in advance (OTLP), fed to the clients in order.
