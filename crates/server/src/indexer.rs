@@ -103,6 +103,11 @@ pub async fn run(app: Arc<App>) {
 /// # Errors
 /// Store errors; `Conflict` if another indexer moved first.
 pub async fn index_step(app: &App) -> Result<u64, StoreError> {
+    // One step at a time per app: the background task and a caller that wants the
+    // index current now (`evident search` without a server, tests) would otherwise
+    // both start from the same position and one would lose with a `Conflict`. Other
+    // processes are kept apart by the store's compare-and-swap.
+    let _one_at_a_time = app.indexing.lock().await;
     let store = &*app.store;
     if !store.try_lead().await? {
         return Ok(0);

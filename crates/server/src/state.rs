@@ -78,6 +78,8 @@ pub struct App {
     pub settings: Settings,
     /// Texts of appended events waiting for the text indexer.
     pub texts: crate::indexer::TextBuffer,
+    /// Held by an indexer step (`indexer::index_step`), one at a time per app.
+    pub(crate) indexing: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -104,6 +106,7 @@ impl App {
             metrics,
             settings,
             texts: crate::indexer::TextBuffer::default(),
+            indexing: tokio::sync::Mutex::new(()),
         });
         if can_sign {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));

@@ -300,7 +300,7 @@ async fn erasure_shreds_the_subject_and_the_log_stays_verifiable() {
         &t.app.vault,
         &t.verifier_key,
         &[],
-        evident_server::verifier::Depth::Deep,
+        evident_server::verifier::Depth::Full,
         &|_, _| {},
     )
     .await

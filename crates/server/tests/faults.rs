@@ -96,7 +96,7 @@ async fn check_fault(mode: FailMode) {
         &app.vault,
         &app.identity.verifier_key,
         &[],
-        Depth::Deep,
+        Depth::Full,
         &|_, _| {},
     )
     .await

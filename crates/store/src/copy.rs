@@ -2,7 +2,9 @@
 //! PostgreSQL, byte for byte.
 //!
 //! Everything is copied as stored (entries, tiles, tree head, checkpoints, sealed
-//! blobs and vault values, wrapped data keys, API key hashes, the log's identity), in
+//! blobs and vault values, wrapped data keys, API key hashes, the log's identity) —
+//! except that entries the embedded store keeps compressed arrive as their exact
+//! bytes, which is how the PostgreSQL store keeps every entry —, in
 //! one PostgreSQL transaction: a failed copy leaves the destination empty. The text
 //! index is rebuilt by the destination's indexer. The destination must be empty.
 //! Proving the trees equal is the caller's job (the CLI runs the verifier on the
@@ -60,6 +62,8 @@ enum Kind {
     Text,
     Bytes,
     Bool,
+    /// An entry as the embedded store keeps it (maybe compressed): its exact bytes.
+    Entry,
 }
 
 /// Copies one table in chunks (ordered by `order`), row by row into PostgreSQL.
@@ -80,6 +84,7 @@ async fn copy_table(
         ))
         .await
         .map_err(map_err)?;
+    let dictionaries = crate::sqlite::compress::Dictionaries::default();
     let mut copied = 0u64;
     let mut offset = 0i64;
     loop {
@@ -101,6 +106,12 @@ async fn copy_table(
                                 Kind::Int4 => Cell::Int4(r.get(i)?),
                                 Kind::Text => Cell::Text(r.get(i)?),
                                 Kind::Bytes => Cell::Bytes(r.get(i)?),
+                                // Column 0 of `entries` is its `seq`.
+                                Kind::Entry => Cell::Bytes(Some(dictionaries.unpack(
+                                    src,
+                                    r.get(0)?,
+                                    r.get(i)?,
+                                )?)),
                                 Kind::Bool => Cell::Bool(r.get::<_, i64>(i)? != 0),
                             })
                         })
@@ -149,7 +160,7 @@ pub async fn copy_sqlite_to_postgres(
             "the destination database already holds a log; copy into an empty one".into(),
         ));
     }
-    use Kind::{Bool, Bytes, Int, Int4, Text};
+    use Kind::{Bool, Bytes, Entry, Int, Int4, Text};
     tx.execute("DELETE FROM meta", &[]).await.map_err(map_err)?;
     copy_table(&src, &tx, "meta", &[("key", Text), ("value", Text)], "key").await?;
     tx.execute(
@@ -224,7 +235,7 @@ pub async fn copy_sqlite_to_postgres(
             ("seq", Int),
             ("event_id", Text),
             ("digest", Bytes),
-            ("entry", Bytes),
+            ("entry", Entry),
             ("trace_id", Text),
             ("event_type", Text),
             ("agent", Text),

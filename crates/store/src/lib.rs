@@ -145,9 +145,14 @@ pub struct EntriesWithBlobs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedEntry {
     pub seq: u64,
+    /// The entry's bytes; if `unreadable`, the bytes as stored.
     pub entry: Vec<u8>,
     /// `None` if the store has no index row for it.
     pub index: Option<IndexKeys>,
+    /// Why the stored form could not be read back as an entry (the embedded store: a
+    /// compressed entry that does not decompress), so `verify` reports it at its `seq`
+    /// instead of failing the whole read.
+    pub unreadable: Option<String>,
 }
 
 /// A blob as stored, still sealed.
@@ -266,6 +271,7 @@ pub trait Store: Send + Sync + 'static {
                     index: rows
                         .next_if(|(seq, _)| *seq == stored.seq)
                         .map(|(_, keys)| keys),
+                    unreadable: None,
                 }
             })
             .collect())
@@ -388,6 +394,6 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// The backend's own structural check (pages, indexes equal to their tables);
-    /// the problems it finds, empty when sound. Part of `evident verify --deep`.
+    /// the problems it finds, empty when sound. Part of `evident verify` (not `--quick`).
     async fn integrity_check(&self) -> StoreResult<Vec<String>>;
 }

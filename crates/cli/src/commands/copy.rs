@@ -66,7 +66,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         &secrets.identity.verifier_key,
         &[],
         // The copy is a fresh PostgreSQL database, which checks its own pages.
-        evident_server::verifier::Depth::Standard,
+        evident_server::verifier::Depth::Log,
         &|_, _| {},
     )
     .await

@@ -144,6 +144,23 @@ pub fn init_with_events(data: &Path, n: usize) {
     assert_eq!(stdout(&out).trim(), format!("ingested {n} events"));
 }
 
+/// Entries the embedded store trains its compression dictionary on
+/// (`SqliteOptions::DEFAULT_DICTIONARY_AFTER`).
+pub const DICTIONARY_AFTER: usize = 4_096;
+
+/// Creates a store in `data` whose later entries are stored compressed: one ingest
+/// past [`DICTIONARY_AFTER`] (the dictionary is trained and kept when it ends), then
+/// `more` events that are compressed as they are written. Returns the log's size.
+pub fn init_with_compressed_entries(data: &Path, more: usize) -> usize {
+    let first = DICTIONARY_AFTER + 104;
+    init_with_events(data, first);
+    let file = data.with_extension("more.ndjson");
+    write_ndjson(&file, "more", more);
+    let out = run(data, &["ingest", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    first + more
+}
+
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))

@@ -116,7 +116,7 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "pending": head.size - checkpoint_size.min(head.size),
         "witnesses": [],
         // No server task verifies the log yet. One that does should run
-        // `verifier::Depth::Deep`: off the request path, the database's own check is
+        // `verifier::Depth::Full`: off the request path, the database's own check is
         // worth its cost there.
         "last_verify": null,
     })))

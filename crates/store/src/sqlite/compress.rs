@@ -47,9 +47,12 @@ const DICTIONARY_BYTES: usize = 64 << 10;
 /// does most of the work (level 3 saves another ~3% at 80% of the speed).
 const LEVEL: i32 = 1;
 
-/// An entry claiming to decompress to more than this is damage, not an entry (the
-/// server refuses request bodies far smaller).
-const MAX_ENTRY_BYTES: u64 = 64 << 20;
+/// An entry claiming to decompress to more than this is damage, not an entry: no
+/// request body the server takes is larger (its default limit is 16 MiB).
+const MAX_ENTRY_BYTES: u64 = 16 << 20;
+
+/// How long closing the store waits for a training in progress.
+const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 thread_local! {
     /// One decompression context per thread (making one allocates ~100 KB).
@@ -58,26 +61,47 @@ thread_local! {
 
 /// The dictionaries readers have met, by id; shared by every connection of a store.
 #[derive(Default)]
-pub(super) struct Dictionaries {
+pub(crate) struct Dictionaries {
     by_id: RwLock<HashMap<u32, Arc<DDict<'static>>>>,
 }
 
 impl Dictionaries {
     /// The entry stored as `stored` in the row of `seq`: itself, or decompressed.
     /// A dictionary met for the first time is read from `conn`.
-    pub(super) fn unpack(
+    pub(crate) fn unpack(
         &self,
         conn: &Connection,
         seq: i64,
         stored: Vec<u8>,
     ) -> rusqlite::Result<Vec<u8>> {
-        match stored.first() {
-            Some(b'{') => Ok(stored),
-            _ if stored.starts_with(&ZSTD_MAGIC) => self
-                .decompress(conn, &stored)
-                .map_err(|why| damaged(seq, stored.len(), &why)),
-            _ => Err(damaged(seq, stored.len(), "neither JSON nor a zstd frame")),
-        }
+        self.try_unpack(conn, stored).map_err(|(stored, why)| {
+            rusqlite::Error::FromSqlConversionFailure(
+                stored.len(),
+                rusqlite::types::Type::Blob,
+                format!("seq {seq}: {why}").into(),
+            )
+        })
+    }
+
+    /// [`Self::unpack`] that gives the stored bytes back, with why, if they cannot be
+    /// read as an entry (`evident verify` reports that at the entry's `seq`).
+    pub(crate) fn try_unpack(
+        &self,
+        conn: &Connection,
+        stored: Vec<u8>,
+    ) -> Result<Vec<u8>, (Vec<u8>, String)> {
+        let why = match stored.first() {
+            Some(b'{') => return Ok(stored),
+            _ if stored.starts_with(&ZSTD_MAGIC) => match self.decompress(conn, &stored) {
+                Ok(entry) => return Ok(entry),
+                Err(why) => why,
+            },
+            _ => "neither JSON nor a zstd frame".into(),
+        };
+        Err((
+            stored,
+            format!("the stored entry cannot be read back: {why}"),
+        ))
     }
 
     fn decompress(&self, conn: &Connection, frame: &[u8]) -> Result<Vec<u8>, String> {
@@ -120,14 +144,6 @@ impl Dictionaries {
         }
         Ok(dictionary)
     }
-}
-
-fn damaged(seq: i64, len: usize, why: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        len,
-        rusqlite::types::Type::Blob,
-        format!("seq {seq}: the stored entry cannot be read back: {why}").into(),
-    )
 }
 
 /// The writer's side: compresses new entries once a dictionary is durable, and
@@ -181,9 +197,17 @@ impl Packer {
         }
     }
 
-    /// On a clean close: waits for a training in progress and keeps its dictionary,
-    /// so the next process to open the store compresses from its first entry.
+    /// On a clean close: waits (at most [`FINISH_WAIT`]) for a training in progress
+    /// and keeps its dictionary, so that short-lived processes (`evident ingest`)
+    /// leave one and the next process compresses from its first entry.
     pub(super) fn finish(&mut self, conn: &Connection) {
+        let deadline = std::time::Instant::now() + FINISH_WAIT;
+        while self.training.as_ref().is_some_and(|t| !t.is_finished()) {
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         if self.training.is_some() {
             self.take_up(conn);
         }
@@ -205,9 +229,20 @@ impl Packer {
              ON CONFLICT(id) DO NOTHING",
             params![id.get(), dictionary, now_micros()],
         );
+        // Another process may have stored the same dictionary (the id is derived from
+        // its content): use it only if the bytes are the same.
+        let same = || -> rusqlite::Result<bool> {
+            let kept: Vec<u8> = conn.query_row(
+                "SELECT dict FROM entry_dictionaries WHERE id = ?1",
+                [id.get()],
+                |r| r.get(0),
+            )?;
+            Ok(kept == dictionary)
+        };
         match stored {
             Ok(1) => self.current = Some(cctx),
-            Ok(_) => tracing::warn!(id = id.get(), "a dictionary with this id exists"),
+            Ok(_) if same().unwrap_or(false) => self.current = Some(cctx),
+            Ok(_) => tracing::warn!(id = id.get(), "another dictionary has this id"),
             Err(e) => tracing::warn!(error = %e, "could not store the entry dictionary"),
         }
     }

@@ -10,7 +10,7 @@
 //! tokio's blocking pool, never on the async executor.
 
 mod append;
-mod compress;
+pub(crate) mod compress;
 mod erase;
 mod schema;
 pub mod search;
@@ -59,6 +59,9 @@ pub struct SqliteOptions {
     /// Once the log holds this many entries, train a dictionary on them and keep the
     /// entries that follow compressed with it (`compress.rs`); 0: never compress.
     pub entry_dictionary_after: u64,
+    /// WAL frames (pages) past which the writer rewinds the write-ahead log
+    /// (`wal.rs`); the WAL file stays about this size under any load.
+    pub wal_rewind_frames: i64,
 }
 
 impl SqliteOptions {
@@ -72,6 +75,7 @@ impl Default for SqliteOptions {
         Self {
             max_size_bytes: None,
             entry_dictionary_after: Self::DEFAULT_DICTIONARY_AFTER,
+            wal_rewind_frames: wal::DEFAULT_REWIND_FRAMES,
         }
     }
 }
@@ -125,7 +129,7 @@ impl SqliteStore {
                 packer: Mutex::new(packer),
                 dictionaries: Arc::default(),
                 readers: Mutex::new(Vec::new()),
-                wal_checkpointer: Some(wal::Checkpointer::start(&path)?),
+                wal_checkpointer: Some(wal::Checkpointer::start(&path, options.wal_rewind_frames)?),
             }),
         })
     }
@@ -401,6 +405,9 @@ impl Store for SqliteStore {
                     &inner.dictionaries,
                     &requests,
                 )?;
+                if let Some(checkpointer) = &inner.wal_checkpointer {
+                    checkpointer.rewind_if_asked(conn);
+                }
                 Ok((outcomes, requests))
             })
             .await?;
@@ -486,11 +493,15 @@ impl Store for SqliteStore {
             // Sized up front: growing a vector of thousands of entries copies it.
             let mut entries = Vec::with_capacity(bulk_capacity(start, end));
             let rows = stmt.query_map(params![sql_seq(start), sql_seq(end)], |r| {
-                let seq = r.get(0)?;
+                let (entry, unreadable) = match dictionaries.try_unpack(conn, r.get(1)?) {
+                    Ok(entry) => (entry, None),
+                    Err((stored, why)) => (stored, Some(why)),
+                };
                 Ok(IndexedEntry {
-                    seq: seq_of(seq),
-                    entry: dictionaries.unpack(conn, seq, r.get(1)?)?,
+                    seq: seq_of(r.get(0)?),
+                    entry,
                     index: Some(index_keys_at(r, 2)?),
+                    unreadable,
                 })
             })?;
             for row in rows {
