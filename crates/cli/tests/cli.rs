@@ -270,3 +270,35 @@ fn trace_shows_the_tree_and_search_finds_phrases() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("type"), "{}", stderr(&out));
 }
+
+/// The text index of events another process wrote is built from the store: entries
+/// with their blobs a page at a time, payloads decrypted. `evident ingest` ends before
+/// its indexer has caught up, so `evident search` (a process of its own, with no
+/// texts in hand) reads back every entry, over several pages.
+#[test]
+fn search_indexes_what_another_process_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    util::init_with_events(&data, 2_600);
+    for id in ["ev-3", "ev-1500", "ev-2599"] {
+        let out = run(
+            &data,
+            &[
+                "search",
+                "--q",
+                &format!("\"payload of {id} for\""),
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let ids: Vec<&str> = answer["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![id], "{answer}");
+        assert_eq!(answer["indexed_through"], 2_599, "{answer}");
+    }
+}

@@ -178,28 +178,6 @@ pub async fn records(
     out.into_iter().map(Resolved::finished).collect()
 }
 
-/// Replaces each payload commitment of one parsed record by its payload, as
-/// [`records`] does, fetching its blobs by reference (for a record read on its own,
-/// e.g. by the text indexer). Returns `true` if any payload was erased.
-///
-/// # Errors
-/// As [`records`].
-pub async fn resolve_payloads(app: &App, record: &mut Map<String, Value>) -> ApiResult<bool> {
-    let entry = StoredEntry {
-        seq: record
-            .get("seq")
-            .and_then(Value::as_u64)
-            .unwrap_or_default(),
-        entry: serde_json::to_vec(record).map_err(ApiError::internal)?,
-    };
-    let resolved = records(app, vec![entry], Vec::new())
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::internal("a record resolved to nothing"))?;
-    *record = resolved.to_map()?;
-    Ok(resolved.erased)
-}
-
 /// The data keys of these blobs (`None`: destroyed by an erasure), in one vault call.
 async fn keys_for<'a>(
     app: &App,
