@@ -256,49 +256,42 @@ fn trace_shows_the_tree_and_search_finds_phrases() {
     assert!(line_of("tool_call").starts_with("│     └─ "), "{text}");
     assert!(line_of("step").contains("parent not in trace"), "{text}");
 
-    let out = run(&data, &["search", "--q", "\"damaged goods\"", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let ids: Vec<&str> = answer["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, vec!["call"]);
+    let answer = search_text(&data, "\"damaged goods\"");
+    assert_eq!(event_ids(&answer), vec!["call"]);
     let out = run(&data, &["search", "--type", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("type"), "{}", stderr(&out));
 }
 
+/// `evident search --q QUERY --json` on `data`, its answer parsed.
+fn search_text(data: &std::path::Path, query: &str) -> Value {
+    let out = run(data, &["search", "--q", query, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// The `event_id`s of a search answer, in order.
+fn event_ids(answer: &Value) -> Vec<&str> {
+    answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect()
+}
+
 /// The text index of events another process wrote is built from the store: entries
-/// with their blobs a page at a time, payloads decrypted. `evident ingest` ends before
-/// its indexer has caught up, so `evident search` (a process of its own, with no
-/// texts in hand) reads back every entry, over several pages.
+/// with their blobs a page at a time, payloads decrypted. `evident ingest` may end
+/// before its indexer has caught up, so `evident search` (a process of its own, with
+/// no texts in hand) reads back whatever the index lacks.
 #[test]
 fn search_indexes_what_another_process_ingested() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     util::init_with_events(&data, 2_600);
     for id in ["ev-3", "ev-1500", "ev-2599"] {
-        let out = run(
-            &data,
-            &[
-                "search",
-                "--q",
-                &format!("\"payload of {id} for\""),
-                "--json",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
-        let ids: Vec<&str> = answer["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["event_id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids, vec![id], "{answer}");
+        let answer = search_text(&data, &format!("\"payload of {id} for\""));
+        assert_eq!(event_ids(&answer), vec![id], "{answer}");
         assert_eq!(answer["indexed_through"], 2_599, "{answer}");
     }
 }
