@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod copy;
 pub mod error;
 pub mod faulty;
+pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 
