@@ -15,8 +15,8 @@ pub struct Args {
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let config = StoreConfig::load(cli, args.origin.clone(), &process_env)?;
     let store = crate::local::open(&config).await?;
-    let init = datadir::initialize(&*store, &config.secret_paths(), config.origin.as_deref())
-        .await?;
+    let init =
+        datadir::initialize(&*store, &config.secret_paths(), config.origin.as_deref()).await?;
     print_initialized(&init, &config.data_dir);
     Ok(())
 }

@@ -172,10 +172,7 @@ const REAL_STORE_KEYS: [&str; 4] = [
 /// Refuses `--demo` with any setting (flag, variable or config file) that names a
 /// store or a key.
 fn refuse_configured_store(config: &ServeConfig) -> Result<(), ConfigError> {
-    match REAL_STORE_KEYS
-        .iter()
-        .find_map(|key| config.set_by(key))
-    {
+    match REAL_STORE_KEYS.iter().find_map(|key| config.set_by(key)) {
         Some(name) => Err(ConfigError {
             key: name.to_owned(),
             reason: format!(
