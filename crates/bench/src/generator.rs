@@ -296,7 +296,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::event::{validate_client_event, CLIENT_EVENT_TYPES};
+    use evident_core::event::{validate_client_event, CLIENT_EVENT_TYPES};
 
     fn sample(n: usize) -> Vec<Value> {
         generate(7, n)

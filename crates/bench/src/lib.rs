@@ -1,10 +1,16 @@
-//! `evident bench`: the benchmark (issue 8, BENCHMARKS.md).
+//! evident-bench: `evident bench`, the benchmark (BENCHMARKS.md), and the workload
+//! generator it sends (also what `evident serve --demo` loads, [`generator`]).
+//!
+//! Out of scope: the product's own code paths. The bench drives the real `evident`
+//! binary from outside (HTTP, the `verify` command) and reads the embedded store's
+//! sizes through `evident-store`; it never talks SQL itself. Arrows: cli → bench →
+//! store → core.
 //!
 //! It measures the real thing: a `evident serve` child process of this same binary on
 //! a fresh data dir, driven over loopback HTTP by concurrent client tasks, then the
 //! real `evident verify` on the data the server left. In order:
 //!
-//! 1. **Workload**: the built-in generator (evident-core `workload`, deterministic for
+//! 1. **Workload**: the built-in generator ([`generator`], deterministic for
 //!    `--seed`) writes zstd-compressed NDJSON to temporary files, or `--input FILE` is
 //!    used as is (e.g. the output of `gen_events.py`, so other systems can be measured
 //!    on the same bytes). Reading request bodies from files keeps generation off the
@@ -27,6 +33,7 @@
 //! debug build say so: they are not the product's.
 
 mod disk;
+pub mod generator;
 mod ingest;
 mod otlp;
 mod queries;
@@ -42,7 +49,6 @@ use serde_json::{json, Value};
 
 use self::report::Report;
 use self::server::ServerProcess;
-use crate::{CheckFailed, Cli};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -119,7 +125,19 @@ const DEFAULT_SINGLE_EVENTS: u64 = 20_000;
 /// Most spans the OTLP scenario sends by default.
 const DEFAULT_OTLP_SPANS: u64 = 50_000;
 
-pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
+/// The benchmarked data did not pass `evident verify`: a failed check, not an error
+/// of the bench.
+#[derive(Debug, thiserror::Error)]
+#[error("evident verify failed on the benchmarked data")]
+pub struct VerifyFailed;
+
+/// Runs the benchmark: `database_url` is the global `--database-url` (PostgreSQL
+/// instead of a fresh embedded store).
+///
+/// # Errors
+/// [`VerifyFailed`] when the data does not verify; anything that kept the bench from
+/// running.
+pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.emit_workload {
         return emit(args, path).await;
     }
@@ -133,7 +151,6 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         args.clients >= 1 && args.single_clients >= 1,
         "--clients and --single-clients must be at least 1"
     );
-    let database_url = cli.database_url.as_deref();
     if cfg!(debug_assertions) {
         eprintln!("note: this is a debug build; its figures are not the product's (use `cargo build --release`)");
     }
@@ -200,7 +217,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     }
     report.finish(args.out.as_deref())?;
     if report.verify_failed() {
-        return Err(CheckFailed("evident verify failed on the benchmarked data".into()).into());
+        return Err(VerifyFailed.into());
     }
     Ok(())
 }
@@ -286,7 +303,7 @@ async fn verify(
     database_url: Option<&str>,
     events: u64,
 ) -> anyhow::Result<Value> {
-    let bar = super::progress_bar(0, "verifying");
+    let bar = progress_bar(0, "verifying");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command.arg("verify").arg("--data").arg(data);
@@ -297,6 +314,9 @@ async fn verify(
         .env_remove("EVIDENT_SERVER")
         .env_remove("EVIDENT_API_KEY")
         .env_remove("EVIDENT_DATABASE_URL")
+        .env_remove("EVIDENT_CONFIG")
+        .env_remove("EVIDENT_SIGNING_KEY_FILE")
+        .env_remove("EVIDENT_MASTER_KEY_FILE")
         .stdin(std::process::Stdio::null());
     let started = Instant::now();
     let output = command.output().await.context("running evident verify")?;
@@ -337,4 +357,23 @@ async fn emit(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A progress bar on a terminal (stderr), hidden otherwise (CONTRACT section 7: long
+/// work stays quiet when output is not a terminal).
+pub(crate) fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
 }
