@@ -145,7 +145,7 @@ fn a_bad_config_is_a_usage_error_for_every_command() {
     )
     .unwrap();
     let missing = cwd.join("missing.toml");
-    let commands: [&[&str]; 9] = [
+    let commands: [&[&str]; 10] = [
         &["verify"],
         &["keys", "list"],
         &["ingest", "events.ndjson"],
@@ -155,6 +155,14 @@ fn a_bad_config_is_a_usage_error_for_every_command() {
         &["checkpoint"],
         &["init"],
         &["migrate"],
+        // Refused before anything is copied (nothing listens at that address).
+        &[
+            "copy",
+            "--from",
+            "state",
+            "--to",
+            "postgres://evident@127.0.0.1:1/none",
+        ],
     ];
     for (file, key) in [
         (&bad_field, "colour"),

@@ -32,8 +32,9 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Init(_) => ("init", LOCAL),
         Command::Keys(_) => ("keys", LOCAL),
         Command::Migrate(_) => ("migrate", LOCAL),
-        // The source is `--from`, the destination `--to`; the secrets are the source's.
-        Command::Copy(_) => ("copy", &[SigningKeyFile]),
+        // The source is `--from`, the destination `--to`; the secrets are the source's,
+        // wherever the key files (or the config file) put them.
+        Command::Copy(_) => ("copy", &[SigningKeyFile, Config]),
         // A fresh store of its own (temporary or `--keep-data`), embedded or PostgreSQL.
         Command::Bench(_) => ("bench", &[DatabaseUrl]),
         Command::Ingest(_) => ("ingest", LOCAL_OR_SERVER),
@@ -72,7 +73,11 @@ pub fn check(cli: &Cli) -> anyhow::Result<()> {
     let (command, accepted) = honoured(&cli.command);
     let given = given(&cli.sources);
     for &(global, name) in &given {
-        if accepted.contains(&global) {
+        // A local setting from the environment is the machine's default, not a
+        // request to this command (`evident bench` uses a fresh store whatever
+        // EVIDENT_DATA says); a server from the environment is refused like the flag,
+        // since whoever set it expects the command to go there.
+        if accepted.contains(&global) || (global != Server && !name.starts_with("--")) {
             continue;
         }
         let why = match global {
