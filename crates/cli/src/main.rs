@@ -34,7 +34,8 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// A running server to talk to instead of a local store.
+    /// A running server to talk to instead of a local store (ingest, verify,
+    /// checkpoint, prove, erase, trace, search; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.
