@@ -1,10 +1,15 @@
-//! `evident serve`'s settings: one typed struct from flags, the environment and a TOML
-//! file, in that order of precedence, over the defaults.
+//! The settings of `evident serve` and of every command that opens a store: one typed
+//! struct from flags, the environment and a TOML file, in that order of precedence,
+//! over the defaults. `serve` uses all of it ([`ServeConfig`]); `init`, `keys`,
+//! `ingest`, `verify`, `erase`, `trace`, `search`, ... use the part that says where the
+//! store and the log's secrets are and which personal data to detect
+//! ([`StoreConfig`]), read from the same file, so a store set up by a config file is
+//! the same store, with the same keys and detectors, for every command.
 //!
 //! - Flags: `--listen`, `--data`, `--tls-cert`, ... (see `evident serve --help`).
 //! - Environment: `EVIDENT_<KEY>` (`EVIDENT_LISTEN`, `EVIDENT_TLS_CERT`, ...); an empty
 //!   variable counts as unset.
-//! - File: `--config FILE` (or `EVIDENT_CONFIG`), TOML, every key optional; relative
+//! - File: the global `--config FILE` (or `EVIDENT_CONFIG`), TOML, every key optional; relative
 //!   paths in it are relative to the file's directory. The reference is in
 //!   `docs/deployment.md`.
 //!
@@ -24,9 +29,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use evident_core::pii::{Checksum, CustomDetector};
+use evident_server::datadir::SecretPaths;
 use evident_server::otlp::grpc::GrpcListen;
 use evident_server::serve::{TlsError, TlsFiles};
 use evident_server::state::{Settings, DEFAULT_MAX_BODY_BYTES};
+use evident_store::sqlite::SqliteOptions;
 use serde::Deserialize;
 
 /// Where the API listens unless told otherwise (CONTRACT section 4).
@@ -166,13 +173,87 @@ pub struct ServeConfig {
     sources: BTreeMap<&'static str, String>,
 }
 
-/// Where the global `--data`, `--database-url` and `--signing-key-file` came from:
-/// the flag, its environment variable (clap reads both), or `None` for not given.
+/// Where a command's store is and what it needs to read and write it: the part of
+/// the configuration every command that touches a store shares with `serve`.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub database_url: Option<DatabaseUrl>,
+    /// The origin of a new log (`init`).
+    pub origin: Option<String>,
+    pub signing_key_file: Option<PathBuf>,
+    pub master_key_file: Option<PathBuf>,
+    pub max_db_bytes: Option<u64>,
+    /// The configured personal-data detectors (beside the built-in ones).
+    pub detectors: Vec<CustomDetector>,
+}
+
+impl StoreConfig {
+    /// Resolves the global flags (and `origin`, for `init`), the environment and the
+    /// `--config` file. TLS and listen settings in the file are parsed but the TLS
+    /// files are not opened: only `serve` uses them.
+    ///
+    /// # Errors
+    /// The first problem found, naming its key.
+    pub fn load(
+        cli: &crate::Cli,
+        origin: Option<String>,
+        env: EnvLookup<'_>,
+    ) -> Result<Self, ConfigError> {
+        let flags = Flags {
+            origin,
+            ..Flags::globals(cli)
+        };
+        ServeConfig::load_as(flags, env, Purpose::Store).map(|config| config.store())
+    }
+
+    /// Where the log's secrets are: the data dir's `secrets/`, unless configured
+    /// elsewhere.
+    pub fn secret_paths(&self) -> SecretPaths {
+        let mut paths = SecretPaths::new(&self.data_dir, self.signing_key_file.as_deref());
+        if let Some(master_key_file) = &self.master_key_file {
+            paths.master_key.clone_from(master_key_file);
+        }
+        paths
+    }
+
+    /// The embedded store's options.
+    pub fn sqlite_options(&self) -> SqliteOptions {
+        SqliteOptions {
+            max_size_bytes: self.max_db_bytes,
+            ..SqliteOptions::default()
+        }
+    }
+
+    /// The server crate's settings with the configured detectors (the rest at their
+    /// defaults; `crate::local` adds the data dir's files).
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::default();
+        settings.detectors.custom.clone_from(&self.detectors);
+        settings
+    }
+}
+
+/// What a configuration is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// `evident serve`: everything is checked, TLS files loaded.
+    Serve,
+    /// Any other command on a store: what it does not use is parsed, not opened.
+    Store,
+}
+
+/// Where the global `--data`, `--database-url`, `--signing-key-file`, `--config`,
+/// `--server` and `--api-key` came from: the flag, its environment variable (clap
+/// reads both), or `None` for not given.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GlobalSources {
     pub data: Option<&'static str>,
     pub database_url: Option<&'static str>,
     pub signing_key_file: Option<&'static str>,
+    pub config: Option<&'static str>,
+    pub server: Option<&'static str>,
+    pub api_key: Option<&'static str>,
 }
 
 impl GlobalSources {
@@ -193,6 +274,39 @@ impl GlobalSources {
                 "--signing-key-file",
                 "EVIDENT_SIGNING_KEY_FILE",
             ),
+            config: name("config", "--config", "EVIDENT_CONFIG"),
+            server: name("server", "--server", "EVIDENT_SERVER"),
+            api_key: name("api_key", "--api-key", "EVIDENT_API_KEY"),
+        }
+    }
+
+    /// The local-store settings that were given (flag or environment), by name.
+    pub fn local_store(&self) -> Vec<&'static str> {
+        [
+            self.data,
+            self.database_url,
+            self.signing_key_file,
+            self.config,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+impl Flags {
+    /// The global flags' layer (`--config`, `--data`, `--database-url`,
+    /// `--signing-key-file`, each with the name it came under).
+    pub fn globals(cli: &crate::Cli) -> Self {
+        Self {
+            config: cli.config.clone(),
+            data_dir: cli.sources.data.map(|name| (cli.data.clone(), name)),
+            database_url: cli.database_url.clone().zip(cli.sources.database_url),
+            signing_key_file: cli
+                .signing_key_file
+                .clone()
+                .zip(cli.sources.signing_key_file),
+            ..Self::default()
         }
     }
 }
@@ -344,6 +458,10 @@ impl ServeConfig {
     /// # Errors
     /// The first problem found, naming its key.
     pub fn load(flags: Flags, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        Self::load_as(flags, env, Purpose::Serve)
+    }
+
+    fn load_as(flags: Flags, env: EnvLookup<'_>, purpose: Purpose) -> Result<Self, ConfigError> {
         let (file, file_dir) = match &flags.config {
             Some(path) => (read_file(path)?, path.parent().map(Path::to_path_buf)),
             None => (FileConfig::default(), None),
@@ -352,6 +470,7 @@ impl ServeConfig {
             env,
             file_dir,
             sources: BTreeMap::new(),
+            purpose,
         };
         merge.resolve(flags, file)
     }
@@ -360,6 +479,24 @@ impl ServeConfig {
     /// or the file key itself when it is at its default: for errors found later.
     pub fn key(&self, file_key: &'static str) -> &str {
         self.sources.get(file_key).map_or(file_key, String::as_str)
+    }
+
+    /// The name `file_key` was set under, or `None` when it is at its default.
+    pub fn set_by(&self, file_key: &str) -> Option<&str> {
+        self.sources.get(file_key).map(String::as_str)
+    }
+
+    /// The store's part: where it is, its secrets, its detectors.
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            origin: self.origin.clone(),
+            signing_key_file: self.signing_key_file.clone(),
+            master_key_file: self.master_key_file.clone(),
+            max_db_bytes: self.max_db_bytes,
+            detectors: self.detectors.clone(),
+        }
     }
 
     /// The server crate's settings (the CLI adds the data dir's files).
@@ -502,6 +639,7 @@ struct Merge<'a> {
     env: EnvLookup<'a>,
     file_dir: Option<PathBuf>,
     sources: BTreeMap<&'static str, String>,
+    purpose: Purpose,
 }
 
 impl Merge<'_> {
@@ -703,6 +841,10 @@ impl Merge<'_> {
             cert_file,
             key_file,
         };
+        if self.purpose == Purpose::Store {
+            // Only `serve` opens them (they may be readable by its user alone).
+            return Ok(Some(files));
+        }
         files.load().map_err(|e| match e {
             TlsError::Cert { .. } => ConfigError::new(self.name(&TLS_CERT), e.to_string()),
             TlsError::Key { .. } => ConfigError::new(self.name(&TLS_KEY), e.to_string()),

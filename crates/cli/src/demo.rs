@@ -1,9 +1,9 @@
 //! Sample agent runs for `evident serve --demo`: complete runs from the benchmark's
-//! workload generator (evident-core `workload`), scaled down so the demo loads in a
+//! workload generator (evident-bench `generator`), scaled down so the demo loads in a
 //! moment: a few agents, a few dozen people with several runs each (so a subject's
 //! history and a DSAR have something to show), personal data in a fifth of the events.
 
-use evident_core::workload::{Params, Workload};
+use evident_bench::generator::{Params, Workload};
 use serde_json::Value;
 
 /// 2026-11-23T09:00:00Z: the demo's simulated morning.

@@ -1,8 +1,10 @@
 //! Opening the store (the embedded one in `--data`, or PostgreSQL with
-//! `--database-url`) and the log's secrets.
+//! `--database-url`) and the log's secrets, as the configuration says
+//! ([`StoreConfig`]: flags, environment, `--config` file).
 //!
-//! With PostgreSQL the secrets still come from the data dir (`<data>/secrets`), and
-//! every server of one log must hold the same ones (see docs/deployment.md).
+//! With PostgreSQL the secrets still come from the data dir (`<data>/secrets`) unless
+//! configured elsewhere, and every server of one log must hold the same ones (see
+//! docs/deployment.md).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,32 +16,36 @@ use evident_store::postgres::PgStore;
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
 use evident_store::Store;
 
-use crate::Cli;
+use crate::config::{DatabaseUrl, StoreConfig};
 
-/// Opens the store the command line names; fails if an embedded one was never
-/// initialised.
-pub async fn open_existing(cli: &Cli) -> anyhow::Result<Arc<dyn Store>> {
-    if cli.database_url.is_none() && !cli.data.join(evident_store::sqlite::DB_FILE).exists() {
+/// Opens the configured store; fails if an embedded one was never initialised.
+pub async fn open_existing(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    if config.database_url.is_none()
+        && !config
+            .data_dir
+            .join(evident_store::sqlite::DB_FILE)
+            .exists()
+    {
         anyhow::bail!(
             "no store at {}; run `evident init --data {0}` or `evident serve --data {0}` first",
-            cli.data.display()
+            config.data_dir.display()
         );
     }
-    open(cli, &cli.data, &SqliteOptions::default()).await
+    open(config).await
 }
 
-/// Opens (creating and migrating if needed) the store: PostgreSQL when
-/// `--database-url` is given, else the embedded store in `data_dir`.
-pub async fn open(
-    cli: &Cli,
-    data_dir: &Path,
-    options: &SqliteOptions,
-) -> anyhow::Result<Arc<dyn Store>> {
-    open_at(cli.database_url.as_deref(), data_dir, options).await
+/// Opens (creating and migrating if needed) the configured store.
+pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    open_at(
+        config.database_url.as_ref().map(DatabaseUrl::expose),
+        &config.data_dir,
+        &config.sqlite_options(),
+    )
+    .await
 }
 
-/// [`open`] with the database URL given explicitly (`evident serve`, whose config
-/// file may set it).
+/// Opens (creating and migrating if needed) the store: PostgreSQL when a database
+/// URL is given, else the embedded store in `data_dir`.
 pub async fn open_at(
     database_url: Option<&str>,
     data_dir: &Path,
@@ -56,31 +62,51 @@ pub async fn open_at(
     Ok(Arc::new(store))
 }
 
-/// Starts the application (sequencer, checkpointer if the key is here) on a store.
-pub async fn start_app(
-    store: Arc<dyn Store>,
-    cli: &Cli,
-    data_dir: &Path,
-    settings: Settings,
-) -> anyhow::Result<Arc<App>> {
-    let paths = SecretPaths::new(data_dir, cli.signing_key_file.as_deref());
-    let embedded = cli.database_url.is_none();
-    start_app_at(store, embedded, data_dir, &paths, settings).await
+/// Which of the application's background tasks a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tasks {
+    /// Sequencer, checkpointer (if the signing key is here), indexer, upload sweeper:
+    /// for commands that write (`serve`, `ingest`, `erase`).
+    All,
+    /// None, and no signing key: for commands that only read (`trace`, `search`).
+    ReadOnly,
 }
 
-/// [`start_app`] with the secrets' paths and the kind of store given explicitly
-/// (`evident serve`, whose config file may set them).
+/// Starts the application on the configured store, with its secrets, detectors and
+/// the tasks asked for.
+pub async fn start_app(
+    store: Arc<dyn Store>,
+    config: &StoreConfig,
+    tasks: Tasks,
+) -> anyhow::Result<Arc<App>> {
+    start_app_at(
+        store,
+        config.database_url.is_none(),
+        &config.data_dir,
+        &config.secret_paths(),
+        config.settings(),
+        tasks,
+    )
+    .await
+}
+
+/// [`start_app`] with everything given explicitly (`evident serve`, whose data dir
+/// may be the demo's).
 pub async fn start_app_at(
     store: Arc<dyn Store>,
     embedded: bool,
     data_dir: &Path,
     paths: &SecretPaths,
     mut settings: Settings,
+    tasks: Tasks,
 ) -> anyhow::Result<Arc<App>> {
     if embedded {
         settings.checkpoint_file = Some(datadir::checkpoint_file(data_dir));
     }
     settings.master_key_file = Some(paths.master_key.clone());
     let secrets = datadir::load(&*store, paths).await?;
-    Ok(App::start(store, secrets, settings))
+    Ok(match tasks {
+        Tasks::All => App::start(store, secrets, settings),
+        Tasks::ReadOnly => App::read_only(store, secrets, settings),
+    })
 }

@@ -34,7 +34,8 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
-    /// A running server to talk to instead of a local store.
+    /// A running server to talk to instead of a local store (ingest, verify,
+    /// checkpoint, prove, erase, trace, search; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.
@@ -43,8 +44,13 @@ pub struct Cli {
     /// The log's signing key, if kept outside the data dir.
     #[arg(long, global = true, env = "EVIDENT_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// A TOML file with the settings (every key: docs/deployment.md), read by every
+    /// command that opens a store; flags and EVIDENT_* variables override it.
+    #[arg(long, global = true, value_name = "FILE", env = "EVIDENT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Where the global values came from (flag, environment or default), so that
-    /// `serve --config` can give them precedence over its file.
+    /// they take precedence over the config file and flags a command cannot honour
+    /// are refused.
     #[arg(skip)]
     pub sources: config::GlobalSources,
     #[command(subcommand)]

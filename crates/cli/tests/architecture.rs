@@ -1,6 +1,6 @@
 //! The dependency rule (ARCHITECTURE.md): arrows point down, cli → server → store →
-//! core → tlog; `tlog` and `core` stay pure (no tokio, database, HTTP or async), and
-//! the server never talks SQL itself.
+//! core → tlog, and cli → bench → store → core; `tlog` and `core` stay pure (no tokio,
+//! database, HTTP or async), and neither the server nor the bench talks SQL itself.
 
 use std::process::Command;
 
@@ -68,15 +68,34 @@ fn arrows_point_down() {
         .iter()
         .any(|n| n.starts_with("evident-") && n != "evident-tlog"));
     let core = direct("evident-core");
-    assert!(!core
-        .iter()
-        .any(|n| ["evident-store", "evident-server", "evident-cli"].contains(&n.as_str())));
+    assert!(!core.iter().any(|n| [
+        "evident-store",
+        "evident-server",
+        "evident-bench",
+        "evident-cli"
+    ]
+    .contains(&n.as_str())));
     let store = direct("evident-store");
     assert!(!store
         .iter()
-        .any(|n| ["evident-server", "evident-cli"].contains(&n.as_str())));
+        .any(|n| ["evident-server", "evident-bench", "evident-cli"].contains(&n.as_str())));
     let server = direct("evident-server");
-    assert!(!server.iter().any(|n| n == "evident-cli"));
+    assert!(!server
+        .iter()
+        .any(|n| n == "evident-cli" || n == "evident-bench"));
+    // The bench drives the real binary from outside: it needs the store's sizes and
+    // the core's event model, never the server's internals or the CLI.
+    let bench = direct("evident-bench");
+    assert!(bench.iter().any(|n| n == "evident-store"));
+    assert!(!bench
+        .iter()
+        .any(|n| n == "evident-server" || n == "evident-cli"));
+    assert!(
+        !bench
+            .iter()
+            .any(|n| n == "rusqlite" || n == "sqlx" || n == "tokio-postgres"),
+        "the bench must not talk SQL itself"
+    );
     assert!(
         !server
             .iter()

@@ -2,7 +2,8 @@
 //! and works again once space returns; `verify` passes throughout.
 //!
 //! Uses a real filesystem that runs out of space (a small tmpfs), so it needs root
-//! to mount one (CI runs as root). Elsewhere it says so and does nothing.
+//! to mount one (CI runs as root). Elsewhere it says so and does nothing, unless
+//! `EVIDENT_REQUIRE_DISK_FULL=1` (set by `scripts/test`) asks for it: then it fails.
 
 mod util;
 
@@ -20,6 +21,11 @@ impl Drop for Mount {
     }
 }
 
+/// `true` when the variable asks for a test to run (set, not empty, not `0`).
+fn required(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 #[test]
 fn disk_full_is_503_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,7 +37,13 @@ fn disk_full_is_503_and_recovers() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        // CI must not pass by skipping: when the test command asks for this test, not
+        // being able to run it is a failure.
+        assert!(
+            !required("EVIDENT_REQUIRE_DISK_FULL"),
+            "EVIDENT_REQUIRE_DISK_FULL is set but a tmpfs cannot be mounted (needs root)"
+        );
+        eprintln!("SKIPPED: mounting a tmpfs needs root (EVIDENT_REQUIRE_DISK_FULL=1 makes this a failure)");
         return;
     }
     let _mount = Mount(mountpoint.clone());

@@ -5,7 +5,9 @@
 //! back through `GET /api/v1/traces/{id}` and checked span by span, then the store
 //! passes `evident verify`.
 //!
-//! Needs `EVIDENT_OTLP_PYTHON`, the Python of the venv `scripts/test` creates.
+//! Needs `EVIDENT_OTLP_PYTHON`, the Python of the venv `scripts/test` creates. Without
+//! it the test says SKIPPED, unless `EVIDENT_REQUIRE_OTLP_SDK=1` (set by
+//! `scripts/test`) asks for it: then it fails.
 
 mod util;
 
@@ -22,6 +24,13 @@ fn python() -> Option<PathBuf> {
     match std::env::var_os("EVIDENT_OTLP_PYTHON") {
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
         _ => {
+            // CI must not pass by skipping: when the test command asks for these
+            // tests, not being able to run them is a failure.
+            assert!(
+                !std::env::var("EVIDENT_REQUIRE_OTLP_SDK").is_ok_and(|v| !v.is_empty() && v != "0"),
+                "EVIDENT_REQUIRE_OTLP_SDK is set but EVIDENT_OTLP_PYTHON is not: the OpenTelemetry \
+                 SDK exporter tests cannot run"
+            );
             eprintln!(
                 "\n*** SKIPPED: EVIDENT_OTLP_PYTHON is not set, so the OpenTelemetry SDK exporter \
                  tests did not run. ./scripts/test sets it up; by hand:\n***   python3 -m venv \

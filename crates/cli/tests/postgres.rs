@@ -257,6 +257,12 @@ fn the_application_role_cannot_rewrite_the_log() {
             .trim(),
         "5"
     );
+    // A command connecting as the application role starts on the database the owner
+    // migrated (it may not create tables) and appends.
+    let more = dir.path().join("more.ndjson");
+    util::write_ndjson(&more, "app", 3);
+    let out = with_db(&app_url, &["ingest", more.to_str().unwrap()], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
     // …but cannot change or remove what is written.
     for sql in [
         "UPDATE entries SET entry = 'x' WHERE seq = 0",

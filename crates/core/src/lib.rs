@@ -16,4 +16,3 @@ pub mod record;
 pub mod text;
 pub mod time;
 pub mod token;
-pub mod workload;

@@ -53,6 +53,13 @@ impl Sequencer {
         Self { queue }
     }
 
+    /// A handle with no task behind it: every submit answers
+    /// [`SubmitError::Stopped`]. For applications that only read.
+    pub fn closed() -> Self {
+        let (queue, _jobs) = mpsc::channel(1);
+        Self { queue }
+    }
+
     /// Appends one request's events, durably, all or nothing.
     ///
     /// # Errors

@@ -86,17 +86,56 @@ impl App {
     /// Builds the application and starts its background tasks (sequencer,
     /// checkpointer when it can sign, text indexer, upload sweeper). Needs a tokio runtime.
     pub fn start(store: Arc<dyn Store>, secrets: Secrets, settings: Settings) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let appended = Arc::new(Notify::new());
+        let sequencer = Sequencer::start(store.clone(), appended.clone(), metrics.clone());
+        let interval = settings.checkpoint_interval;
+        let app = Self::build(store, secrets, settings, sequencer, metrics);
+        if app.identity.signer.is_some() {
+            tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
+        }
+        tokio::spawn(crate::uploads::sweep(app.store.clone()));
+        tokio::spawn(crate::indexer::run(app.clone()));
+        app
+    }
+
+    /// The application for a process that only reads the log (the CLI's local
+    /// `trace` and `search`): no background task runs, so nothing is sequenced,
+    /// signed or swept behind the caller's back; the signing key is dropped, and
+    /// ingest answers that the sequencer has stopped. A caller that wants the text
+    /// index current runs [`crate::indexer::index_step`] itself.
+    pub fn read_only(store: Arc<dyn Store>, secrets: Secrets, settings: Settings) -> Arc<Self> {
         let Secrets {
             identity,
             token_key,
             master,
         } = secrets;
+        let identity = LogIdentity {
+            signer: None,
+            ..identity
+        };
+        let secrets = Secrets {
+            identity,
+            token_key,
+            master,
+        };
         let metrics = Arc::new(Metrics::default());
-        let appended = Arc::new(Notify::new());
-        let sequencer = Sequencer::start(store.clone(), appended.clone(), metrics.clone());
-        let can_sign = identity.signer.is_some();
-        let interval = settings.checkpoint_interval;
-        let app = Arc::new(Self {
+        Self::build(store, secrets, settings, Sequencer::closed(), metrics)
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        secrets: Secrets,
+        settings: Settings,
+        sequencer: Sequencer,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        let Secrets {
+            identity,
+            token_key,
+            master,
+        } = secrets;
+        Arc::new(Self {
             keys: KeyResolver::new(store.clone()),
             vault: Vault::new(store.clone(), master, settings.master_key_file.clone()),
             store,
@@ -107,13 +146,7 @@ impl App {
             settings,
             texts: crate::indexer::TextBuffer::default(),
             indexing: tokio::sync::Mutex::new(()),
-        });
-        if can_sign {
-            tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
-        }
-        tokio::spawn(crate::uploads::sweep(app.store.clone()));
-        tokio::spawn(crate::indexer::run(app.clone()));
-        app
+        })
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use evident_server::datadir::{self, SecretPaths};
+
+use crate::config::{process_env, StoreConfig};
 use evident_store::postgres::PgStore;
 use evident_store::sqlite::SqliteStore;
 use evident_store::Store;
@@ -24,6 +26,8 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
+    // Checked before anything is copied: a configuration error stops here.
+    let paths = source_secrets(cli, args)?;
     let db_file = args.from.join(evident_store::sqlite::DB_FILE);
     anyhow::ensure!(db_file.exists(), "no store at {}", args.from.display());
     let source = SqliteStore::open(&args.from, &Default::default())?;
@@ -56,7 +60,6 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         )
         .into());
     }
-    let paths = SecretPaths::new(&args.from, cli.signing_key_file.as_deref());
     let secrets = datadir::load(&*destination, &paths).await?;
     let shared: Arc<dyn Store> = destination.clone();
     let vault = evident_server::vault::Vault::new(shared, secrets.master, None);
@@ -81,4 +84,16 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         args.from.display()
     );
     Ok(())
+}
+
+/// The source log's secrets: under `--from`, unless `--signing-key-file`, the
+/// environment or the config file put the key files elsewhere (its store settings do
+/// not apply: `--from` and `--to` name both stores).
+fn source_secrets(cli: &Cli, args: &Args) -> anyhow::Result<SecretPaths> {
+    let config = StoreConfig::load(cli, None, &process_env)?;
+    let mut paths = SecretPaths::new(&args.from, config.signing_key_file.as_deref());
+    if let Some(master_key_file) = config.master_key_file {
+        paths.master_key = master_key_file;
+    }
+    Ok(paths)
 }

@@ -30,8 +30,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .json()
         .await?
     } else {
-        let store = crate::local::open_existing(cli).await?;
-        let app = crate::local::start_app(store, cli, &cli.data, Default::default()).await?;
+        let config = super::store_config(cli)?;
+        let store = crate::local::open_existing(&config).await?;
+        let app = crate::local::start_app(store, &config, crate::local::Tasks::All).await?;
         let principal = evident_server::auth::Principal {
             name: "cli".into(),
             role: evident_server::auth::Role::Privacy,

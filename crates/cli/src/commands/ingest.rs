@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use evident_core::json::{parse_events_body, BodyFormat};
 use evident_server::auth::{Principal, Role};
-use evident_server::state::Settings;
 use evident_store::Store;
 
 use crate::remote::{success, Remote};
@@ -83,8 +82,9 @@ impl Sink {
         if let Some(server) = &cli.server {
             return Ok(Self::Remote(Remote::new(server, cli.api_key.as_deref())?));
         }
-        let store: Arc<dyn Store> = crate::local::open_existing(cli).await?;
-        let app = crate::local::start_app(store, cli, &cli.data, Settings::default()).await?;
+        let config = super::store_config(cli)?;
+        let store: Arc<dyn Store> = crate::local::open_existing(&config).await?;
+        let app = crate::local::start_app(store, &config, crate::local::Tasks::All).await?;
         Ok(Self::Local(app))
     }
 

@@ -1,8 +1,8 @@
 //! `evident init`: create the store, the signing key and the first admin key.
 
-use evident_server::datadir::{self, SecretPaths};
-use evident_store::sqlite::SqliteOptions;
+use evident_server::datadir;
 
+use crate::config::{process_env, StoreConfig};
 use crate::Cli;
 
 #[derive(Debug, clap::Args)]
@@ -13,10 +13,11 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
-    let store = crate::local::open(cli, &cli.data, &SqliteOptions::default()).await?;
-    let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
-    let init = datadir::initialize(&*store, &paths, args.origin.as_deref()).await?;
-    print_initialized(&init, &cli.data);
+    let config = StoreConfig::load(cli, args.origin.clone(), &process_env)?;
+    let store = crate::local::open(&config).await?;
+    let init =
+        datadir::initialize(&*store, &config.secret_paths(), config.origin.as_deref()).await?;
+    print_initialized(&init, &config.data_dir);
     Ok(())
 }
 

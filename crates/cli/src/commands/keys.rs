@@ -30,7 +30,8 @@ pub enum KeysCommand {
 }
 
 pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
-    let store = crate::local::open_existing(cli).await?;
+    let config = super::store_config(cli)?;
+    let store = crate::local::open_existing(&config).await?;
     let now = evident_core::time::now_utc_micros().1;
     match command {
         KeysCommand::Create { role, name, agents } => {
@@ -67,10 +68,7 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
             println!("revoked {name}");
         }
         KeysCommand::RotateMaster => {
-            let paths = evident_server::datadir::SecretPaths::new(
-                &cli.data,
-                cli.signing_key_file.as_deref(),
-            );
+            let paths = config.secret_paths();
             let secrets = evident_server::datadir::load(&*store, &paths).await?;
             let shared: std::sync::Arc<dyn Store> = store.clone();
             let vault = evident_server::vault::Vault::new(shared, secrets.master, None);

@@ -12,9 +12,10 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
-    match &cli.database_url {
+    let config = super::store_config(cli)?;
+    match &config.database_url {
         Some(url) => {
-            let store = evident_store::postgres::PgStore::connect(url).await?;
+            let store = evident_store::postgres::PgStore::connect(url.expose()).await?;
             println!("the PostgreSQL schema is up to date");
             if let Some(role) = &args.grant_to {
                 store.grant_to(role).await?;
@@ -23,8 +24,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         }
         None => {
             anyhow::ensure!(args.grant_to.is_none(), "--grant-to needs --database-url");
-            crate::local::open(cli, &cli.data, &Default::default()).await?;
-            println!("the store in {} is up to date", cli.data.display());
+            crate::local::open(&config).await?;
+            println!("the store in {} is up to date", config.data_dir.display());
         }
     }
     Ok(())

@@ -8,15 +8,18 @@ pub mod init;
 pub mod keys;
 pub mod migrate;
 pub mod prove;
+pub mod reach;
 pub mod serve;
 pub mod trail;
 pub mod verify;
 pub mod verify_remote;
 
+use crate::config::{process_env, ConfigError, StoreConfig};
 use crate::{Cli, Command};
 
-/// Runs the parsed command line.
+/// Runs the parsed command line, once the flags the command cannot honour are refused.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    reach::check(&cli)?;
     match &cli.command {
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Init(args) => init::run(&cli, args).await,
@@ -32,6 +35,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
     }
+}
+
+/// The configured store of a command that opens one (flags, environment, `--config`).
+///
+/// # Errors
+/// A configuration that cannot be used (a usage error: exit 2).
+pub fn store_config(cli: &Cli) -> Result<StoreConfig, ConfigError> {
+    StoreConfig::load(cli, None, &process_env)
 }
 
 /// `true` when progress bars may be drawn (stderr is a terminal).

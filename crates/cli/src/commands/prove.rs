@@ -18,7 +18,7 @@ pub async fn checkpoint(cli: &Cli) -> anyhow::Result<()> {
         print!("{}", get_text(&remote, "/checkpoint").await?);
         return Ok(());
     }
-    let store = crate::local::open_existing(cli).await?;
+    let store = crate::local::open_existing(&super::store_config(cli)?).await?;
     let checkpoint = store
         .latest_checkpoint()
         .await?
@@ -41,7 +41,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let store = crate::local::open_existing(cli).await?;
+    let store = crate::local::open_existing(&super::store_config(cli)?).await?;
     let entry = store
         .entry_by_event_id(&args.event_id)
         .await?

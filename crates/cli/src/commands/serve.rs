@@ -21,10 +21,6 @@ pub const DEMO_DIR: &str = "./evident-demo";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A TOML file with the server's settings (every key: docs/deployment.md); flags
-    /// and EVIDENT_* variables override it.
-    #[arg(long, value_name = "FILE", env = "EVIDENT_CONFIG")]
-    pub config: Option<PathBuf>,
     /// Check the configuration (TLS files, patterns, ranges), print it with secrets
     /// redacted and where each value came from, and exit.
     #[arg(long)]
@@ -69,21 +65,15 @@ impl Args {
     /// The command line's layer of the configuration.
     fn flags(&self, cli: &Cli) -> Flags {
         Flags {
-            config: self.config.clone(),
             listen: self.listen,
-            data_dir: cli.sources.data.map(|name| (cli.data.clone(), name)),
-            database_url: cli.database_url.clone().zip(cli.sources.database_url),
             origin: self.origin.clone(),
-            signing_key_file: cli
-                .signing_key_file
-                .clone()
-                .zip(cli.sources.signing_key_file),
             max_body_bytes: self.max_body_bytes,
             checkpoint_interval_ms: self.checkpoint_interval_ms,
             max_db_bytes: self.max_db_bytes,
             otlp_grpc_listen: self.otlp_grpc_listen.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            ..Flags::globals(cli)
         }
     }
 }
@@ -95,6 +85,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     tracing::info!(?config, "configuration");
+    if args.demo {
+        refuse_configured_store(&config)?;
+    }
     let data: PathBuf = if args.demo {
         DEMO_DIR.into()
     } else {
@@ -131,6 +124,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         &data,
         &paths,
         config.server_settings(),
+        crate::local::Tasks::All,
     )
     .await?;
     if args.demo && store.tree_head().await?.size == 0 {
@@ -163,6 +157,30 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     match config.tls {
         Some(tls) => evident_server::serve::serve_tls(app, listener, tls).await,
         None => evident_server::serve::serve(app, listener).await,
+    }
+}
+
+/// The settings that name a real store or a real key. `--demo` never touches one:
+/// given together, it is a usage error rather than a demo written into production.
+const REAL_STORE_KEYS: [&str; 4] = [
+    "data_dir",
+    "database_url",
+    "signing_key_file",
+    "master_key_file",
+];
+
+/// Refuses `--demo` with any setting (flag, variable or config file) that names a
+/// store or a key.
+fn refuse_configured_store(config: &ServeConfig) -> Result<(), ConfigError> {
+    match REAL_STORE_KEYS.iter().find_map(|key| config.set_by(key)) {
+        Some(name) => Err(ConfigError {
+            key: name.to_owned(),
+            reason: format!(
+                "--demo never touches a configured store or key; it keeps its own store and \
+                 keys in {DEMO_DIR}: drop {name} or --demo"
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

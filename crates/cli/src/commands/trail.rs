@@ -73,9 +73,13 @@ impl SearchArgs {
     }
 }
 
+/// The application on the local store, read-only: a trace or a search starts no
+/// background task, so it signs no checkpoint and writes nothing but the text index
+/// it brings up to date.
 async fn local_app(cli: &Cli) -> anyhow::Result<std::sync::Arc<evident_server::App>> {
-    let store = crate::local::open_existing(cli).await?;
-    crate::local::start_app(store, cli, &cli.data, Default::default()).await
+    let config = super::store_config(cli)?;
+    let store = crate::local::open_existing(&config).await?;
+    crate::local::start_app(store, &config, crate::local::Tasks::ReadOnly).await
 }
 
 fn api_error(e: evident_server::error::ApiError) -> anyhow::Error {

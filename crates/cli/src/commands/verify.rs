@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use evident_server::datadir::{self, SecretPaths};
+use evident_server::datadir;
 use evident_server::verifier::{verify_store, Depth};
 use evident_store::Store;
 
+use crate::config::StoreConfig;
 use crate::{CheckFailed, Cli};
 
 #[derive(Debug, clap::Args)]
@@ -42,16 +43,23 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?;
-    if cli.database_url.is_none() && !cli.data.join(evident_store::sqlite::DB_FILE).exists() {
-        anyhow::bail!("no store at {}", cli.data.display());
+    // A configuration that cannot be used is a usage error (exit 2), not a finding.
+    let config = super::store_config(cli)?;
+    if config.database_url.is_none()
+        && !config
+            .data_dir
+            .join(evident_store::sqlite::DB_FILE)
+            .exists()
+    {
+        anyhow::bail!("no store at {}", config.data_dir.display());
     }
     // The store is what is being checked: failing to open it is a failed check.
-    let store = crate::local::open_existing(cli)
+    let store = crate::local::open_existing(&config)
         .await
         .map_err(|e| CheckFailed(format!("{e:#}")))?;
     // From here on the store is what is being checked: any failure to read it is a
     // failed check (exit 1), not a usage error.
-    check(cli, args, store, against.as_deref())
+    check(&config, args, store, against.as_deref())
         .await
         .map_err(|e| match e.downcast::<CheckFailed>() {
             Ok(failed) => failed.into(),
@@ -60,7 +68,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
 }
 
 async fn check(
-    cli: &Cli,
+    config: &StoreConfig,
     args: &Args,
     store: std::sync::Arc<dyn Store>,
     against: Option<&[u8]>,
@@ -71,7 +79,7 @@ async fn check(
         .context("the store has no verifier key; was it initialised?")?;
     let verifier_key = args.key.clone().unwrap_or(recorded);
     // The secrets must still be the ones the log was created with.
-    let paths = SecretPaths::new(&cli.data, cli.signing_key_file.as_deref());
+    let paths = config.secret_paths();
     let secrets = datadir::load(&*store, &paths)
         .await
         .map_err(|e| CheckFailed(format!("secrets: {e:#}")))?;
@@ -82,7 +90,7 @@ async fn check(
         Some(paths.master_key.clone()),
     );
     // The mirrored checkpoint: the database must still hold everything it covers.
-    let mirrored = match std::fs::read(datadir::checkpoint_file(&cli.data)) {
+    let mirrored = match std::fs::read(datadir::checkpoint_file(&config.data_dir)) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).context("reading the checkpoint file"),

@@ -170,8 +170,18 @@ pub async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
     // 0x45564944 = "EVID": one lock id for migrations.
     tx.execute("SELECT pg_advisory_xact_lock(1163282756)", &[])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS evident_schema(version INT NOT NULL)")
-        .await?;
+    // Only when missing: `CREATE TABLE IF NOT EXISTS` checks the right to create in
+    // the schema before it looks, so a server's least-privilege role (which may not
+    // create tables; PostgreSQL 15+ gives no one CREATE on `public` by default) could
+    // not even start on a database the owner already migrated.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('evident_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE evident_schema(version INT NOT NULL)")
+            .await?;
+    }
     let applied: i64 = tx
         .query_one("SELECT count(*) FROM evident_schema", &[])
         .await?

@@ -14,6 +14,7 @@ pub(crate) mod compress;
 mod erase;
 mod schema;
 pub mod search;
+pub mod sizes;
 mod wal;
 
 use std::collections::HashMap;

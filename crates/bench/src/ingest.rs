@@ -143,7 +143,7 @@ pub async fn run(
     server: &ServerProcess,
 ) -> anyhow::Result<PhaseResult> {
     let source = Arc::new(Mutex::new(source));
-    let bar = crate::commands::progress_bar(phase.events, phase.name);
+    let bar = crate::progress_bar(phase.events, phase.name);
     let watcher = CheckpointWatcher::start(target.clone());
     let server_cpu = server.cpu_seconds();
     let server_writes = server.storage_write_bytes();

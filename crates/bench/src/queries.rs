@@ -28,7 +28,7 @@ const SUBJECT_PAGE: u64 = 1_000;
 /// The server refused the search.
 pub async fn wait_for_index(target: &Target, events: u64) -> anyhow::Result<bool> {
     let deadline = Instant::now() + INDEX_WAIT;
-    let bar = crate::commands::progress_bar(events, "waiting for the search index");
+    let bar = crate::progress_bar(events, "waiting for the search index");
     loop {
         let answer = get_json(target, &target.url("/api/v1/events?limit=1")).await?;
         let through = answer["indexed_through"]
@@ -66,7 +66,7 @@ pub async fn run(
     seed: u64,
 ) -> anyhow::Result<Value> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
-    let bar = crate::commands::progress_bar(5 * count as u64, "queries");
+    let bar = crate::progress_bar(5 * count as u64, "queries");
     let mut out = serde_json::Map::new();
     let kinds: [(&str, &[String]); 5] = [
         ("event_by_id", &targets.event_ids),

@@ -133,10 +133,15 @@ fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
     }
+    // A fresh store of its own: nothing from the environment may point the server
+    // at another store, key or config file.
     let mut child = command
         .env_remove("EVIDENT_SERVER")
         .env_remove("EVIDENT_API_KEY")
         .env_remove("EVIDENT_DATABASE_URL")
+        .env_remove("EVIDENT_CONFIG")
+        .env_remove("EVIDENT_SIGNING_KEY_FILE")
+        .env_remove("EVIDENT_MASTER_KEY_FILE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Map, Value};
 
 /// Measures `data` holding `events` entries.
@@ -87,20 +86,9 @@ fn group_of(name: &str) -> &'static str {
 
 /// Bytes of every table and index (largest first), and of the whole database.
 fn dbstat(db: &Path) -> anyhow::Result<(Vec<(String, u64)>, u64)> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("opening {}", db.display()))?;
-    let mut stmt = conn
-        .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
-        .context("SQLite's dbstat table is not available")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    let mut tables = Vec::new();
-    for row in rows {
-        let (name, bytes) = row?;
-        tables.push((name, u64::try_from(bytes).unwrap_or(0)));
-    }
-    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok((tables, u64::try_from(pages * page_size).unwrap_or(0)))
+    let sizes = evident_store::sqlite::sizes::table_sizes(db)
+        .with_context(|| format!("reading SQLite's dbstat of {}", db.display()))?;
+    Ok((sizes.tables, sizes.database_bytes))
 }
 
 /// Total bytes of the files under `dir`, listing each (relative to `root`).

@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::generator::{Params, Workload};
 use anyhow::Context;
-use evident_core::workload::{Params, Workload};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -292,7 +292,7 @@ struct Written {
 /// Generates events for `seed` into each of `files` in turn, as many as it says.
 async fn generate(files: Vec<(PathBuf, u64)>, seed: u64) -> anyhow::Result<(Tally, Vec<Written>)> {
     let total = files.iter().map(|(_, events)| events).sum();
-    let bar = crate::commands::progress_bar(total, "generating the workload");
+    let bar = crate::progress_bar(total, "generating the workload");
     let bar_inner = bar.clone();
     let generated = tokio::task::spawn_blocking(move || {
         let mut stream = Workload::new(Params {

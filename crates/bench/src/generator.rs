@@ -296,7 +296,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::event::{validate_client_event, CLIENT_EVENT_TYPES};
+    use evident_core::event::{validate_client_event, CLIENT_EVENT_TYPES};
 
     fn sample(n: usize) -> Vec<Value> {
         generate(7, n)
@@ -447,27 +447,5 @@ mod tests {
             .map(|e| e["timestamp"].as_str().unwrap())
             .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
-    }
-
-    #[test]
-    #[ignore = "prints the size mix; run with --ignored --nocapture"]
-    fn print_the_mix() {
-        let mut by_type: std::collections::BTreeMap<String, (usize, usize, usize)> =
-            std::collections::BTreeMap::new();
-        let events = sample(50_000);
-        for e in &events {
-            let size = e.to_string().len();
-            let slot = by_type
-                .entry(e["event_type"].as_str().unwrap().to_owned())
-                .or_default();
-            slot.0 += 1;
-            slot.1 += size;
-            slot.2 = slot.2.max(size);
-        }
-        let total: usize = by_type.values().map(|v| v.1).sum();
-        println!("mean {}", total / events.len());
-        for (kind, (n, bytes, max)) in by_type {
-            println!("{kind:16} {n:6} mean {:6} max {max}", bytes / n);
-        }
     }
 }
