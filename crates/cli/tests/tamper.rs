@@ -162,7 +162,33 @@ fn verify_names_the_first_of_several_bad_entries_and_the_seq_of_a_bad_blob_or_ti
             .unwrap();
         },
         "seq 40:",
-        "stored hash tile 0/0 does not match",
+        "no longer match its leaf hash in stored hash tile 0/0",
+    );
+}
+
+/// A changed entry past the first full tile changes its leaf and every hash above it
+/// (tile 1/0's first hash covers seqs 0..256): the report names the entry whose bytes
+/// changed, not the first seq of the higher tile.
+#[test]
+fn a_changed_entry_is_named_by_its_seq_not_by_a_higher_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_with_events(&data, 300);
+    // One byte of entry 200: still canonical, its index columns unchanged.
+    let changed = tampered(&data, "changed-200", |c| {
+        let updated = c
+            .execute(
+                "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"type\":\"agent\"', '\"type\":\"agenu\"') AS BLOB) WHERE seq = 200",
+                [],
+            )
+            .unwrap();
+        assert_eq!(updated, 1);
+    });
+    let (code, err) = verify(&changed);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("seq 200: its entry bytes no longer match its leaf hash"),
+        "{err}"
     );
 }
 

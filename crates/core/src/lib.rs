@@ -16,4 +16,5 @@ pub mod record;
 pub mod text;
 pub mod time;
 pub mod token;
+pub mod verify;
 pub mod workload;
