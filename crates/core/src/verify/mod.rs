@@ -110,3 +110,6 @@ pub fn check_commitment(
         Err(format!("blob {reference} does not open its commitment"))
     }
 }
+
+#[cfg(test)]
+mod tests;
