@@ -83,7 +83,9 @@ fn a_true_log_verifies() {
 /// consistent with it, so only the back-link check can see it.
 #[test]
 fn a_wrong_back_link_in_a_consistent_tree_is_named() {
-    let cases: [(u64, (Option<u64>, Option<u64>), &str); 4] = [
+    // (seq, (trace_prev, subject_prev) written, what is reported)
+    type Case = (u64, (Option<u64>, Option<u64>), &'static str);
+    let cases: [Case; 4] = [
         // Entry 8 (trace t2 at 2, 5, 8; subject s0 at 0, 2, 6, 8) skips 5.
         (8, (Some(2), Some(6)), "seq 8: its `trace_prev` names seq 2 but the previous entry with its trace_id is not that: it is seq 5"),
         (8, (None, Some(6)), "seq 8: its `trace_prev` names null but the previous entry with its trace_id is not that: it is seq 5"),
