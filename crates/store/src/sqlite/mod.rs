@@ -1006,7 +1006,7 @@ impl Store for SqliteStore {
             })
             .await?;
         Ok(crate::IntegrityCheck::Ran {
-            what: "SQLite `PRAGMA integrity_check` (every page, every index and the full-text index against their tables)".into(),
+            what: "SQLite `PRAGMA integrity_check`: every page, every index and the full-text index against their tables".into(),
             problems,
         })
     }
