@@ -405,3 +405,112 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
         stderr(&out)
     );
 }
+
+/// `verify` on PostgreSQL runs the database's own check (amcheck) when the role may,
+/// finds a damaged index with it, and says plainly when it had to skip it, never that
+/// it found nothing.
+#[test]
+fn verify_runs_amcheck_or_says_it_was_skipped() {
+    let Some((superuser_url, admin_url)) = fresh_database() else {
+        return;
+    };
+    // A role that owns its database, as a deployment's would, but is no superuser: it
+    // may not install amcheck (not a trusted extension).
+    let role = format!("evident_owner_{}", rand_suffix());
+    psql(&admin_url, &format!("CREATE ROLE {role} LOGIN")).unwrap();
+    let database = format!("{role}_db");
+    psql(
+        &admin_url,
+        &format!("CREATE DATABASE {database} OWNER {role}"),
+    )
+    .unwrap();
+    let base = superuser_url.rsplit_once('/').unwrap().0;
+    let url = format!("{base}/{database}").replacen("evident@", &format!("{role}@"), 1);
+    let as_superuser = format!("{base}/{database}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = with_db(&url, &["init"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = dir.path().join("e.ndjson");
+    util::write_ndjson(&file, "am", 20);
+    let out = with_db(&url, &["ingest", file.to_str().unwrap()], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let skipped = |out: &std::process::Output, why: &str| {
+        assert!(out.status.success(), "{}", stderr(out));
+        let text = stdout(out);
+        assert!(
+            text.contains("the database's own integrity check was skipped") && text.contains(why),
+            "{text}"
+        );
+        assert!(!text.contains("found nothing wrong"), "{text}");
+    };
+    skipped(
+        &with_db(&url, &["verify"], &data),
+        "the `amcheck` extension is not installed in this database and this role may not install it",
+    );
+    // A superuser installs it (verify as a superuser does so itself)…
+    let out = with_db(&as_superuser, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "the database's own integrity check found nothing wrong (PostgreSQL amcheck: verify_heapam on"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'amcheck'"
+        )
+        .unwrap()
+        .trim(),
+        "1"
+    );
+    // …but its functions are not the owner's to run…
+    skipped(
+        &with_db(&url, &["verify"], &data),
+        "this role may not run amcheck's functions",
+    );
+    // …until granted.
+    psql(
+        &as_superuser,
+        &format!(
+            "GRANT EXECUTE ON FUNCTION bt_index_check(regclass, boolean),
+               verify_heapam(regclass, boolean, boolean, text, bigint, bigint) TO {role}"
+        ),
+    )
+    .unwrap();
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("found nothing wrong (PostgreSQL amcheck"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The index by event type now claims to be over agents: none of the table's rows
+    // is in it, as if its pages had been lost. The log itself is intact (--quick
+    // passes); the database's own check finds the index damaged.
+    psql(
+        &as_superuser,
+        "UPDATE pg_index SET indkey = (
+             SELECT string_agg(attnum::text, ' ' ORDER BY o)
+               FROM unnest(ARRAY['agent', 'seq']) WITH ORDINALITY AS c(name, o)
+               JOIN pg_attribute ON attrelid = 'entries'::regclass AND attname = c.name)::int2vector
+          WHERE indexrelid = 'entries_by_type'::regclass",
+    )
+    .unwrap();
+    let out = with_db(&url, &["verify"], &data);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("the database is damaged")
+            && stderr(&out).contains("entries_by_type"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with_db(&url, &["verify", "--quick"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -162,8 +162,130 @@ fn verify_names_the_first_of_several_bad_entries_and_the_seq_of_a_bad_blob_or_ti
             .unwrap();
         },
         "seq 40:",
-        "stored hash tile 0/0 does not match",
+        "no longer match its leaf hash in stored hash tile 0/0",
     );
+}
+
+/// A changed entry past the first full tile changes its leaf and every hash above it
+/// (tile 1/0's first hash covers seqs 0..256): the report names the entry whose bytes
+/// changed, not the first seq of the higher tile.
+#[test]
+fn a_changed_entry_is_named_by_its_seq_not_by_a_higher_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_with_events(&data, 300);
+    // One byte of entry 200: still canonical, its index columns unchanged.
+    let changed = tampered(&data, "changed-200", |c| {
+        let updated = c
+            .execute(
+                "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"type\":\"agent\"', '\"type\":\"agenu\"') AS BLOB) WHERE seq = 200",
+                [],
+            )
+            .unwrap();
+        assert_eq!(updated, 1);
+    });
+    let (code, err) = verify(&changed);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("seq 200: its entry bytes no longer match its leaf hash"),
+        "{err}"
+    );
+}
+
+/// Someone holding the data dir and the signing key rewrites a back-link (CONTRACT
+/// section 8: what an evidence bundle proves itself complete with) and makes
+/// everything else agree: the tiles, the tree head and every checkpoint, re-signed.
+/// Only the back-link check can see it, and it names the entry.
+#[test]
+fn a_rewritten_back_link_is_caught_even_with_the_tree_and_checkpoints_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_with_events(&data, 60);
+    // Entry 30 is in trace-2 (events 2, 9, 16, 23, 30, ...): its `trace_prev` is 23.
+    // Redoing the tree and checkpoints alone leaves a log that verifies…
+    let redone = tampered(&data, "redone", |c| {
+        rewrite_and_resign(c, &data, &dir.path().join("redone"), "\"trace_prev\":23")
+    });
+    let out = run(&redone, &["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // …and with the back-link changed, only it is wrong.
+    let rewritten = tampered(&data, "back-link", |c| {
+        rewrite_and_resign(c, &data, &dir.path().join("back-link"), "\"trace_prev\":16")
+    });
+    let out = run(&rewritten, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(
+            "seq 30: its `trace_prev` names seq 16 but the previous entry with its trace_id is not that: it is seq 23"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Replaces entry 30's `"trace_prev":23` by `link`, then rewrites the tiles, the tree
+/// head and every checkpoint (signed with the log's key from `original`, mirrored to
+/// `copy`) to match.
+fn rewrite_and_resign(c: &Connection, original: &Path, copy: &Path, link: &str) {
+    use evident_tlog::{integrate, leaf_hash, Checkpoint, LogSigner, TileMap};
+
+    let updated = c
+        .execute(
+            "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"trace_prev\":23', ?1) AS BLOB) WHERE seq = 30",
+            [link],
+        )
+        .unwrap();
+    assert_eq!(updated, 1);
+    let entries: Vec<Vec<u8>> = c
+        .prepare("SELECT entry FROM entries ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(e)).collect();
+    let tree = integrate(0, &TileMap::new(), &leaves).unwrap();
+    c.execute("DELETE FROM tiles", []).unwrap();
+    for (id, tile) in &tree.tiles {
+        c.execute(
+            "INSERT INTO tiles(level, idx, data) VALUES (?1, ?2, ?3)",
+            rusqlite::params![id.level, id.index as i64, tile],
+        )
+        .unwrap();
+    }
+    c.execute(
+        "UPDATE tree_head SET root = ?1",
+        [tree.root.as_bytes().to_vec()],
+    )
+    .unwrap();
+    let key = std::fs::read_to_string(original.join("secrets").join("signing.key")).unwrap();
+    let signer = LogSigner::new(key.trim()).unwrap();
+    let sizes: Vec<i64> = c
+        .prepare("SELECT size FROM checkpoints ORDER BY size")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for size in sizes {
+        let root = integrate(0, &TileMap::new(), &leaves[..size as usize])
+            .unwrap()
+            .root;
+        let note = signer
+            .sign_checkpoint(&Checkpoint {
+                origin: "test.example/log".into(),
+                size: size as u64,
+                root,
+            })
+            .unwrap();
+        c.execute(
+            "UPDATE checkpoints SET root = ?1, note = ?2 WHERE size = ?3",
+            rusqlite::params![root.as_bytes().to_vec(), note, size],
+        )
+        .unwrap();
+        // The latest is mirrored beside the database.
+        std::fs::write(copy.join("checkpoint"), note).unwrap();
+    }
 }
 
 /// Past 4,096 entries the store keeps entries zstd-compressed (with a dictionary

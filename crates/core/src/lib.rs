@@ -16,3 +16,4 @@ pub mod record;
 pub mod text;
 pub mod time;
 pub mod token;
+pub mod verify;

@@ -1,4 +1,5 @@
-//! `evident verify`: recompute everything the log claims from the entries up.
+//! `evident verify` over a store: reads the log in chunks and feeds it to the pure
+//! checks of `evident_core::verify`, on every core.
 //!
 //! In one pass over the entries, in `seq` order and in chunks:
 //! 1. every entry is a canonical (RFC 8785) I-JSON object whose `seq` is its position
@@ -6,40 +7,48 @@
 //!    `canonical_bytes(parse_value(bytes))` reproduces);
 //! 2. its leaf hash, and every hash tile the store holds, equal the tree recomputed
 //!    from the entries (RFC 6962), and the tree head equals its root;
-//! 3. every checkpoint is signed by the log's key and names the recomputed root at its
-//!    size; a saved checkpoint (`--against`) does too, which proves the log is an
-//!    append-only extension of what its holder saw;
+//! 3. every checkpoint is signed by the log's key (the key in force at its size) and
+//!    names the recomputed root at its size; a saved checkpoint (`--against`) does
+//!    too, which proves the log is an append-only extension of what its holder saw;
 //! 4. every stored blob opens its commitment, and the entry it is filed under (the
 //!    first that references it) names it;
 //! 5. the derived index columns equal what the entries say;
-//! 6. unless [`Depth::Log`] (`evident verify --quick`), the backend's own integrity
-//!    check (SQLite `PRAGMA integrity_check`, in full) finds every page sound and its
-//!    indexes (b-trees over the columns of 5, the full-text index) equal to their
-//!    tables: the contract's "derived indexes" include them, since a damaged one makes
-//!    queries miss or misplace entries. It costs about as much as 1–5 together (~40%
-//!    of the CPU), and proves nothing about the log that 1–5 do not, hence `--quick`.
+//! 6. every entry's `trace_prev` and `subject_prev` name the previous entry with the
+//!    same `trace_id` / subject token, or null when there is none (CONTRACT sections 1
+//!    and 8: the links an evidence bundle proves itself complete with);
+//! 7. unless [`Depth::Log`] (`evident verify --quick`), the backend's own integrity
+//!    check (SQLite `PRAGMA integrity_check`, in full; PostgreSQL `amcheck` where the
+//!    extension can be used) finds every page sound and its indexes (b-trees over the
+//!    columns of 5, the full-text index) equal to their tables: the contract's
+//!    "derived indexes" include them, since a damaged one makes queries miss or
+//!    misplace entries. It costs about as much as 1–6 together (~40% of the CPU), and
+//!    proves nothing about the log that 1–6 do not, hence `--quick`. A backend that
+//!    cannot run it says so ([`IntegrityCheck::Skipped`]); it is never reported as
+//!    having found nothing.
 //!
 //! The first failure by `seq` is reported, naming the `seq` and why; at the same
-//! `seq`, the entry before its blobs, before a hash tile, before a root. A failure of
-//! the backend's own check is reported before any other.
+//! `seq`, the entry before its leaf in the tiles, before its back-links, before its
+//! blobs, before a root (`evident_core::verify::Rank`). A hash tile that differs is
+//! named by the first leaf that differs, not by a higher tile whose hash covers it.
+//! A failure of the backend's own check is reported before any other.
 //!
 //! How it runs: the backend's check, when asked for, reads the database on its own
-//! connection and thread, beside the pass. The pass reads a chunk (entries with their index columns,
-//! the blobs filed under them, the data keys those need) while the previous chunk is
-//! checked: its entries and blobs split into tasks for every core (rayon's pool, whose
-//! threads live for the whole run), each task stopping at its first bad entry. Integrating the leaves into the tree is the
-//! only sequential step; it stops at every size a checkpoint names.
+//! connection and thread, beside the pass. The pass reads a chunk (entries with their
+//! index columns, the blobs filed under them, the data keys those need) while the
+//! previous chunk is checked: its entries and blobs split into tasks for every core
+//! (rayon's pool, whose threads live for the whole run), each task stopping at its
+//! first bad entry; then, in order, the back-links (two table lookups an entry) and
+//! the tree, which stops at every size a checkpoint names.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use evident_core::blob::BlobRef;
 use evident_core::crypto::SecretKey;
-use evident_core::json::CanonicalObject;
-use evident_core::record::{entry_blob_refs, EntryIndexKeys};
-use evident_store::{IndexedEntry, Store, StoreError, StoredBlob, TreeHead};
-use evident_tlog::{
-    integrate, leaf_hash, open_checkpoint, right_edge_tiles, Checkpoint, Hash, TileId, TileMap,
+use evident_core::verify::{
+    check_commitment, check_entries, compare_tiles, open_saved, BackLinks, CheckpointCheck,
+    EntriesPart, EntryInput, Failure, Found, IndexRow, Rank, RootSource, TreeCheck, VerifierKeys,
 };
+use evident_store::{IndexedEntry, IntegrityCheck, Store, StoreError, StoredBlob};
+use evident_tlog::{Hash, TileId};
 use rayon::prelude::*;
 
 use crate::vault::{BlobContent, Vault};
@@ -56,9 +65,9 @@ const ENTRIES_PER_TASK: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
     /// Everything the log claims: entries, tree, checkpoints, blobs, derived index
-    /// columns (checks 1–5 of the module docs).
+    /// columns, back-links (checks 1–6 of the module docs).
     Log,
-    /// That, and the backend's own integrity check (check 6): every page of the
+    /// That, and the backend's own integrity check (check 7): every page of the
     /// database read, every index compared with its table. `evident verify`'s default.
     Full,
 }
@@ -75,17 +84,18 @@ pub struct VerifyReport {
     pub erased_blobs: u64,
     /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
+    /// The backend's own check ([`Depth::Full`]): what it checked (it found nothing
+    /// wrong, or verification would have failed), or why it could not run.
+    pub integrity: Option<IntegrityCheck>,
 }
 
 /// The first thing found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyFailure {
-    #[error("seq {seq}: {why}")]
-    Entry { seq: u64, why: String },
-    #[error("checkpoint of size {size}: {why}")]
-    Checkpoint { size: u64, why: String },
-    #[error("tree: {0}")]
-    Tree(String),
+    /// Something the log claims does not hold.
+    #[error(transparent)]
+    Log(#[from] Failure),
+    /// The store could not be read, or its own check found damage.
     #[error("store: {0}")]
     Store(String),
 }
@@ -96,131 +106,102 @@ impl From<evident_store::StoreError> for VerifyFailure {
     }
 }
 
-fn entry_failure(seq: u64, why: impl Into<String>) -> VerifyFailure {
-    VerifyFailure::Entry {
-        seq,
-        why: why.into(),
-    }
-}
-
-/// Verifies the whole store, to `depth`. `progress(done, total)` is called after each
-/// chunk.
+/// Verifies the whole store, to `depth`, trusting `keys` (one verifier key, or keys
+/// by the tree size from which they sign). `progress(done, total)` is called after
+/// each chunk.
 ///
 /// # Errors
 /// The first [`VerifyFailure`].
 pub async fn verify_store(
     store: &dyn Store,
     vault: &Vault,
-    verifier_key: &str,
+    keys: impl Into<VerifierKeys>,
     against: &[&[u8]],
     depth: Depth,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let log = verify_log(store, vault, verifier_key, against, progress, CHUNK);
+    let keys = keys.into();
+    let log = verify_log(store, vault, &keys, against, progress, CHUNK);
     if depth == Depth::Log {
         return log.await;
     }
     // The backend's own check reads the database on its own connection and thread,
     // beside the pass over the log; what it finds is reported first.
-    let (problems, log) = tokio::join!(store.integrity_check(), log);
-    let problems = problems?;
-    if let Some(first) = problems.first() {
-        return Err(VerifyFailure::Store(format!(
-            "the database is damaged ({} problems), first: {first}",
-            problems.len()
-        )));
+    let (integrity, log) = tokio::join!(store.integrity_check(), log);
+    let integrity = integrity?;
+    if let IntegrityCheck::Ran { problems, .. } = &integrity {
+        if let Some(first) = problems.first() {
+            return Err(VerifyFailure::Store(format!(
+                "the database is damaged ({} problems), first: {first}",
+                problems.len()
+            )));
+        }
     }
-    log
+    let mut report = log?;
+    report.integrity = Some(integrity);
+    Ok(report)
 }
 
 /// Everything but the backend's own check, `chunk_len` entries at a time.
 async fn verify_log(
     store: &dyn Store,
     vault: &Vault,
-    verifier_key: &str,
+    keys: &VerifierKeys,
     against: &[&[u8]],
     progress: &(dyn Fn(u64, u64) + Sync),
     chunk_len: u64,
 ) -> Result<VerifyReport, VerifyFailure> {
     let head = store.tree_head().await?;
-    let mut saved = Vec::with_capacity(against.len());
-    for note in against {
-        saved.push(
-            open_checkpoint(note, verifier_key).map_err(|e| VerifyFailure::Checkpoint {
-                size: 0,
-                why: format!("a saved checkpoint does not verify: {e}"),
-            })?,
-        );
-    }
-    // Sizes at which the recomputed root must be known: every stored checkpoint and
-    // the saved one. Checkpoint notes are checked as they are read.
-    let mut expected_roots: BTreeMap<u64, (Hash, &'static str)> = BTreeMap::new();
-    let mut checkpoints = 0u64;
+    let saved = against
+        .iter()
+        .map(|note| open_saved(keys, note))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every size at which the recomputed root must be known: every stored checkpoint
+    // (their notes checked as they are read), the saved ones, the tree head.
+    let mut tree = TreeCheck::new();
+    let mut checkpoints = CheckpointCheck::new();
     let mut from = 0u64;
-    let mut previous_size: Option<u64> = None;
     loop {
         let page = store.checkpoints(from, 1_000).await?;
         let Some(last) = page.last() else { break };
         from = last.size + 1;
         for cp in &page {
-            let opened = open_checkpoint(cp.note.as_bytes(), verifier_key).map_err(|e| {
-                VerifyFailure::Checkpoint {
-                    size: cp.size,
-                    why: format!("signature or format does not verify: {e}"),
-                }
-            })?;
-            if opened.size != cp.size || opened.root != cp.root {
-                return Err(VerifyFailure::Checkpoint {
-                    size: cp.size,
-                    why: "the signed note disagrees with the stored size or root".into(),
-                });
-            }
-            if previous_size.is_some_and(|p| p >= cp.size) {
-                return Err(VerifyFailure::Checkpoint {
-                    size: cp.size,
-                    why: "checkpoints are not increasing".into(),
-                });
-            }
-            previous_size = Some(cp.size);
-            expected_roots.insert(cp.size, (cp.root, "stored checkpoint"));
-            checkpoints += 1;
+            checkpoints.check(keys, cp.size, cp.root, cp.note.as_bytes())?;
+            tree.expect(cp.size, cp.root, RootSource::StoredCheckpoint)?;
         }
     }
     for saved in &saved {
         if saved.size > head.size {
-            return Err(VerifyFailure::Checkpoint {
+            return Err(Failure::Checkpoint {
                 size: saved.size,
                 why: format!(
                     "a saved checkpoint covers {} entries but the log has only {}: the log lost entries",
                     saved.size, head.size
                 ),
-            });
+            }
+            .into());
         }
-        expected_roots.insert(saved.size, (saved.root, "saved checkpoint"));
+        tree.expect(saved.size, saved.root, RootSource::SavedCheckpoint)?;
     }
-    if let Some((&size, _)) = expected_roots.range(head.size + 1..).next() {
-        return Err(VerifyFailure::Checkpoint {
+    if let Some(size) = tree.expected_beyond(head.size) {
+        return Err(Failure::Checkpoint {
             size,
             why: format!("beyond the tree head ({} entries)", head.size),
-        });
+        }
+        .into());
     }
-    if let Some((_, (root, what))) = expected_roots.get_key_value(&0) {
-        check_root(0, *root, evident_tlog::EMPTY_ROOT, what)?;
+    if head.size > 0 {
+        tree.expect(head.size, head.root, RootSource::TreeHead)?;
     }
 
-    let mut tree = TreeCheck {
-        edge: TileMap::new(),
-        size: 0,
-        head,
-        expected_roots: &expected_roots,
-    };
+    let mut links = BackLinks::new();
     let (mut blobs, mut erased_blobs) = (0u64, 0u64);
     let mut next = match head.size {
         0 => None,
         size => Some(Chunk::read(store, vault, 0, chunk_len.min(size)).await?),
     };
     while let Some(chunk) = next.take() {
-        let (start, end) = (chunk.start, chunk.end);
+        let end = chunk.end;
         // Read the next chunk while this one is checked on every core.
         let read_next = async {
             if end < head.size {
@@ -230,16 +211,21 @@ async fn verify_log(
                 Ok(None)
             }
         };
+        let mut chunk_links = std::mem::take(&mut links);
         let check = async {
-            tokio::task::spawn_blocking(move || chunk.check(ENTRIES_PER_TASK))
-                .await
-                .map_err(|e| VerifyFailure::Store(format!("the verify task failed: {e}")))
+            tokio::task::spawn_blocking(move || {
+                let checked = chunk.check(ENTRIES_PER_TASK, &mut chunk_links);
+                (checked, chunk_links)
+            })
+            .await
+            .map_err(|e| VerifyFailure::Store(format!("the verify task failed: {e}")))
         };
         let (following, checked) = tokio::join!(read_next, check);
-        let checked = checked?;
-        tree.extend(store, start, &checked).await?;
-        if let Some(found) = checked.first_failure {
-            return Err(found.failure);
+        let (checked, returned_links) = checked?;
+        links = returned_links;
+        let tree_failure = check_tree(store, &mut tree, &checked.leaves).await?;
+        if let Some(found) = Found::first(checked.first_failure, tree_failure) {
+            return Err(found.failure.into());
         }
         blobs += checked.blobs;
         erased_blobs += checked.erased_blobs;
@@ -251,48 +237,33 @@ async fn verify_log(
         .await?
         .is_empty()
     {
-        return Err(entry_failure(head.size, "stored beyond the tree head"));
+        return Err(Failure::entry(head.size, "stored beyond the tree head").into());
     }
     Ok(VerifyReport {
         tree_size: head.size,
         root: head.root,
-        checkpoints,
+        checkpoints: checkpoints.count,
         blobs,
         erased_blobs,
-        against_size: saved.iter().map(|c: &Checkpoint| c.size).max(),
+        against_size: saved.iter().map(|c| c.size).max(),
+        integrity: None,
     })
 }
 
-/// A failure, and where it stands in the order failures are reported: by the `seq` it
-/// concerns, then an entry before its blobs, before a hash tile, before a root.
-struct Found {
-    at: (u64, Rank),
-    failure: VerifyFailure,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Rank {
-    Entry,
-    Blob,
-    Tile,
-    Root,
-}
-
-impl Found {
-    fn entry(seq: u64, rank: Rank, why: impl Into<String>) -> Self {
-        Self {
-            at: (seq, rank),
-            failure: entry_failure(seq, why),
-        }
-    }
-
-    /// The one of `a` and `b` to report.
-    fn first(a: Option<Self>, b: Option<Self>) -> Option<Self> {
-        match (a, b) {
-            (Some(a), Some(b)) => Some(if b.at < a.at { b } else { a }),
-            (a, b) => a.or(b),
-        }
-    }
+/// Integrates a chunk's leaves: every stored hash tile they touch must hold the
+/// recomputed hashes, and every root expected on the way must come out.
+async fn check_tree(
+    store: &dyn Store,
+    tree: &mut TreeCheck,
+    leaves: &[Hash],
+) -> Result<Option<Found>, VerifyFailure> {
+    let extension = tree.extend(leaves)?;
+    let ids: Vec<TileId> = extension.tiles.keys().copied().collect();
+    let held = store.read_tiles(&ids).await?;
+    Ok(Found::first(
+        extension.root_failure,
+        compare_tiles(&extension.tiles, &held),
+    ))
 }
 
 /// Entries `start..end`, their blobs and the keys to open those with.
@@ -324,7 +295,8 @@ impl Chunk {
             store.read_indexed_entries(start, end),
             store.blobs_in_range(start, end)
         )?;
-        let key_ids: BTreeSet<String> = blobs.iter().map(|b| b.key_id.clone()).collect();
+        let key_ids: std::collections::BTreeSet<String> =
+            blobs.iter().map(|b| b.key_id.clone()).collect();
         let keys = vault.keys_each(&key_ids).await?;
         Ok(Self {
             start,
@@ -335,22 +307,29 @@ impl Chunk {
         })
     }
 
-    /// Checks every entry and blob on every core, `per_task` entries to a task;
-    /// everything but the tree.
-    fn check(self, per_task: usize) -> Checked {
+    /// Checks every entry and blob on every core, `per_task` entries to a task, then
+    /// the back-links in order; everything but the tree.
+    fn check(self, per_task: usize, links: &mut BackLinks) -> Checked {
         let parts: Vec<EntriesPart> = self
             .entries
             .par_chunks(per_task)
             .enumerate()
-            .map(|(i, entries)| check_entries(self.start + (i * per_task) as u64, entries))
+            .map(|(i, entries)| {
+                check_entries(
+                    self.start + (i * per_task) as u64,
+                    entries.iter().map(entry_input),
+                )
+            })
             .collect();
         let mut leaves = Vec::with_capacity(self.entries.len());
+        let mut entry_links = Vec::with_capacity(self.entries.len());
         let mut referenced = HashSet::new();
         let mut first_failure = None;
         for part in parts {
             // Parts are in order: the first failure found is the lowest seq.
             if first_failure.is_none() {
                 leaves.extend(part.leaves);
+                entry_links.extend(part.links);
                 first_failure = part.failure;
             }
             referenced.extend(part.blob_refs);
@@ -364,6 +343,8 @@ impl Chunk {
             );
             first_failure = Found::first(first_failure, Some(missing));
         }
+        // The back-links of the entries that passed, in order.
+        first_failure = Found::first(first_failure, links.check(self.start, &entry_links));
 
         let opened: Vec<_> = self
             .blobs
@@ -405,62 +386,18 @@ impl Chunk {
     }
 }
 
-/// What checking consecutive entries found: the leaf hashes up to the first bad
-/// entry, and the blobs they reference (with the seq of the entry).
-struct EntriesPart {
-    leaves: Vec<Hash>,
-    blob_refs: Vec<(u64, BlobRef)>,
-    failure: Option<Found>,
-}
-
-/// Checks `entries`, which must be `first_seq`, `first_seq + 1`, …
-fn check_entries(first_seq: u64, entries: &[IndexedEntry]) -> EntriesPart {
-    let mut part = EntriesPart {
-        leaves: Vec::with_capacity(entries.len()),
-        blob_refs: Vec::new(),
-        failure: None,
-    };
-    for (seq, stored) in (first_seq..).zip(entries) {
-        match check_entry(seq, stored, &mut part.blob_refs) {
-            Ok(leaf) => part.leaves.push(leaf),
-            Err(why) => {
-                part.failure = Some(Found::entry(seq, Rank::Entry, why));
-                break;
-            }
-        }
+fn entry_input(stored: &IndexedEntry) -> EntryInput<'_> {
+    EntryInput {
+        seq: stored.seq,
+        bytes: match &stored.unreadable {
+            Some(why) => Err(why.as_str()),
+            None => Ok(&stored.entry),
+        },
+        index: stored
+            .index
+            .as_ref()
+            .map_or(IndexRow::Missing, IndexRow::Row),
     }
-    part
-}
-
-/// Checks one stored entry at position `seq`: canonical bytes, its `seq`, its index
-/// columns. Returns its leaf hash; adds the blobs it references to `blob_refs`.
-fn check_entry(
-    seq: u64,
-    stored: &IndexedEntry,
-    blob_refs: &mut Vec<(u64, BlobRef)>,
-) -> Result<Hash, String> {
-    if stored.seq != seq {
-        return Err(format!(
-            "missing: the next stored entry has seq {}",
-            stored.seq
-        ));
-    }
-    if let Some(why) = &stored.unreadable {
-        return Err(why.clone());
-    }
-    let entry = CanonicalObject::check(&stored.entry)
-        .map_err(|e| format!("not an RFC 8785 canonical I-JSON object ({e})"))?;
-    if entry.get("seq").and_then(|v| v.as_u64()) != Some(seq) {
-        return Err("its `seq` field names another position".into());
-    }
-    let Some(index) = &stored.index else {
-        return Err("no index row".into());
-    };
-    if EntryIndexKeys::of(&entry) != *index {
-        return Err("the derived index columns disagree with the entry".into());
-    }
-    blob_refs.extend(entry_blob_refs(&entry).map(|reference| (seq, reference)));
-    Ok(leaf_hash(&stored.entry))
 }
 
 /// Opens a blob and checks its commitment: `Ok(true)` if it holds, `Ok(false)` if the
@@ -481,151 +418,32 @@ fn open_blob(
     };
     match crate::vault::open_blob_with(key, blob) {
         Ok(BlobContent::Erased) => Ok(false),
-        Ok(BlobContent::Readable { salt, bytes })
-            if BlobRef::commit(&salt, &bytes) == blob.reference =>
-        {
-            Ok(true)
+        Ok(BlobContent::Readable { salt, bytes }) => {
+            check_commitment(&blob.reference, &salt, &bytes).map(|()| true)
         }
-        Ok(BlobContent::Readable { .. }) => Err(format!(
-            "blob {} does not open its commitment",
-            blob.reference
-        )),
         Err(e) => Err(format!("blob {}: {e}", blob.reference)),
     }
-}
-
-/// The tree recomputed so far, and what it must match.
-struct TreeCheck<'a> {
-    /// The right-edge tiles of the tree of `size` leaves.
-    edge: TileMap,
-    size: u64,
-    head: TreeHead,
-    /// Roots that signed checkpoints (stored or saved) name, by tree size.
-    expected_roots: &'a BTreeMap<u64, (Hash, &'static str)>,
-}
-
-impl TreeCheck<'_> {
-    /// Integrates a chunk's leaves: every stored hash tile they touch must hold the
-    /// recomputed hashes, and every root expected on the way must come out. A failure
-    /// found here replaces the chunk's own if it comes first.
-    async fn extend(
-        &mut self,
-        store: &dyn Store,
-        start: u64,
-        checked: &Checked,
-    ) -> Result<(), VerifyFailure> {
-        debug_assert_eq!(start, self.size);
-        let mut first = None;
-        // Tiles as the whole chunk leaves them: later data of a tile extends earlier.
-        let mut changed = BTreeMap::new();
-        let mut leaves = checked.leaves.as_slice();
-        while !leaves.is_empty() {
-            // Stop exactly at each size whose root must be checked.
-            let mut take = leaves.len();
-            if let Some((&size, _)) = self.expected_roots.range(self.size + 1..).next() {
-                take = take.min(usize::try_from(size - self.size).unwrap_or(usize::MAX));
-            }
-            let (piece, rest) = leaves.split_at(take);
-            leaves = rest;
-            let integration = integrate(self.size, &self.edge, piece)
-                .map_err(|e| VerifyFailure::Tree(e.to_string()))?;
-            self.size = integration.tree_size;
-            let keep = right_edge_tiles(self.size);
-            for (id, data) in integration.tiles {
-                if keep.contains(&id) {
-                    self.edge.insert(id, data.clone());
-                }
-                changed.insert(id, data);
-            }
-            self.edge.retain(|id, _| keep.contains(id));
-            if let Some((expected, what)) = self.expected_roots.get(&self.size) {
-                if let Err(failure) = check_root(self.size, *expected, integration.root, what) {
-                    first = Some(Found {
-                        at: (self.size - 1, Rank::Root),
-                        failure,
-                    });
-                    break;
-                }
-            }
-            if self.size == self.head.size && integration.root != self.head.root {
-                first = Some(Found {
-                    at: (self.size - 1, Rank::Root),
-                    failure: VerifyFailure::Tree(format!(
-                        "the tree head's root at size {} is not the root of the entries",
-                        self.size
-                    )),
-                });
-                break;
-            }
-        }
-        let last = self.size.saturating_sub(1);
-        let ids: Vec<TileId> = changed.keys().copied().collect();
-        let stored_tiles = store.read_tiles(&ids).await?;
-        for (id, computed) in &changed {
-            let stored = stored_tiles.get(id).map(Vec::as_slice).unwrap_or_default();
-            if !stored.starts_with(computed) {
-                let seq = first_bad_seq(*id, computed, stored).min(last);
-                let found = Found::entry(
-                    seq,
-                    Rank::Tile,
-                    format!(
-                        "stored hash tile {}/{} does not match the entries",
-                        id.level, id.index
-                    ),
-                );
-                first = Found::first(first, Some(found));
-            }
-        }
-        match first {
-            Some(found)
-                if checked
-                    .first_failure
-                    .as_ref()
-                    .is_none_or(|chunk| found.at < chunk.at) =>
-            {
-                Err(found.failure)
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-fn check_root(size: u64, expected: Hash, computed: Hash, what: &str) -> Result<(), VerifyFailure> {
-    if expected == computed {
-        return Ok(());
-    }
-    Err(VerifyFailure::Checkpoint {
-        size,
-        why: format!("the {what} signs a root the entries do not produce: the log was rewritten"),
-    })
-}
-
-/// For a level-0 tile mismatch, the seq of the first differing leaf.
-fn first_bad_seq(id: evident_tlog::TileId, computed: &[u8], stored: &[u8]) -> u64 {
-    let first_hash = computed
-        .chunks(32)
-        .zip(stored.chunks(32).chain(std::iter::repeat(&[][..])))
-        .position(|(a, b)| a != b)
-        .unwrap_or(0) as u64;
-    let leaves_per_hash = 1u64 << (8 * u32::from(id.level));
-    (id.index * 256 + first_hash) * leaves_per_hash
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use evident_core::blob::BlobRef;
     use evident_core::crypto::blob_aad;
     use evident_core::json::canonical_bytes;
     use evident_core::record::IndexKeys;
+    use evident_tlog::leaf_hash;
     use serde_json::{json, Value};
 
     use super::*;
 
-    /// A canonical entry at `seq`, with `extra` members, and its true index row.
+    /// A canonical entry at `seq`, with `extra` members, and its true index row. All
+    /// are in one trace, without a subject.
     fn entry(seq: u64, extra: Value) -> IndexedEntry {
         let mut record = json!({
             "seq": seq, "event_id": format!("e{seq}"), "trace_id": "t", "event_type": "step",
+            "trace_prev": seq.checked_sub(1), "subject_prev": null,
             "actor": {"type": "agent", "id": "a"}, "timestamp": "2026-11-23T10:00:00Z",
         });
         if let (Value::Object(record), Value::Object(extra)) = (&mut record, extra) {
@@ -707,8 +525,8 @@ mod tests {
             .collect();
         let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(&e.entry)).collect();
         for per_task in [1, 2, 3, 16] {
-            let checked =
-                chunk(entries.clone(), 10, vec![readable.clone(), erased.clone()]).check(per_task);
+            let checked = chunk(entries.clone(), 10, vec![readable.clone(), erased.clone()])
+                .check(per_task, &mut BackLinks::new());
             assert!(checked.first_failure.is_none(), "{}", failure(&checked));
             assert_eq!(checked.leaves, leaves);
             assert_eq!((checked.blobs, checked.erased_blobs), (1, 1));
@@ -721,7 +539,7 @@ mod tests {
         entries[8].entry = b"{\"seq\": 8}".to_vec();
         entries[3].index.as_mut().unwrap().agent = "b".into();
         for per_task in [1, 2, 3, 4, 10] {
-            let checked = chunk(entries.clone(), 10, vec![]).check(per_task);
+            let checked = chunk(entries.clone(), 10, vec![]).check(per_task, &mut BackLinks::new());
             assert_eq!(
                 failure(&checked),
                 "seq 3: the derived index columns disagree with the entry"
@@ -760,12 +578,31 @@ mod tests {
                 |_, end| *end += 2,
                 "seq 6: missing: the tree head covers it but no entry is stored",
             ),
+            (
+                |e, _| e[4] = entry(4, json!({"trace_prev": 2})),
+                "seq 4: its `trace_prev` names seq 2 but the previous entry with its trace_id is not that: it is seq 3",
+            ),
+            (
+                |e, _| e[0] = entry(0, json!({"trace_prev": 0})),
+                "seq 0: its `trace_prev` is neither null nor an earlier seq",
+            ),
+            (
+                |e, _| e[3] = entry(3, json!({"subject_prev": 1})),
+                "seq 3: its `subject_prev` names an entry but it has no subject",
+            ),
+            (
+                |e, _| {
+                    e[2] = entry(2, json!({"context": {"subject": "subj_a"}}));
+                    e[5] = entry(5, json!({"context": {"subject": "subj_a"}}));
+                },
+                "seq 5: its `subject_prev` names null but the previous entry with its subject is not that: it is seq 2",
+            ),
         ];
         for (edit, expected) in cases {
             let mut entries: Vec<_> = (0..6).map(|seq| entry(seq, json!({}))).collect();
             let mut end = 6;
             edit(&mut entries, &mut end);
-            let checked = chunk(entries, end, vec![]).check(2);
+            let checked = chunk(entries, end, vec![]).check(2, &mut BackLinks::new());
             assert!(
                 failure(&checked).starts_with(expected),
                 "{}",
@@ -834,7 +671,8 @@ mod tests {
             ),
         ];
         for (bad, fourth, start, end) in cases {
-            let checked = chunk(entries(fourth), 6, vec![good.clone(), bad]).check(2);
+            let checked =
+                chunk(entries(fourth), 6, vec![good.clone(), bad]).check(2, &mut BackLinks::new());
             let message = failure(&checked);
             assert!(
                 message.starts_with(start) && message.ends_with(end),
@@ -850,7 +688,8 @@ mod tests {
         ] {
             let mut with_bad_entry = entries(&json!({}));
             with_bad_entry[bad_entry].index = None;
-            let checked = chunk(with_bad_entry, 6, vec![good.clone(), stray.clone()]).check(2);
+            let checked = chunk(with_bad_entry, 6, vec![good.clone(), stray.clone()])
+                .check(2, &mut BackLinks::new());
             assert!(
                 failure(&checked).starts_with(expected),
                 "{}",
@@ -900,16 +739,24 @@ mod tests {
             .unwrap();
         assert_eq!((whole.tree_size, whole.blobs), (40, 80));
         assert!(whole.checkpoints >= 7, "{whole:?}");
-        let standard = verify_store(&*app.store, &app.vault, key, &[], Depth::Log, &|_, _| {})
+        assert!(
+            matches!(&whole.integrity, Some(IntegrityCheck::Ran { problems, .. }) if problems.is_empty()),
+            "{whole:?}"
+        );
+        let mut standard = verify_store(&*app.store, &app.vault, key, &[], Depth::Log, &|_, _| {})
             .await
             .unwrap();
+        assert_eq!(standard.integrity, None);
+        standard.integrity.clone_from(&whole.integrity);
         assert_eq!(standard, whole);
+        let keys = VerifierKeys::one(key.as_str());
         for chunk_len in [1, 5, 6, 13, 40, 41] {
             let done = std::sync::Mutex::new(Vec::new());
             let progress = |n: u64, _: u64| done.lock().unwrap().push(n);
-            let report = verify_log(&*app.store, &app.vault, key, &[], &progress, chunk_len)
+            let mut report = verify_log(&*app.store, &app.vault, &keys, &[], &progress, chunk_len)
                 .await
                 .unwrap();
+            report.integrity.clone_from(&whole.integrity);
             assert_eq!(report, whole, "chunks of {chunk_len}");
             assert_eq!(done.lock().unwrap().last(), Some(&40));
         }
@@ -928,77 +775,57 @@ mod tests {
             .iter()
             .map(|e| leaf_hash(&e.entry))
             .collect();
-        let found_at = |seq: u64| Found::entry(seq, Rank::Entry, "bad entry");
-        let extend = |leaves: Vec<Hash>,
-                      roots: BTreeMap<u64, (Hash, &'static str)>,
-                      first: Option<Found>| {
+        let found_at = |seq: u64| Some(Found::entry(seq, Rank::Entry, "bad entry"));
+        // What the pass reports for a chunk of `leaves` whose own first failure is
+        // `first`, with roots `expected` (and the head's).
+        let report = |leaves: Vec<Hash>, expected: Vec<(u64, Hash)>, first: Option<Found>| {
             let store = app.store.clone();
             async move {
-                let mut tree = TreeCheck {
-                    edge: TileMap::new(),
-                    size: 0,
-                    head,
-                    expected_roots: &roots,
-                };
-                let checked = Checked {
-                    leaves,
-                    first_failure: first,
-                    blobs: 0,
-                    erased_blobs: 0,
-                };
-                tree.extend(&*store, 0, &checked)
-                    .await
-                    .err()
-                    .map(|e| e.to_string())
+                let mut tree = TreeCheck::new();
+                for (size, root) in expected {
+                    tree.expect(size, root, RootSource::StoredCheckpoint)
+                        .unwrap();
+                }
+                tree.expect(head.size, head.root, RootSource::TreeHead)
+                    .unwrap();
+                let tree_failure = check_tree(&*store, &mut tree, &leaves).await.unwrap();
+                Found::first(first, tree_failure).map(|found| found.failure.to_string())
             }
         };
         // The stored tiles match: nothing to report.
-        assert_eq!(extend(leaves.clone(), BTreeMap::new(), None).await, None);
+        assert_eq!(report(leaves.clone(), vec![], None).await, None);
         // A wrong root at size 12 is reported before an entry failure at seq 20 (the
         // tree up to 12 is wrong), not before one at seq 5.
-        let wrong = BTreeMap::from([(12, (Hash([1; 32]), "stored checkpoint"))]);
-        let reported = extend(leaves.clone(), wrong.clone(), Some(found_at(20))).await;
+        let wrong = vec![(12, Hash([1; 32]))];
+        let reported = report(leaves.clone(), wrong.clone(), found_at(20)).await;
         assert!(reported
             .unwrap()
             .starts_with("checkpoint of size 12: the stored checkpoint signs a root"));
         assert_eq!(
-            extend(leaves[..5].to_vec(), wrong, Some(found_at(5))).await,
-            None
+            report(leaves[..5].to_vec(), wrong, found_at(5)).await,
+            Some("seq 5: bad entry".into())
         );
         // A leaf that differs from the stored tile names its seq.
         let mut altered = leaves.clone();
         altered[9] = Hash([0; 32]);
+        assert!(report(altered.clone(), vec![], None)
+            .await
+            .unwrap()
+            .starts_with(
+                "seq 9: its entry bytes no longer match its leaf hash in stored hash tile 0/0"
+            ));
         assert_eq!(
-            extend(altered.clone(), BTreeMap::new(), None)
-                .await
-                .unwrap(),
-            "seq 9: stored hash tile 0/0 does not match the entries"
-        );
-        assert_eq!(
-            extend(altered, BTreeMap::new(), Some(found_at(3))).await,
-            None
+            report(altered, vec![], found_at(3)).await,
+            Some("seq 3: bad entry".into())
         );
         // The head's root must come out at the head's size.
-        let mut short = leaves;
-        short.pop();
-        let mut tree_head = head;
-        tree_head.size = 29;
-        let mut tree = TreeCheck {
-            edge: TileMap::new(),
-            size: 0,
-            head: tree_head,
-            expected_roots: &BTreeMap::new(),
-        };
-        let checked = Checked {
-            leaves: short,
-            first_failure: None,
-            blobs: 0,
-            erased_blobs: 0,
-        };
-        let err = tree.extend(&*app.store, 0, &checked).await.unwrap_err();
+        let mut tree = TreeCheck::new();
+        tree.expect(30, Hash([2; 32]), RootSource::TreeHead)
+            .unwrap();
+        let found = check_tree(&*app.store, &mut tree, &leaves).await.unwrap();
         assert_eq!(
-            err.to_string(),
-            "tree: the tree head's root at size 29 is not the root of the entries"
+            found.unwrap().failure.to_string(),
+            "tree: the tree head's root at size 30 is not the root of the entries"
         );
     }
 }

@@ -187,7 +187,7 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn try_lead(&self) -> StoreResult<bool> {
         self.inner.try_lead().await
     }
-    async fn integrity_check(&self) -> StoreResult<Vec<String>> {
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
         self.inner.integrity_check().await
     }
 }

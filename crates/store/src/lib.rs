@@ -142,6 +142,17 @@ pub struct EntriesWithBlobs {
     pub blobs: Vec<StoredBlob>,
 }
 
+/// What the backend's own structural check ([`Store::integrity_check`]) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntegrityCheck {
+    /// It ran: what it covered (e.g. "SQLite `PRAGMA integrity_check`"), and the
+    /// problems it found, empty when sound.
+    Ran { what: String, problems: Vec<String> },
+    /// It could not run here, and why (e.g. a PostgreSQL role that may not use
+    /// `amcheck`). Never to be reported as a check that found nothing.
+    Skipped { why: String },
+}
+
 /// An entry with the index columns the store derived from it, for `verify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedEntry {
@@ -394,7 +405,8 @@ pub trait Store: Send + Sync + 'static {
         Ok(true)
     }
 
-    /// The backend's own structural check (pages, indexes equal to their tables);
-    /// the problems it finds, empty when sound. Part of `evident verify` (not `--quick`).
-    async fn integrity_check(&self) -> StoreResult<Vec<String>>;
+    /// The backend's own structural check (pages, indexes equal to their tables): what
+    /// it checked and the problems it found (none when sound), or, when it cannot run
+    /// here, why. Part of `evident verify` (not `--quick`).
+    async fn integrity_check(&self) -> StoreResult<IntegrityCheck>;
 }

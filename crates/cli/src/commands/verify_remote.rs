@@ -1,14 +1,19 @@
 //! `evident verify --server URL`: audit a running log as any tlog-tiles client would.
 //!
-//! Fetches the signed checkpoint and every entry bundle (C2SP tlog-tiles), recomputes
-//! each leaf and the root, and checks the checkpoint's signature and root; with
-//! `--against`, also that the saved checkpoint's root is the root of the first
-//! entries (the log only grew). Needs a reading role for the entry bundles.
+//! Fetches the signed checkpoint, every entry bundle and the hash tiles (C2SP
+//! tlog-tiles), and runs the same pure checks as `evident verify` on a store
+//! (`evident_core::verify`): each entry canonical at its `seq`, its back-links, each
+//! leaf and hash tile recomputed, the root at the checkpoint's size; with `--against`,
+//! also that the saved checkpoint's root is the root of the first entries (the log only
+//! grew). Blobs and index columns stay on the server: only a store's verify checks
+//! them. Needs a reading role for the entry bundles.
 
 use anyhow::Context;
-use evident_tlog::{
-    decode_entry_bundle, entries_path, integrate, leaf_hash, open_checkpoint, TileMap, TILE_WIDTH,
+use evident_core::verify::{
+    check_entries, compare_tiles, open_saved, BackLinks, EntryInput, Found, IndexRow, RootSource,
+    TreeCheck, VerifierKeys,
 };
+use evident_tlog::{decode_entry_bundle, entries_path, tile_path, TileMap, TILE_WIDTH};
 
 use super::verify::Args;
 use crate::remote::{get_text, success, Remote};
@@ -28,19 +33,27 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
                 .to_owned()
         }
     };
+    let keys = VerifierKeys::one(verifier_key);
     let note = get_text(&remote, "/checkpoint").await?;
-    let checkpoint = open_checkpoint(note.as_bytes(), &verifier_key)
+    let checkpoint = keys
+        .open(note.as_bytes())
         .map_err(|e| CheckFailed(format!("the server's checkpoint does not verify: {e}")))?;
     let against = args
         .against
         .as_ref()
         .map(|p| -> anyhow::Result<_> {
             let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            open_checkpoint(&text, &verifier_key).map_err(|e| {
-                CheckFailed(format!("the saved checkpoint does not verify: {e}")).into()
-            })
+            open_saved(&keys, &text).map_err(|e| CheckFailed(e.to_string()).into())
         })
         .transpose()?;
+    let mut tree = TreeCheck::new();
+    let failed = |e: evident_core::verify::Failure| CheckFailed(e.to_string());
+    tree.expect(
+        checkpoint.size,
+        checkpoint.root,
+        RootSource::ServedCheckpoint,
+    )
+    .map_err(failed)?;
     if let Some(saved) = &against {
         if saved.size > checkpoint.size {
             return Err(CheckFailed(format!(
@@ -49,25 +62,21 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             ))
             .into());
         }
+        tree.expect(saved.size, saved.root, RootSource::SavedCheckpoint)
+            .map_err(failed)?;
     }
 
     let bar = super::progress_bar(checkpoint.size, "verifying");
-    let mut edge = TileMap::new();
-    let mut size = 0u64;
+    let mut links = BackLinks::new();
     let width = u64::from(TILE_WIDTH);
-    while size < checkpoint.size {
-        let index = size / width;
-        let in_tile = (checkpoint.size - index * width).min(width);
+    let mut start = 0u64;
+    while start < checkpoint.size {
+        let in_tile = (checkpoint.size - start).min(width);
         let path = format!(
             "/{}",
-            entries_path(index, u16::try_from(in_tile).unwrap_or(TILE_WIDTH))
+            entries_path(start / width, u16::try_from(in_tile).unwrap_or(TILE_WIDTH))
         );
-        let response = remote
-            .get(&path)
-            .send()
-            .await
-            .context("reaching the server")?;
-        let bundle = success(response).await?.bytes().await?;
+        let bundle = fetch(&remote, &path).await?;
         let entries = decode_entry_bundle(&bundle)
             .map_err(|e| CheckFailed(format!("{path}: not an entry bundle: {e}")))?;
         if entries.len() as u64 != in_tile {
@@ -77,50 +86,37 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             ))
             .into());
         }
-        // `size` may sit inside this bundle after stopping at a saved checkpoint.
-        let start = index * width;
-        let mut stop = start + in_tile;
-        if let Some(saved) = against.as_ref().filter(|s| s.size > size && s.size < stop) {
-            stop = saved.size;
+        let part = check_entries(
+            start,
+            entries.iter().enumerate().map(|(i, bytes)| EntryInput {
+                seq: start + i as u64,
+                bytes: Ok(bytes),
+                index: IndexRow::NotKept,
+            }),
+        );
+        let link_failure = links.check(start, &part.links);
+        let extension = tree.extend(&part.leaves).map_err(failed)?;
+        // The hash tiles the server serves (its proofs come from them) must be the
+        // recomputed ones.
+        let mut served = TileMap::new();
+        for (id, data) in &extension.tiles {
+            let tile_width =
+                u16::try_from(data.len() / evident_tlog::HASH_SIZE).unwrap_or(TILE_WIDTH);
+            let path = format!("/{}", tile_path(id.level, id.index, tile_width));
+            served.insert(*id, fetch(&remote, &path).await?);
         }
-        let wanted = &entries[usize::try_from(size - start)?..usize::try_from(stop - start)?];
-        let mut leaves = Vec::with_capacity(wanted.len());
-        for (i, entry) in wanted.iter().enumerate() {
-            let seq = size + i as u64;
-            let record: serde_json::Value = serde_json::from_slice(entry)
-                .map_err(|_| CheckFailed(format!("seq {seq}: not JSON")))?;
-            if record["seq"].as_u64() != Some(seq) {
-                return Err(CheckFailed(format!(
-                    "seq {seq}: its `seq` field names another position"
-                ))
-                .into());
-            }
-            leaves.push(leaf_hash(entry));
+        let found = [
+            link_failure,
+            extension.root_failure,
+            compare_tiles(&extension.tiles, &served),
+        ]
+        .into_iter()
+        .fold(part.failure, Found::first);
+        if let Some(found) = found {
+            return Err(CheckFailed(found.failure.to_string()).into());
         }
-        let step = integrate(size, &edge, &leaves).map_err(|e| CheckFailed(e.to_string()))?;
-        size = step.tree_size;
-        let keep = evident_tlog::right_edge_tiles(size);
-        // Old edge first: where a tile changed, its new data must win.
-        edge = edge
-            .into_iter()
-            .chain(step.tiles)
-            .filter(|(id, _)| keep.contains(id))
-            .collect();
-        if let Some(saved) = against.as_ref().filter(|s| s.size == size) {
-            if saved.root != step.root {
-                return Err(CheckFailed(format!(
-                    "the saved checkpoint of size {size} is not a prefix of this log: it was rewritten"
-                ))
-                .into());
-            }
-        }
-        if size == checkpoint.size && step.root != checkpoint.root {
-            return Err(CheckFailed(format!(
-                "the entries do not produce the signed root at size {size}"
-            ))
-            .into());
-        }
-        bar.set_position(size);
+        start += in_tile;
+        bar.set_position(start);
     }
     bar.finish_and_clear();
     println!(
@@ -134,4 +130,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn fetch(remote: &Remote, path: &str) -> anyhow::Result<Vec<u8>> {
+    let response = remote
+        .get(path)
+        .send()
+        .await
+        .context("reaching the server")?;
+    Ok(success(response).await?.bytes().await?.to_vec())
 }

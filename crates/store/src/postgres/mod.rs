@@ -16,6 +16,7 @@
 //!   `VACUUM` on `data_keys` to drop the dead tuples promptly.
 
 mod append;
+mod integrity;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet};
@@ -890,10 +891,9 @@ impl Store for PgStore {
         Ok(rows.first().map(|r| r.get(0)))
     }
 
-    async fn integrity_check(&self) -> StoreResult<Vec<String>> {
-        // PostgreSQL checks its own pages (with data checksums on); `verify` checks
-        // everything the log claims.
-        Ok(Vec::new())
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        let client = self.client().await?;
+        integrity::check(&client).await
     }
 
     async fn try_lead(&self) -> StoreResult<bool> {

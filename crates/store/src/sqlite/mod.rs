@@ -995,16 +995,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn integrity_check(&self) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
-            // It reads every page of the file.
-            let _mapped = BulkRead::start(conn)?;
-            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
-            Ok(problems.into_iter().filter(|p| p != "ok").collect())
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        let problems = self
+            .read(|conn| {
+                // It reads every page of the file.
+                let _mapped = BulkRead::start(conn)?;
+                let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+                Ok(problems.into_iter().filter(|p| p != "ok").collect())
+            })
+            .await?;
+        Ok(crate::IntegrityCheck::Ran {
+            what: "SQLite `PRAGMA integrity_check`: every page, every index and the full-text index against their tables".into(),
+            problems,
         })
-        .await
     }
 
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
