@@ -35,8 +35,8 @@ pub enum FailMode {
 }
 
 /// Wraps a store; fails the `fail_at`-th append (1-based) in `mode`.
-pub struct FaultyStore<S> {
-    inner: S,
+pub struct FaultyStore<S: ?Sized> {
+    inner: std::sync::Arc<S>,
     mode: FailMode,
     fail_at: u64,
     appends: AtomicU64,
@@ -44,6 +44,13 @@ pub struct FaultyStore<S> {
 
 impl<S: Store> FaultyStore<S> {
     pub fn new(inner: S, mode: FailMode, fail_at: u64) -> Self {
+        Self::shared(std::sync::Arc::new(inner), mode, fail_at)
+    }
+}
+
+impl<S: Store + ?Sized> FaultyStore<S> {
+    /// Wraps a store shared with others (`Arc<dyn Store>`).
+    pub fn shared(inner: std::sync::Arc<S>, mode: FailMode, fail_at: u64) -> Self {
         Self {
             inner,
             mode,
@@ -62,7 +69,7 @@ fn injected() -> StoreError {
 }
 
 #[async_trait]
-impl<S: Store> Store for FaultyStore<S> {
+impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_at {
