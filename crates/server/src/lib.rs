@@ -16,6 +16,7 @@ pub mod datadir;
 pub mod error;
 pub mod indexer;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod otlp;
 pub mod privacy;

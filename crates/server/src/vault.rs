@@ -523,6 +523,18 @@ impl Vault {
     /// # Errors
     /// Store errors; `Corrupt` if a key does not unwrap with the current master.
     pub async fn rewrap_all(&self, new_master: &MasterKey) -> Result<u64, StoreError> {
+        let rewrapped = self.rewrapped_keys(new_master).await?;
+        let n = rewrapped.len() as u64;
+        self.store.rewrap_data_keys(rewrapped).await?;
+        Ok(n)
+    }
+
+    /// Every data key not yet under `new_master` (by epoch), wrapped by it: what a
+    /// rotation stores.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if a key does not unwrap with the current master.
+    pub async fn rewrapped_keys(&self, new_master: &MasterKey) -> Result<Vec<DataKey>, StoreError> {
         let keys = self.store.all_data_keys().await?;
         let mut rng = rand::thread_rng();
         let mut rewrapped = Vec::with_capacity(keys.len());
@@ -537,9 +549,7 @@ impl Vault {
                 ..key
             });
         }
-        let n = rewrapped.len() as u64;
-        self.store.rewrap_data_keys(rewrapped).await?;
-        Ok(n)
+        Ok(rewrapped)
     }
 }
 
