@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use common::TestApp;
 use evident_store::faulty::{FailMode, FaultyStore};
-use evident_store::Store;
 use serde_json::{json, Value};
 
 const EMAIL: &str = "jane.roe@example.org";
