@@ -92,3 +92,51 @@ fn key_changes_made_while_serving_are_logged() {
         vec!["\"create\" \"reader-1\"", "\"revoke\" \"reader-1\""]
     );
 }
+
+/// The `config_change` records of the log, oldest first.
+fn config_changes(data: &std::path::Path) -> Vec<Value> {
+    let out = run(data, &["search", "--type", "config_change", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["config_change"].clone())
+        .collect()
+}
+
+/// A server start records its configuration when it differs from the one last
+/// recorded: a digest and the names of the keys that changed, never a value.
+#[test]
+fn config_change_is_logged_at_start_only_when_something_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let limits = ["--otlp-grpc-listen", "off"];
+    Server::start(&data, &limits).stop();
+    Server::start(&data, &limits).stop();
+    let changes = config_changes(&data);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(changes[0]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert!(
+        changes[0]["changed"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("max_body_bytes")),
+        "the first start records every key: {changes:?}"
+    );
+    Server::start(
+        &data,
+        &["--otlp-grpc-listen", "off", "--max-body-bytes", "1048577"],
+    )
+    .stop();
+    let changes = config_changes(&data);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[1]["changed"], serde_json::json!(["max_body_bytes"]));
+    assert_ne!(changes[1]["digest"], changes[0]["digest"]);
+    let logged = serde_json::to_string(&changes).unwrap();
+    assert!(!logged.contains("1048577"), "{logged}");
+}

@@ -12,6 +12,7 @@
 pub mod answer;
 pub mod auth;
 pub mod checkpointer;
+pub mod configuration;
 pub mod datadir;
 pub mod error;
 pub mod indexer;
