@@ -3,6 +3,10 @@
 //! with a digest of the configuration and the names of the keys that changed, never a
 //! value. What was recorded is kept in the store's meta (a SHA-256 per key), written
 //! in the transaction that appends the event.
+//!
+//! The first start of a log sets the baseline without an event: nothing changed yet,
+//! and the log's first entries stay the clients' (the baseline's digest is what the
+//! first `config_change` is compared against; `--check-config` shows it in clear).
 
 use std::collections::BTreeMap;
 
@@ -69,6 +73,13 @@ pub async fn record_if_changed(
     }
     changed.sort_unstable();
     let recorded = serde_json::to_string(&digests).unwrap_or_default();
+    if previous.is_empty() {
+        app.store
+            .set_meta(META_RECORDED_CONFIG, &recorded)
+            .await
+            .map_err(|e| RecordError::Submit(e.into()))?;
+        return Ok(None);
+    }
     let event = ServerEvent {
         event_type: "config_change",
         trace_id: None,
