@@ -22,7 +22,7 @@
 //!
 //! **Adding a kind of change** (a policy published, an approval resolved, a legal
 //! hold, a purge, an agent suspended): add a variant here, apply it in each backend's
-//! `apply_effect` (its table and statements), and add its all-or-nothing case to the
+//! `effects::apply` (its table and statements), and add its all-or-nothing case to the
 //! conformance suite. The append path, the sequencer and the fault wrapper stay as
 //! they are.
 
@@ -64,11 +64,11 @@ pub enum Effect {
 
 impl Effect {
     /// Whether applying it leaves secrets the store must scrub from its logs and free
-    /// pages after the commit (the embedded store truncates its WAL).
+    /// pages after the commit (the embedded store truncates its WAL, PostgreSQL
+    /// vacuums `data_keys`). Not [`Effect::DestroyDataKeys`]: an upload's key guards
+    /// copies of what the claiming subject's key guards, and that subject's erasure
+    /// scrubs everything older than itself.
     pub fn destroys_secrets(&self) -> bool {
-        matches!(
-            self,
-            Self::EraseSubject { .. } | Self::DestroyDataKeys { .. } | Self::RewrapDataKeys(_)
-        )
+        matches!(self, Self::EraseSubject { .. } | Self::RewrapDataKeys(_))
     }
 }

@@ -27,11 +27,10 @@ use super::map_err;
 use crate::{ErasureReport, StoreResult};
 
 /// What erasing `subject` would destroy, as this connection sees it.
-pub(super) fn plan(conn: &Connection, subject: &str) -> StoreResult<ErasureReport> {
-    let count = |sql: &str| -> StoreResult<u64> {
+pub(super) fn plan(conn: &Connection, subject: &str) -> rusqlite::Result<ErasureReport> {
+    let count = |sql: &str| -> rusqlite::Result<u64> {
         conn.query_row(sql, [subject], |r| r.get::<_, i64>(0))
             .map(|n| u64::try_from(n).unwrap_or_default())
-            .map_err(map_err)
     };
     Ok(ErasureReport {
         keys: count("SELECT count(*) FROM data_keys WHERE subject = ?1")?,
@@ -55,7 +54,7 @@ pub(super) fn erase_subject(
     now_micros: i64,
     expect: &ErasureReport,
 ) -> StoreResult<Result<(), ErasureReport>> {
-    let found = plan(tx, subject)?;
+    let found = plan(tx, subject).map_err(map_err)?;
     if found != *expect {
         return Ok(Err(found));
     }

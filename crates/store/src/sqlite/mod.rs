@@ -1020,7 +1020,7 @@ impl Store for SqliteStore {
 
     async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport> {
         let subject = subject.to_owned();
-        self.write(move |conn| erase::plan(conn, &subject)).await
+        self.read(move |conn| erase::plan(conn, &subject)).await
     }
 
     async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>> {
