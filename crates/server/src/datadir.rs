@@ -26,7 +26,7 @@ use rand::RngCore;
 
 use crate::auth::{generate_api_key, Role};
 use crate::state::LogIdentity;
-use crate::vault::{MasterKey, Vault};
+use crate::vault::MasterKey;
 use evident_core::crypto::SecretKey;
 
 pub const META_ORIGIN: &str = "origin";
@@ -254,17 +254,18 @@ pub async fn load_master(store: &dyn Store, paths: &SecretPaths) -> anyhow::Resu
 }
 
 /// Replaces the master key: a new one is written beside the old, every data key is
-/// re-wrapped under it (one transaction), the store records it, and the file is
+/// re-wrapped under it and the store records it, in the transaction that appends the
+/// `key_change` event (see [`crate::keys::record_master_rotation`]), and the file is
 /// renamed into place. Crash-safe at every step (see [`load_master`]).
 ///
 /// # Errors
 /// I/O or store errors; the old key stays valid unless the store committed.
 pub async fn rotate_master(
-    store: &dyn Store,
+    app: &crate::state::App,
+    principal: &crate::auth::Principal,
     paths: &SecretPaths,
-    vault: &Vault,
 ) -> anyhow::Result<(u32, u64)> {
-    let old_epoch = vault.master_epoch();
+    let old_epoch = app.vault.master_epoch();
     let new = MasterKey {
         key: SecretKey::generate(&mut rand::rngs::OsRng),
         epoch: old_epoch + 1,
@@ -272,19 +273,17 @@ pub async fn rotate_master(
     let pending = paths.master_key.with_extension("key.new");
     let _ = std::fs::remove_file(&pending);
     write_secret(&pending, &evident_core::blob::hex(new.key.as_bytes()))?;
-    let rewrapped = vault.rewrap_all(&new).await?;
-    store
-        .set_meta(META_MASTER_CHECK, &master_check(&new.key))
-        .await?;
-    store
-        .set_meta(META_MASTER_EPOCH, &new.epoch.to_string())
-        .await?;
+    let meta = vec![
+        (META_MASTER_CHECK.to_owned(), master_check(&new.key)),
+        (META_MASTER_EPOCH.to_owned(), new.epoch.to_string()),
+    ];
+    let (mut rewrapped, _) =
+        crate::keys::record_master_rotation(app, principal, &new, meta).await?;
     // A server may have wrapped a new data key with the old master key while the
     // re-wrap ran (servers read the recorded check value before wrapping, so after
-    // the line above none will): re-wrap those stragglers too.
-    let mut rewrapped = rewrapped;
+    // the commit above none will): re-wrap those stragglers too.
     for _ in 0..10 {
-        let stragglers = vault.rewrap_all(&new).await?;
+        let stragglers = app.vault.rewrap_all(&new).await?;
         if stragglers == 0 {
             break;
         }

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use evident_core::record::{prepare_client_event, referenced_uploads, Submission};
 use std::collections::BTreeSet;
 
+use evident_core::blob::BlobRef;
 use evident_core::record::PreparedEvent;
-use evident_store::{AppendOutcome, AppendRequest, Appended, EventToAppend};
+use evident_store::{AppendOutcome, AppendRequest, Appended, Effect, EventToAppend, StoreError};
 
 use crate::vault::DEFAULT_SUBJECT;
 use serde_json::Value;
@@ -48,8 +49,8 @@ pub async fn ingest(
     };
     let mut prepared = prepare_all(events, &submission, &uploads, principal)?;
     let texts: Vec<Option<String>> = prepared.iter_mut().map(|e| e.text.take()).collect();
-    let sealed = seal_all(app, prepared).await?;
-    let outcome = submit(app, sealed).await?;
+    let (events, effects) = seal_all(app, prepared).await?;
+    let outcome = submit(app, AppendRequest { events, effects }).await?;
     match outcome {
         AppendOutcome::Appended(results) => {
             buffer_texts(app, &results, texts);
@@ -58,6 +59,7 @@ pub async fn ingest(
         AppendOutcome::Conflict { index, event_id } => Err(ApiError::conflict(format!(
             "/{index}/event_id: event {event_id:?} was already submitted with different content; nothing was stored"
         ))),
+        AppendOutcome::Refused { error, .. } => Err(error.into()),
     }
 }
 
@@ -71,11 +73,17 @@ fn buffer_texts(app: &App, results: &[Appended], texts: Vec<Option<String>>) {
 }
 
 /// Seals every event's payloads and personal data under its subject's key (the
-/// default key without a subject), re-sealing the uploads it claims.
+/// default key without a subject), re-sealing the uploads it claims with the values
+/// found in them; returns the events and the effects their commit must carry (the
+/// claimed uploads' own keys destroyed).
 ///
 /// # Errors
-/// Store errors (creating keys, reading uploads).
-pub async fn seal_all(app: &App, prepared: Vec<PreparedEvent>) -> ApiResult<Vec<EventToAppend>> {
+/// 409 naming the field for an upload another subject's event claimed; store errors
+/// (creating keys, reading uploads).
+pub async fn seal_all(
+    app: &App,
+    prepared: Vec<PreparedEvent>,
+) -> ApiResult<(Vec<EventToAppend>, Vec<Effect>)> {
     let subject_of = |e: &PreparedEvent| {
         e.index
             .subject
@@ -85,20 +93,63 @@ pub async fn seal_all(app: &App, prepared: Vec<PreparedEvent>) -> ApiResult<Vec<
     let subjects: BTreeSet<String> = prepared.iter().map(subject_of).collect();
     let keys = app.vault.active_keys(&subjects).await?;
     let mut sealed = Vec::with_capacity(prepared.len());
-    for event in prepared {
+    let mut effects = Vec::new();
+    // Uploads claimed earlier in this request, and under which key.
+    let mut claimed: HashMap<BlobRef, String> = HashMap::new();
+    for (index, event) in prepared.into_iter().enumerate() {
         let key = keys
             .get(&subject_of(&event))
             .ok_or_else(|| ApiError::internal("no data key for a subject"))?;
         let uploads = event.uploads.clone();
+        let fields: Vec<(BlobRef, &'static str)> = uploads
+            .iter()
+            .map(|r| (*r, upload_field(&event, r)))
+            .collect();
         let mut to_append = app.vault.seal_event(event, key);
-        for reference in uploads {
-            if let Some(resealed) = app.vault.reseal_upload(&reference, key).await? {
-                to_append.claimed_uploads.push(resealed);
+        for (reference, field) in fields {
+            let other_subject = || {
+                ApiError::conflict(format!(
+                    "/{index}/{field}: upload {reference} belongs to an event of another subject \
+                     (or of none); an upload is readable under one subject's key only, so that \
+                     erasing that subject erases it: upload it again for this event"
+                ))
+            };
+            match claimed.get(&reference) {
+                Some(key_id) if *key_id == key.key_id => continue,
+                Some(_) => return Err(other_subject()),
+                None => {}
             }
+            match app.vault.claim_upload(&reference, key).await {
+                Ok(Some(claim)) => {
+                    to_append.claimed_uploads.push(claim.blob);
+                    to_append.vault.extend(claim.values);
+                    effects.extend(claim.destroy);
+                }
+                Ok(None) => {}
+                Err(StoreError::Conflict(_)) => return Err(other_subject()),
+                Err(e) => return Err(e.into()),
+            }
+            claimed.insert(reference, key.key_id.clone());
         }
         sealed.push(to_append);
     }
-    Ok(sealed)
+    Ok((sealed, effects))
+}
+
+/// The payload field (`input`, `output`, `attributes`) holding `{"$blob": reference}`.
+fn upload_field(event: &PreparedEvent, reference: &BlobRef) -> &'static str {
+    let wanted = reference.to_ref_string();
+    ["input", "output", "attributes"]
+        .into_iter()
+        .find(|field| {
+            event
+                .record
+                .get(*field)
+                .and_then(|v| v.get("$blob"))
+                .and_then(Value::as_str)
+                == Some(wanted.as_str())
+        })
+        .unwrap_or("input")
 }
 
 /// Prepares every event, or fails naming the first bad one. Synchronous, so the
@@ -148,8 +199,8 @@ pub async fn append_server_event(
         evident_core::record::prepare_server_event(event, &submission, &mut rng)
     };
     let texts = vec![prepared.text.take()];
-    let sealed = seal_all(app, vec![prepared]).await?;
-    match submit(app, sealed).await? {
+    let (events, effects) = seal_all(app, vec![prepared]).await?;
+    match submit(app, AppendRequest { events, effects }).await? {
         AppendOutcome::Appended(mut results) if !results.is_empty() => {
             buffer_texts(app, &results, texts);
             Ok(results.remove(0))
@@ -159,15 +210,12 @@ pub async fn append_server_event(
 }
 
 /// Hands sealed events to the sequencer and waits until they are durable.
-async fn submit(app: &App, events: Vec<EventToAppend>) -> ApiResult<AppendOutcome> {
-    app.sequencer
-        .submit(AppendRequest { events })
-        .await
-        .map_err(|e| match e {
-            SubmitError::Overloaded => {
-                ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-            }
-            SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
-            SubmitError::Store(e) => e.into(),
-        })
+async fn submit(app: &App, request: AppendRequest) -> ApiResult<AppendOutcome> {
+    app.sequencer.submit(request).await.map_err(|e| match e {
+        SubmitError::Overloaded => {
+            ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
+        }
+        SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
+        SubmitError::Store(e) => e.into(),
+    })
 }

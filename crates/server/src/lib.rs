@@ -1,6 +1,7 @@
 //! evident-server: Evident's services, background tasks and HTTP API.
 //!
-//! - Services: [`ingest`] (validation → sequencer), [`proofs`], [`reading`],
+//! - Services: [`ingest`] (validation → sequencer), [`record`] (server events with
+//!   the state changes they record), [`privacy`] (reveal, erasure), [`proofs`], [`reading`],
 //!   [`verifier`], [`uploads`], [`auth`] (API keys and roles), [`datadir`] (secrets
 //!   and the log's identity).
 //! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
@@ -11,15 +12,18 @@
 pub mod answer;
 pub mod auth;
 pub mod checkpointer;
+pub mod configuration;
 pub mod datadir;
 pub mod error;
 pub mod indexer;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod otlp;
 pub mod privacy;
 pub mod proofs;
 pub mod reading;
+pub mod record;
 pub mod routes;
 pub mod search;
 pub mod sequencer;

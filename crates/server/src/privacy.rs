@@ -1,6 +1,6 @@
 //! The privacy role's powers (CONTRACT section 2 and 4): revealing vault values and
 //! erasing subjects. Each use is itself an event of the log, naming who, which tokens
-//! and why, never a clear value.
+//! and why, never a clear value; an erasure and its event commit together.
 
 use std::collections::BTreeSet;
 
@@ -10,8 +10,11 @@ use evident_core::record::ServerEvent;
 use evident_core::token::is_subject_token;
 use serde_json::{json, Map, Value};
 
+use evident_store::{Appended, Effect, ErasureReport, SearchQuery, StoreError};
+
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::record::RecordError;
 use crate::state::App;
 
 /// Most tokens one reveal may ask for.
@@ -22,16 +25,18 @@ const MAX_REASON: usize = 2_000;
 
 /// A reason as it may be stored: required, bounded, with personal data tokenized.
 fn stored_reason(app: &App, reason: Option<&Value>, pointer: &str) -> ApiResult<String> {
-    let reason = reason
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| ApiError::field(pointer, "a reason is required"))?;
+    let reason = reason.and_then(Value::as_str).unwrap_or_default();
+    tokenized_reason(app, reason).map_err(|why| ApiError::field(pointer, why))
+}
+
+/// [`stored_reason`] of a string; the error says what is wrong with it.
+fn tokenized_reason(app: &App, reason: &str) -> Result<String, String> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err("a reason is required".into());
+    }
     if reason.len() > MAX_REASON {
-        return Err(ApiError::field(
-            pointer,
-            format!("at most {MAX_REASON} bytes"),
-        ));
+        return Err(format!("at most {MAX_REASON} bytes"));
     }
     let mut found = Vec::new();
     Ok(app
@@ -118,27 +123,86 @@ pub async fn reveal(app: &App, principal: &Principal, body: &Value) -> ApiResult
     }))
 }
 
-/// `POST /api/v1/subjects/erase {subject, reason}`: crypto-shredding.
+/// What the privacy role asks to erase.
+#[derive(Debug, Clone)]
+pub struct EraseRequest {
+    /// A clear identifier or a `subj_` token.
+    pub subject: String,
+    /// Why; stored in the `subject_erasure` event with its personal data tokenized.
+    pub reason: String,
+}
+
+/// The receipt of an erasure: what was destroyed, and the event that says so.
+#[derive(Debug, Clone)]
+pub struct ErasureReceipt {
+    pub subject: String,
+    pub erased_at_micros: i64,
+    pub report: ErasureReport,
+    pub event: Appended,
+}
+
+/// Why a subject was not erased; nothing was destroyed.
+#[derive(Debug, thiserror::Error)]
+pub enum EraseError {
+    #[error("a subject identifier or token of at most 1024 bytes is required")]
+    InvalidSubject,
+    #[error("{0}")]
+    InvalidReason(String),
+    #[error("no event carries this subject")]
+    UnknownSubject,
+    /// Events of the subject kept arriving between the plan and the commit.
+    #[error(
+        "the subject's data kept changing while the erasure was planned; nothing was erased, retry"
+    )]
+    Contended,
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Times an erasure is planned again when new data of the subject arrived between its
+/// plan and its commit.
+const ERASE_ATTEMPTS: usize = 3;
+
+/// Crypto-shreds a subject (CONTRACT section 2, "Erasure"): its data keys are
+/// destroyed in the transaction that appends the `subject_erasure` event, so the log
+/// says so exactly when it happened. The event states what was destroyed; the store
+/// checks, inside that transaction, that this is what it destroys (see
+/// `evident_store::effect`), and a plan overtaken by new data is made again.
 ///
 /// # Errors
-/// 400 for a bad body; store errors.
-pub async fn erase(app: &App, principal: &Principal, body: &Value) -> ApiResult<Value> {
-    let body = object(body)?;
-    let subject = body
-        .get("subject")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 1024)
-        .ok_or_else(|| ApiError::field("/subject", "a subject identifier or token is required"))?;
-    let token = crate::search::subject_filter(app, subject)?;
-    let reason = stored_reason(app, body.get("reason"), "/reason")?;
-    let now = evident_core::time::now_utc_micros().1;
-    let report = app.store.erase_subject(&token, now).await?;
-    app.vault.forget_all();
-    let event = crate::ingest::append_server_event(
-        app,
-        principal,
-        ServerEvent {
+/// See [`EraseError`].
+pub async fn erase(
+    app: &App,
+    principal: &Principal,
+    request: EraseRequest,
+) -> Result<ErasureReceipt, EraseError> {
+    let subject = request.subject.trim();
+    if subject.is_empty() || subject.len() > 1024 {
+        return Err(EraseError::InvalidSubject);
+    }
+    let token = if is_subject_token(subject) {
+        subject.to_owned()
+    } else {
+        app.token_key.subject_token(subject)
+    };
+    let reason = tokenized_reason(app, &request.reason).map_err(EraseError::InvalidReason)?;
+    let carried = app
+        .store
+        .search(&SearchQuery {
+            subject: Some(token.clone()),
+            limit: 1,
+            ..SearchQuery::default()
+        })
+        .await?;
+    if carried.is_empty() {
+        return Err(EraseError::UnknownSubject);
+    }
+    for _ in 0..ERASE_ATTEMPTS {
+        let report = app.store.erasure_plan(&token).await?;
+        let now = evident_core::time::now_utc_micros().1;
+        let event = ServerEvent {
             event_type: "subject_erasure",
             trace_id: None,
             parent_event_id: None,
@@ -155,21 +219,47 @@ pub async fn erase(app: &App, principal: &Principal, body: &Value) -> ApiResult<
                     }),
                 ),
             ]),
-        },
-    )
-    .await?;
-    Ok(json!({
-        "subject": token,
-        "erased_at": evident_core::time::format_utc_micros(
-            time_from_micros(now)
-        ),
-        "keys_destroyed": report.keys,
-        "blobs": report.blobs,
-        "values": report.values,
-        "search_texts": report.texts,
-        "event_id": event.event_id,
-        "seq": event.seq,
-    }))
+        };
+        let effect = Effect::EraseSubject {
+            subject: token.clone(),
+            now_micros: now,
+            expect: report,
+        };
+        let recorded = crate::record::record(app, principal, event, vec![effect]).await;
+        // Whatever the answer: an error may hide a commit that reached the disk
+        // ("failed but persisted"), and cached keys must not outlive their erasure.
+        app.vault.forget_all();
+        match recorded {
+            Ok(event) => {
+                return Ok(ErasureReceipt {
+                    subject: token,
+                    erased_at_micros: now,
+                    report,
+                    event,
+                });
+            }
+            Err(RecordError::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EraseError::Contended)
+}
+
+/// The receipt as the API answers it.
+pub fn receipt_json(receipt: &ErasureReceipt) -> Value {
+    json!({
+        "subject": receipt.subject,
+        "erased_at": evident_core::time::format_utc_micros(time_from_micros(receipt.erased_at_micros)),
+        "keys_destroyed": receipt.report.keys,
+        "blobs": receipt.report.blobs,
+        "values": receipt.report.values,
+        "search_texts": receipt.report.texts,
+        "event_id": receipt.event.event_id,
+        "seq": receipt.event.seq,
+    })
 }
 
 fn time_from_micros(micros: i64) -> ::time::OffsetDateTime {

@@ -102,7 +102,7 @@ async fn run(
                     .iter()
                     .map(|o| match o {
                         AppendOutcome::Appended(r) => r.iter().filter(|a| !a.is_dup).count(),
-                        AppendOutcome::Conflict { .. } => 0,
+                        AppendOutcome::Conflict { .. } | AppendOutcome::Refused { .. } => 0,
                     })
                     .sum();
                 metrics.record_commit(new_events as u64);

@@ -16,9 +16,15 @@ pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How often stale uploads are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// Tokenizes the personal data in an upload (JSON and text), seals the clear values
-/// into the vault and the upload under the log's default key, and returns its
-/// reference (the commitment to the tokenized bytes).
+/// Tokenizes the personal data in an upload (JSON and text), seals the upload and the
+/// clear values found in it under a data key of the upload's own
+/// (`evident_store::upload_key_subject`), and returns its reference (the commitment
+/// to the tokenized bytes).
+///
+/// The first event that claims the upload moves both under its subject's key and
+/// destroys the upload's key, in its commit (see `ingest::seal_all`), so erasing that
+/// subject makes them unreadable; an upload nobody claims is dropped with its key and
+/// values after [`UPLOAD_TTL`].
 ///
 /// # Errors
 /// 400 for a JSON upload that is not I-JSON or text that is not UTF-8; store errors.
@@ -47,12 +53,13 @@ pub async fn upload(
         }
     };
     let reference = blob.reference;
-    if !found.is_empty() {
-        let values = app.vault.seal_default_values(found).await?;
+    let (sealed, values) = app.vault.seal_upload(&blob, found).await?;
+    // The blob first: values never wait for a blob that a failure kept out (the sweep
+    // finds an upload's key through its blob).
+    app.store.put_upload(sealed, received_micros).await?;
+    if !values.is_empty() {
         app.store.put_vault_values(values).await?;
     }
-    let sealed = app.vault.seal_upload(&blob).await?;
-    app.store.put_upload(sealed, received_micros).await?;
     Ok(reference)
 }
 

@@ -17,7 +17,7 @@ use evident_core::blob::{BlobRef, NewBlob};
 use evident_core::crypto::{blob_aad, vault_aad, SecretKey};
 use evident_core::record::PreparedEvent;
 use evident_store::{
-    DataKey, EventToAppend, SealedBlob, SealedValue, Store, StoreError, StoredBlob,
+    DataKey, Effect, EventToAppend, SealedBlob, SealedValue, Store, StoreError, StoredBlob,
 };
 use rand::RngCore;
 
@@ -372,21 +372,23 @@ impl Vault {
         open_blob_with(key.as_ref(), blob)
     }
 
-    /// Seals clear personal-data values under the log's default key.
+    /// Seals an upload, and the clear values found in it, under a new data key of the
+    /// upload's own (`evident_store::upload_key_subject`).
     ///
     /// # Errors
     /// Store errors.
-    pub async fn seal_default_values(
+    pub async fn seal_upload(
         &self,
+        blob: &NewBlob,
         found: Vec<evident_core::pii::Finding>,
-    ) -> Result<Vec<SealedValue>, StoreError> {
-        let subjects = BTreeSet::from([DEFAULT_SUBJECT.to_owned()]);
-        let keys = self.active_keys(&subjects).await?;
+    ) -> Result<(SealedBlob, Vec<SealedValue>), StoreError> {
+        let subject = evident_store::upload_key_subject(&blob.reference);
+        let keys = self.active_keys(&BTreeSet::from([subject.clone()])).await?;
         let key = keys
-            .get(DEFAULT_SUBJECT)
-            .ok_or_else(|| StoreError::Internal("no default key".into()))?;
+            .get(&subject)
+            .ok_or_else(|| StoreError::Internal("no key for an upload".into()))?;
         let mut rng = rand::thread_rng();
-        Ok(found
+        let values = found
             .into_iter()
             .map(|f| SealedValue {
                 sealed: key
@@ -396,36 +398,33 @@ impl Vault {
                 kind: f.kind,
                 key_id: key.key_id.clone(),
             })
-            .collect())
+            .collect();
+        Ok((seal_blob(blob, key, &mut rng), values))
     }
 
-    /// Seals an upload under the default key.
+    /// What claiming an uploaded blob for an event sealed under `key` takes: the blob
+    /// and the values found in it re-sealed under `key`, and the upload's own key to
+    /// destroy in the same commit.
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn seal_upload(&self, blob: &NewBlob) -> Result<SealedBlob, StoreError> {
-        let subjects = BTreeSet::from([DEFAULT_SUBJECT.to_owned()]);
-        let keys = self.active_keys(&subjects).await?;
-        let key = keys
-            .get(DEFAULT_SUBJECT)
-            .ok_or_else(|| StoreError::Internal("no default key".into()))?;
-        Ok(seal_blob(blob, key, &mut rand::thread_rng()))
-    }
-
-    /// Re-seals an uploaded blob under `key` (when an event with a subject claims it).
-    ///
-    /// # Errors
-    /// Store errors; `NotFound` if the upload is gone or unreadable.
-    pub async fn reseal_upload(
+    /// Store errors; `NotFound` if the upload is gone or unreadable; `Conflict` if an
+    /// event sealed under another key (another subject's) claimed it first.
+    pub async fn claim_upload(
         &self,
         reference: &BlobRef,
         key: &ActiveKey,
-    ) -> Result<Option<SealedBlob>, StoreError> {
+    ) -> Result<Option<UploadClaim>, StoreError> {
         let Some(stored) = self.store.blob(reference).await? else {
             return Err(StoreError::NotFound(format!("upload {reference}")));
         };
-        if stored.seq.is_some() || stored.key_id == key.key_id {
+        if stored.key_id == key.key_id {
             return Ok(None);
+        }
+        if stored.seq.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "upload {reference} belongs to an event of another subject (or of none); \
+                 upload it again for this event"
+            )));
         }
         let BlobContent::Readable { salt, bytes } = self.open_blob(&stored).await? else {
             return Err(StoreError::NotFound(format!(
@@ -438,7 +437,49 @@ impl Vault {
             media_type: stored.media_type,
             bytes,
         };
-        Ok(Some(seal_blob(&blob, key, &mut rand::thread_rng())))
+        let upload_subject = evident_store::upload_key_subject(reference);
+        // Only values under the upload's own key move (an upload stored before uploads
+        // had keys of their own sits under the default key, which it does not own).
+        let owned = self
+            .store
+            .data_keys(std::slice::from_ref(&stored.key_id))
+            .await?
+            .get(&stored.key_id)
+            .is_some_and(|k| k.subject == upload_subject);
+        let mut clear_values = Vec::new();
+        if owned {
+            let upload_key = self
+                .key(&stored.key_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("upload {reference} was erased")))?;
+            for value in self.store.vault_values_under(&stored.key_id).await? {
+                let clear = upload_key
+                    .open(&value.sealed, &vault_aad(&value.token))
+                    .map_err(|_| {
+                        StoreError::Corrupt(format!("vault value {} does not decrypt", value.token))
+                    })?;
+                clear_values.push((value, clear));
+            }
+        }
+        // No `.await` below: the thread-local RNG must not live across one.
+        let mut rng = rand::thread_rng();
+        let values = clear_values
+            .into_iter()
+            .map(|(value, clear)| SealedValue {
+                sealed: key.key.seal(&clear, &vault_aad(&value.token), &mut rng),
+                token: value.token,
+                kind: value.kind,
+                key_id: key.key_id.clone(),
+            })
+            .collect();
+        Ok(Some(UploadClaim {
+            blob: seal_blob(&blob, key, &mut rng),
+            values,
+            destroy: owned.then(|| Effect::DestroyDataKeys {
+                subject: upload_subject,
+                now_micros: evident_core::time::now_utc_micros().1,
+            }),
+        }))
     }
 
     /// Opens vault values: token → clear value, and the tokens whose values exist only
@@ -482,6 +523,18 @@ impl Vault {
     /// # Errors
     /// Store errors; `Corrupt` if a key does not unwrap with the current master.
     pub async fn rewrap_all(&self, new_master: &MasterKey) -> Result<u64, StoreError> {
+        let rewrapped = self.rewrapped_keys(new_master).await?;
+        let n = rewrapped.len() as u64;
+        self.store.rewrap_data_keys(rewrapped).await?;
+        Ok(n)
+    }
+
+    /// Every data key not yet under `new_master` (by epoch), wrapped by it: what a
+    /// rotation stores.
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if a key does not unwrap with the current master.
+    pub async fn rewrapped_keys(&self, new_master: &MasterKey) -> Result<Vec<DataKey>, StoreError> {
         let keys = self.store.all_data_keys().await?;
         let mut rng = rand::thread_rng();
         let mut rewrapped = Vec::with_capacity(keys.len());
@@ -496,10 +549,17 @@ impl Vault {
                 ..key
             });
         }
-        let n = rewrapped.len() as u64;
-        self.store.rewrap_data_keys(rewrapped).await?;
-        Ok(n)
+        Ok(rewrapped)
     }
+}
+
+/// An upload re-sealed for the event that claims it (see [`Vault::claim_upload`]).
+#[derive(Debug)]
+pub struct UploadClaim {
+    pub blob: SealedBlob,
+    pub values: Vec<SealedValue>,
+    /// Destroys the upload's own key, in the claiming commit.
+    pub destroy: Option<Effect>,
 }
 
 /// What a reveal found.
@@ -609,7 +669,7 @@ mod tests {
             ])
             .await
             .unwrap();
-        store.erase_subject("subj_gone", 5).await.unwrap();
+        evident_store::conformance::erase_for_test(&*store, "erase", "subj_gone", 5).await;
         let vault = Vault::new(store, master(), None);
         let ids = ["dk_a", "dk_gone", "dk_b", "dk_a"].map(String::from);
         let keys = vault.keys(&ids).await.unwrap();

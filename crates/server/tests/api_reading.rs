@@ -181,8 +181,9 @@ async fn an_upload_referenced_by_several_events_resolves_in_each() {
     let shared = json!({"transcript": "a Kangaroo crossed the road", "n": [1, 2]});
     let json_upload = upload(&t, "application/json", shared.to_string()).await;
     let text_upload = upload(&t, "text/plain", "plain words".into()).await;
-    // The first event claims the uploads; the later ones reference them again, so
-    // their blobs are stored with the first one, not with them.
+    // The first event claims the uploads; the later ones (of the same subject: an
+    // upload belongs to one subject) reference them again, so their blobs are stored
+    // with the first one, not with them.
     let mut first = event("u-first", "trace-u", Some("cust-up"), 1);
     first["input"] = json_upload.clone();
     first["output"] = text_upload.clone();
@@ -190,10 +191,10 @@ async fn an_upload_referenced_by_several_events_resolves_in_each() {
     for n in 0..5 {
         filler.push(event(&format!("u-filler-{n}"), "trace-other", None, n));
     }
-    let mut again = event("u-again", "trace-u", None, 2);
+    let mut again = event("u-again", "trace-u", Some("cust-up"), 2);
     again["input"] = json_upload.clone();
     again["attributes"] = text_upload.clone();
-    let mut third = event("u-third", "trace-u", Some("cust-other"), 3);
+    let mut third = event("u-third", "trace-u", Some("cust-up"), 3);
     third["output"] = json_upload.clone();
     let mut batch = vec![first];
     batch.extend(filler);

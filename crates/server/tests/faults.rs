@@ -58,7 +58,9 @@ async fn check_fault(mode: FailMode) {
     assert_eq!(failed.status.as_u16(), 503);
     let size_after_failure = app.store.tree_head().await.unwrap().size;
     match mode {
-        FailMode::BeforeWrite => assert_eq!(size_after_failure, 10),
+        FailMode::BeforeWrite | FailMode::BetweenEffectAndAppend => {
+            assert_eq!(size_after_failure, 10)
+        }
         FailMode::AfterPersist => assert_eq!(size_after_failure, 15),
     }
     // The client retries: its events land once, at one position.
@@ -112,4 +114,11 @@ async fn failure_before_write_stores_nothing_and_the_log_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_after_persist_is_answered_by_the_retry() {
     check_fault(FailMode::AfterPersist).await;
+}
+
+/// A failure inside the transaction (after the request's effects, before its events)
+/// rolls back like one before the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_inside_the_transaction_stores_nothing() {
+    check_fault(FailMode::BetweenEffectAndAppend).await;
 }

@@ -36,6 +36,12 @@ macro_rules! conformance_suite {
             uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
             data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap,
             text_of_erased_subjects_is_never_indexed);
+        // Server events and the state changes they record: one transaction.
+        $crate::conformance_suite!(@tests $make;
+            one_event_id_twice_in_one_group_commit, each_effect_commits_with_its_events,
+            a_refused_effect_stores_nothing_and_spares_other_requests,
+            a_failure_between_effect_and_append_leaves_neither,
+            upload_keys_expire_with_their_uploads);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -132,13 +138,36 @@ pub fn test_event(
 }
 
 fn request(events: Vec<EventToAppend>) -> AppendRequest {
-    AppendRequest { events }
+    AppendRequest::events(events)
+}
+
+/// Erases `subject` the way the server does: plans, then appends an event with the
+/// erasure effect.
+pub async fn erase_for_test(store: &dyn Store, event_id: &str, subject: &str, now: i64) {
+    let expect = store.erasure_plan(subject).await.unwrap();
+    let out = store
+        .append(vec![AppendRequest {
+            events: vec![test_event(
+                event_id,
+                "evident:subject_erasure",
+                None,
+                "erased",
+            )],
+            effects: vec![crate::Effect::EraseSubject {
+                subject: subject.into(),
+                now_micros: now,
+                expect,
+            }],
+        }])
+        .await
+        .unwrap();
+    appended(&out[0]);
 }
 
 fn appended(outcome: &AppendOutcome) -> &[Appended] {
     match outcome {
         AppendOutcome::Appended(results) => results,
-        AppendOutcome::Conflict { .. } => panic!("unexpected conflict: {outcome:?}"),
+        _ => panic!("not appended: {outcome:?}"),
     }
 }
 
@@ -487,8 +516,9 @@ pub async fn data_keys_vault_and_erasure(store: Arc<dyn Store>) {
         b"+44 20 7946 0958"
     );
 
-    let report = store.erase_subject("subj_b", 77).await.unwrap();
-    assert_eq!(report.keys, 1);
+    let plan = store.erasure_plan("subj_b").await.unwrap();
+    assert_eq!((plan.keys, plan.values), (1, 2));
+    erase_for_test(&*store, "erase-b", "subj_b", 77).await;
     assert!(store
         .data_keys(&[TEST_KEY_ID.into()])
         .await
@@ -694,15 +724,20 @@ pub async fn text_of_erased_subjects_is_never_indexed(store: Arc<dyn Store>) {
     ];
     store.append(vec![request(events)]).await.unwrap();
     let alice = test_token_key().subject_token("alice");
-    store.erase_subject(&alice, 5).await.unwrap();
+    erase_for_test(&*store, "er-erase", &alice, 5).await;
     store
         .index_text(
             0,
-            vec!["kettle alice".into(), "kettle bob".into(), "kettle".into()],
+            vec![
+                "kettle alice".into(),
+                "kettle bob".into(),
+                "kettle".into(),
+                String::new(),
+            ],
         )
         .await
         .unwrap();
-    assert_eq!(store.text_indexed_through().await.unwrap(), 3);
+    assert_eq!(store.text_indexed_through().await.unwrap(), 4);
     let query = crate::SearchQuery {
         text: evident_core::query::parse_text_query("kettle").unwrap(),
         limit: 10,
@@ -716,4 +751,368 @@ pub async fn text_of_erased_subjects_is_never_indexed(store: Arc<dyn Store>) {
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, vec![1, 2]);
+}
+
+/// Two requests of one group commit (one `append` call) carrying the same
+/// `event_id`: the same content is a duplicate answered with the first's `seq`; other
+/// content is a conflict for the second request only, the first stays stored.
+pub async fn one_event_id_twice_in_one_group_commit(store: Arc<dyn Store>) {
+    let out = store
+        .append(vec![
+            request(vec![test_event("g1", "t", None, "same")]),
+            request(vec![
+                test_event("g0", "t", None, "other"),
+                test_event("g1", "t", None, "same"),
+            ]),
+        ])
+        .await
+        .unwrap();
+    let (first, second) = (appended(&out[0]), appended(&out[1]));
+    assert!(!first[0].is_dup && !second[0].is_dup);
+    assert_eq!(
+        second[1],
+        Appended {
+            is_dup: true,
+            ..first[0].clone()
+        }
+    );
+    assert_eq!(store.tree_head().await.unwrap().size, 2);
+
+    let out = store
+        .append(vec![
+            request(vec![test_event("g2", "t", None, "a")]),
+            request(vec![
+                test_event("g3", "t", None, "spared?"),
+                test_event("g2", "t", None, "b"),
+            ]),
+            request(vec![test_event("g4", "t", None, "after")]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(appended(&out[0])[0].seq, 2);
+    assert_eq!(
+        out[1],
+        AppendOutcome::Conflict {
+            index: 1,
+            event_id: "g2".into()
+        }
+    );
+    assert_eq!(appended(&out[2])[0].seq, 3);
+    assert!(store.entry_by_event_id("g3").await.unwrap().is_none());
+    let stored = store.entry_by_event_id("g2").await.unwrap().unwrap();
+    assert_eq!(leaf_hash(&stored.entry), appended(&out[0])[0].leaf_hash);
+    assert_head_matches_entries(&*store).await;
+}
+
+/// State the effects under test act on: two API keys, data keys of two subjects and
+/// a value sealed under each.
+async fn effect_fixture(store: &dyn Store) {
+    let key = |id: &str, subject: &str| DataKey {
+        key_id: id.into(),
+        subject: subject.into(),
+        wrapped: vec![1],
+        master_epoch: 1,
+        created_micros: 1,
+    };
+    store
+        .insert_data_keys(vec![
+            key("dk_erase", "subj_erase"),
+            key("dk_upload", "upload:x"),
+            key("dk_live", "subj_live"),
+        ])
+        .await
+        .unwrap();
+    let value = |token: &str, key_id: &str| SealedValue {
+        token: token.into(),
+        kind: "EMAIL".into(),
+        key_id: key_id.into(),
+        sealed: vec![1, 2],
+    };
+    store
+        .put_vault_values(vec![
+            value("<EMAIL_A>", "dk_erase"),
+            value("<EMAIL_B>", "dk_upload"),
+        ])
+        .await
+        .unwrap();
+    for name in ["old", "taken"] {
+        store
+            .create_api_key(crate::ApiKeyRecord {
+                name: name.into(),
+                role: "ingest".into(),
+                key_hash: [name.len() as u8; 32],
+                agents: vec![],
+                created_micros: 1,
+                revoked_micros: None,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Every kind of effect, each with a check that it took place.
+async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
+    use crate::Effect;
+    let mut live = store.data_keys(&["dk_live".into()]).await.unwrap()["dk_live"].clone();
+    live.wrapped = vec![7, 7];
+    live.master_epoch = 2;
+    vec![
+        Effect::EraseSubject {
+            subject: "subj_erase".into(),
+            now_micros: 50,
+            expect: store.erasure_plan("subj_erase").await.unwrap(),
+        },
+        Effect::DestroyDataKeys {
+            subject: "upload:x".into(),
+            now_micros: 50,
+        },
+        Effect::CreateApiKey(crate::ApiKeyRecord {
+            name: "new".into(),
+            role: "auditor".into(),
+            key_hash: [9; 32],
+            agents: vec![],
+            created_micros: 50,
+            revoked_micros: None,
+        }),
+        Effect::RevokeApiKey {
+            name: "old".into(),
+            now_micros: 50,
+        },
+        Effect::RewrapDataKeys(vec![live]),
+        Effect::SetMeta {
+            key: "signing_key_history".into(),
+            value: "v2".into(),
+        },
+    ]
+}
+
+/// Whether `effect` (one of [`every_effect`]) is visible in the store.
+async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
+    use crate::Effect;
+    match effect {
+        Effect::EraseSubject { subject, .. } => {
+            let gone = store
+                .data_keys(&["dk_erase".into()])
+                .await
+                .unwrap()
+                .is_empty();
+            let erased = store.erased_at(subject).await.unwrap().is_some();
+            assert_eq!(gone, erased, "key destruction and erasure record disagree");
+            gone
+        }
+        Effect::DestroyDataKeys { .. } => {
+            let gone = store
+                .data_keys(&["dk_upload".into()])
+                .await
+                .unwrap()
+                .is_empty();
+            let values = store.vault_values(&["<EMAIL_B>".into()]).await.unwrap();
+            assert_eq!(gone, values.is_empty(), "key and its values disagree");
+            gone
+        }
+        Effect::CreateApiKey(key) => store
+            .list_api_keys()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.name == key.name),
+        Effect::RevokeApiKey { name, .. } => store
+            .list_api_keys()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| &k.name == name && k.revoked_micros.is_some()),
+        Effect::RewrapDataKeys(_) => {
+            store.data_keys(&["dk_live".into()]).await.unwrap()["dk_live"].wrapped == vec![7, 7]
+        }
+        Effect::SetMeta { key, value } => {
+            store.get_meta(key).await.unwrap().as_deref() == Some(value.as_str())
+        }
+        Effect::InjectedFault => false,
+    }
+}
+
+/// Each kind of effect, appended with an event: both are stored.
+pub async fn each_effect_commits_with_its_events(store: Arc<dyn Store>) {
+    effect_fixture(&*store).await;
+    for (i, effect) in every_effect(&*store).await.into_iter().enumerate() {
+        assert!(!took_place(&*store, &effect).await, "{effect:?} before");
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(&format!("fx{i}"), "t", None, "x")],
+                effects: vec![effect.clone()],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(appended(&out[0])[0].seq, i as u64);
+        assert!(took_place(&*store, &effect).await, "{effect:?} after");
+    }
+    assert_head_matches_entries(&*store).await;
+}
+
+/// A refused effect (a key name taken, an unknown key, an erasure whose plan no
+/// longer holds) stores nothing of its request, effects before it included, and the
+/// other requests of the group commit.
+pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Arc<dyn Store>) {
+    use crate::Effect;
+    effect_fixture(&*store).await;
+    let effects = every_effect(&*store).await;
+    let stale_plan = Effect::EraseSubject {
+        subject: "subj_erase".into(),
+        now_micros: 50,
+        // Planned before someone added keys: the erasure would destroy more than
+        // its event says.
+        expect: crate::ErasureReport {
+            keys: 5,
+            ..Default::default()
+        },
+    };
+    let taken = Effect::CreateApiKey(crate::ApiKeyRecord {
+        name: "taken".into(),
+        role: "auditor".into(),
+        key_hash: [8; 32],
+        agents: vec![],
+        created_micros: 50,
+        revoked_micros: None,
+    });
+    let unknown = Effect::RevokeApiKey {
+        name: "nobody".into(),
+        now_micros: 50,
+    };
+    for (i, refused) in [stale_plan, taken, unknown].into_iter().enumerate() {
+        let mut doomed = effects.clone();
+        doomed.push(refused);
+        let out = store
+            .append(vec![
+                AppendRequest {
+                    events: vec![test_event(&format!("rf{i}"), "t", None, "x")],
+                    effects: doomed,
+                },
+                request(vec![test_event(&format!("ok{i}"), "t", None, "x")]),
+            ])
+            .await
+            .unwrap();
+        match &out[0] {
+            AppendOutcome::Refused { index, error } => {
+                assert_eq!(*index, effects.len());
+                assert!(
+                    matches!(error, StoreError::Conflict(_) | StoreError::NotFound(_)),
+                    "{error:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(appended(&out[1])[0].seq, i as u64);
+        assert!(store
+            .entry_by_event_id(&format!("rf{i}"))
+            .await
+            .unwrap()
+            .is_none());
+        for effect in &effects {
+            assert!(!took_place(&*store, effect).await, "{effect:?} applied");
+        }
+    }
+    assert_head_matches_entries(&*store).await;
+}
+
+/// A failure inside the transaction after a request's effects and before its events
+/// (what `FaultyStore`'s `BetweenEffectAndAppend` injects) leaves neither, for each
+/// kind of effect; the next append works and finds the state untouched.
+pub async fn a_failure_between_effect_and_append_leaves_neither(store: Arc<dyn Store>) {
+    effect_fixture(&*store).await;
+    for (i, effect) in every_effect(&*store).await.into_iter().enumerate() {
+        let failed = store
+            .append(vec![
+                request(vec![test_event(&format!("bystander{i}"), "t", None, "x")]),
+                AppendRequest {
+                    events: vec![test_event(&format!("ff{i}"), "t", None, "x")],
+                    effects: vec![effect.clone(), crate::Effect::InjectedFault],
+                },
+            ])
+            .await;
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
+        assert!(
+            !took_place(&*store, &effect).await,
+            "{effect:?} survived the failure"
+        );
+        assert_eq!(store.tree_head().await.unwrap().size, 0);
+        assert!(store
+            .entry_by_event_id(&format!("ff{i}"))
+            .await
+            .unwrap()
+            .is_none());
+    }
+    let out = store
+        .append(vec![request(vec![test_event("after", "t", None, "x")])])
+        .await
+        .unwrap();
+    assert_eq!(appended(&out[0])[0].seq, 0);
+    assert_head_matches_entries(&*store).await;
+}
+
+/// An upload's own data key (and the values sealed under it) goes when the upload
+/// expires unclaimed; a claimed upload's key is not touched by the sweep.
+pub async fn upload_keys_expire_with_their_uploads(store: Arc<dyn Store>) {
+    let stale = evident_core::record::seal_json_payload(&json!("stale"), &mut rand::thread_rng());
+    let claimed = evident_core::record::seal_json_payload(&json!("kept"), &mut rand::thread_rng());
+    let mut keys = Vec::new();
+    for (blob, key_id) in [(&stale, "dk_up_stale"), (&claimed, "dk_up_claimed")] {
+        keys.push(DataKey {
+            key_id: key_id.into(),
+            subject: crate::upload_key_subject(&blob.reference),
+            wrapped: vec![1],
+            master_epoch: 1,
+            created_micros: 1,
+        });
+        store
+            .put_upload(seal_for_test(blob, key_id), 100)
+            .await
+            .unwrap();
+        store
+            .put_vault_values(vec![SealedValue {
+                token: format!("<EMAIL_{key_id}>"),
+                kind: "EMAIL".into(),
+                key_id: key_id.into(),
+                sealed: vec![3],
+            }])
+            .await
+            .unwrap();
+    }
+    store.insert_data_keys(keys).await.unwrap();
+    let mut event = test_event("claims", "t", None, "x");
+    event
+        .claimed_uploads
+        .push(seal_for_test(&claimed, TEST_KEY_ID));
+    store.append(vec![request(vec![event])]).await.unwrap();
+    assert_eq!(store.drop_stale_uploads(200).await.unwrap(), 1);
+    assert!(store.blob(&stale.reference).await.unwrap().is_none());
+    assert!(store
+        .data_keys(&["dk_up_stale".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .vault_values_under("dk_up_stale")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .data_keys(&["dk_up_claimed".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .vault_values_under("dk_up_claimed")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

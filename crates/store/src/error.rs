@@ -2,7 +2,7 @@
 //! the backend, so nothing above the store knows which database it talks to.
 
 /// What went wrong in a store, in terms the layers above can act on.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("not found: {0}")]

@@ -3,7 +3,8 @@
 //! [`FaultyStore`] fails the Nth call to `append`, either before anything reaches the
 //! inner store ([`FailMode::BeforeWrite`]) or after the inner store committed
 //! ([`FailMode::AfterPersist`], the "failed but persisted" case a crash between commit
-//! and reply produces). Tests then check there is no fork, no gap, that retries get
+//! and reply produces), or inside the inner store's transaction between a request's
+//! state changes and its events ([`FailMode::BetweenEffectAndAppend`]). Tests then check there is no fork, no gap, that retries get
 //! the first answer, and that the next append works.
 
 use std::collections::HashMap;
@@ -27,11 +28,15 @@ pub enum FailMode {
     BeforeWrite,
     /// Let the inner store commit, then return an error anyway.
     AfterPersist,
+    /// Let the inner store apply every request's effects inside its transaction, then
+    /// fail before the events are appended ([`crate::Effect::InjectedFault`]): the
+    /// transaction must roll back the effects with everything else.
+    BetweenEffectAndAppend,
 }
 
 /// Wraps a store; fails the `fail_at`-th append (1-based) in `mode`.
-pub struct FaultyStore<S> {
-    inner: S,
+pub struct FaultyStore<S: ?Sized> {
+    inner: std::sync::Arc<S>,
     mode: FailMode,
     fail_at: u64,
     appends: AtomicU64,
@@ -39,6 +44,13 @@ pub struct FaultyStore<S> {
 
 impl<S: Store> FaultyStore<S> {
     pub fn new(inner: S, mode: FailMode, fail_at: u64) -> Self {
+        Self::shared(std::sync::Arc::new(inner), mode, fail_at)
+    }
+}
+
+impl<S: Store + ?Sized> FaultyStore<S> {
+    /// Wraps a store shared with others (`Arc<dyn Store>`).
+    pub fn shared(inner: std::sync::Arc<S>, mode: FailMode, fail_at: u64) -> Self {
         Self {
             inner,
             mode,
@@ -57,7 +69,7 @@ fn injected() -> StoreError {
 }
 
 #[async_trait]
-impl<S: Store> Store for FaultyStore<S> {
+impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_at {
@@ -68,6 +80,16 @@ impl<S: Store> Store for FaultyStore<S> {
             FailMode::AfterPersist => {
                 self.inner.append(requests).await?;
                 Err(injected())
+            }
+            FailMode::BetweenEffectAndAppend => {
+                let requests = requests
+                    .into_iter()
+                    .map(|mut r| {
+                        r.effects.push(crate::Effect::InjectedFault);
+                        r
+                    })
+                    .collect();
+                self.inner.append(requests).await
             }
         }
     }
@@ -178,8 +200,11 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>> {
         self.inner.vault_values(tokens).await
     }
-    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport> {
-        self.inner.erase_subject(subject, now_micros).await
+    async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport> {
+        self.inner.erasure_plan(subject).await
+    }
+    async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>> {
+        self.inner.vault_values_under(key_id).await
     }
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {
         self.inner.erased_at(subject).await

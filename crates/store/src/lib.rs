@@ -11,6 +11,7 @@
 
 pub mod conformance;
 pub mod copy;
+pub mod effect;
 pub mod error;
 pub mod faulty;
 pub mod plan;
@@ -24,12 +25,26 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 
-/// One client request's events, appended all or nothing.
-#[derive(Debug, Clone)]
+/// One request's events and the state changes they record, appended all or nothing
+/// (see [`effect`]).
+#[derive(Debug, Clone, Default)]
 pub struct AppendRequest {
     pub events: Vec<EventToAppend>,
+    /// Applied in the same transaction as `events`, before them, in order.
+    pub effects: Vec<Effect>,
+}
+
+impl AppendRequest {
+    /// A request that only appends events.
+    pub fn events(events: Vec<EventToAppend>) -> Self {
+        Self {
+            events,
+            effects: Vec::new(),
+        }
+    }
 }
 
 /// An event with its payloads and personal data sealed (encrypted) for storage.
@@ -74,8 +89,8 @@ pub struct DataKey {
     pub created_micros: i64,
 }
 
-/// What erasing a subject did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What erasing a subject did (or, planned, will do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ErasureReport {
     /// Data keys destroyed.
     pub keys: u64,
@@ -104,6 +119,9 @@ pub enum AppendOutcome {
     /// The event at `index` reuses an `event_id` with different content; nothing of
     /// the request was stored.
     Conflict { index: usize, event_id: String },
+    /// The effect at `index` was refused (`NotFound` or `Conflict`, see [`effect`]);
+    /// nothing of the request was stored.
+    Refused { index: usize, error: StoreError },
 }
 
 /// The size and root of the tree the store has integrated.
@@ -189,6 +207,12 @@ pub struct ApiKeyRecord {
     pub agents: Vec<String>,
     pub created_micros: i64,
     pub revoked_micros: Option<i64>,
+}
+
+/// The subject name of an upload's own data key: its blob and the values found in it
+/// are sealed under it until an event claims it.
+pub fn upload_key_subject(reference: &BlobRef) -> String {
+    format!("upload:{reference}")
 }
 
 /// Largest page `Store::search` returns.
@@ -319,7 +343,9 @@ pub trait Store: Send + Sync + 'static {
     /// Blobs referenced by entries `start..end`, for `verify`.
     async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>>;
 
-    /// Drops uploads that no entry referenced and that are older than `cutoff_micros`.
+    /// Drops uploads that no entry referenced and that are older than `cutoff_micros`,
+    /// with the data key of each (subject [`upload_key_subject`]) and the vault values
+    /// sealed under it: personal data found in an upload expires with it.
     async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64>;
 
     /// Adds an API key.
@@ -390,10 +416,14 @@ pub trait Store: Send + Sync + 'static {
     /// Vault values filed under these tokens, under any key.
     async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>>;
 
-    /// Crypto-shreds a subject: destroys its data keys so that no decryptable copy
-    /// survives in the store (the backend says how in its docs), deletes its search
-    /// text, and records when. Entries and proofs are untouched.
-    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport>;
+    /// What erasing the subject now would destroy: the counts an
+    /// [`Effect::EraseSubject`] expects (the erasure itself is that effect, appended
+    /// with its `subject_erasure` event).
+    async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport>;
+
+    /// Vault values sealed under this data key (an upload's values, moved under the
+    /// key of the subject whose event claims it).
+    async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>>;
 
     /// When the subject was last erased, if ever.
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>>;

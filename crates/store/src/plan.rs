@@ -316,7 +316,7 @@ mod tests {
     use crate::EventToAppend;
 
     fn request(events: Vec<EventToAppend>) -> AppendRequest {
-        AppendRequest { events }
+        AppendRequest::events(events)
     }
 
     fn ev(id: &str, trace: &str, subject: Option<&str>, body: &str) -> EventToAppend {

@@ -28,7 +28,7 @@ async fn store() -> (SqliteStore, tempfile::TempDir) {
             })
             .collect();
         store
-            .append(vec![AppendRequest { events }])
+            .append(vec![AppendRequest::events(events)])
             .await
             .expect("append");
     }

@@ -27,9 +27,7 @@ async fn back_links_stay_exact_when_another_writer_appends() {
         let store = store.clone();
         async move {
             store
-                .append(vec![AppendRequest {
-                    events: vec![event],
-                }])
+                .append(vec![AppendRequest::events(vec![event])])
                 .await
                 .unwrap()
         }
@@ -96,7 +94,7 @@ async fn entries_are_kept_compressed_and_read_back_exactly() {
         next += n;
         async move {
             match store
-                .append(vec![AppendRequest { events }])
+                .append(vec![AppendRequest::events(events)])
                 .await
                 .unwrap()
                 .remove(0)
@@ -203,9 +201,7 @@ async fn entries_are_kept_compressed_and_read_back_exactly() {
         &body,
     );
     match store
-        .append(vec![AppendRequest {
-            events: vec![again],
-        }])
+        .append(vec![AppendRequest::events(vec![again])])
         .await
         .unwrap()
         .remove(0)
@@ -289,7 +285,10 @@ async fn the_write_ahead_log_is_rewound_under_continuous_load() {
         let (store, wal, largest) = (store.clone(), wal.clone(), largest.clone());
         writers.push(tokio::spawn(async move {
             for events in mine {
-                store.append(vec![AppendRequest { events }]).await.unwrap();
+                store
+                    .append(vec![AppendRequest::events(events)])
+                    .await
+                    .unwrap();
                 let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
                 largest.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
             }

@@ -38,9 +38,12 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             role: evident_server::auth::Role::Privacy,
             agents: Vec::new(),
         };
-        evident_server::privacy::erase(&app, &principal, &body)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.detail))?
+        let request = evident_server::privacy::EraseRequest {
+            subject: args.subject.clone(),
+            reason: args.reason.clone(),
+        };
+        let receipt = evident_server::privacy::erase(&app, &principal, request).await?;
+        evident_server::privacy::receipt_json(&receipt)
     };
     println!(
         "erased {}: {} keys destroyed, {} blobs and {} vault values now unreadable (event {})",

@@ -1,8 +1,10 @@
-//! `evident keys`: API keys, stored hashed. Works on the store directly, so it works
-//! while `serve` runs; the server sees changes within a second.
+//! `evident keys`: API keys, stored hashed, and key rotation. Works on the store
+//! directly, so it works while `serve` runs; the server sees changes within a second.
+//! Every change commits with the `key_change` event that records it
+//! (`evident_server::keys`).
 
 use clap::Subcommand;
-use evident_server::auth::{generate_api_key, is_valid_key_name, Role};
+use evident_server::auth::{is_valid_key_name, Principal, Role};
 use evident_store::Store;
 
 use crate::Cli;
@@ -29,11 +31,24 @@ pub enum KeysCommand {
     RotateMaster,
 }
 
+/// Who the log names as the acting key of a change made from the command line.
+const CLI_PRINCIPAL: &str = "cli";
+
 pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
     let config = super::store_config(cli)?;
     let store = crate::local::open_existing(&config).await?;
-    let now = evident_core::time::now_utc_micros().1;
+    if let KeysCommand::List = command {
+        return list(&*store).await;
+    }
+    // Every change is recorded by a `key_change` event committed with it.
+    let app = crate::local::start_app(store, &config, crate::local::Tasks::All).await?;
+    let principal = Principal {
+        name: CLI_PRINCIPAL.into(),
+        role: Role::Admin,
+        agents: Vec::new(),
+    };
     match command {
+        KeysCommand::List => {}
         KeysCommand::Create { role, name, agents } => {
             let role = Role::parse(role).ok_or_else(|| {
                 anyhow::anyhow!("--role must be one of ingest, auditor, approver, privacy, admin")
@@ -43,39 +58,37 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
                 "--name must be 1 to 64 of letters, digits, '.', '_' and '-'"
             );
             let agents: Vec<String> = agents.iter().filter(|a| !a.is_empty()).cloned().collect();
-            let key = generate_api_key(name, role, agents, now);
-            store.create_api_key(key.record).await?;
+            let key = evident_server::keys::create(&app, &principal, name, role, agents).await?;
             println!("{}", key.secret);
         }
-        KeysCommand::List => {
-            println!("{:<24} {:<9} {:<10} agents", "name", "role", "state");
-            for key in store.list_api_keys().await? {
-                let state = if key.revoked_micros.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                let agents = if key.agents.is_empty() {
-                    "*".to_owned()
-                } else {
-                    key.agents.join(",")
-                };
-                println!("{:<24} {:<9} {:<10} {agents}", key.name, key.role, state);
-            }
-        }
         KeysCommand::Revoke { name } => {
-            store.revoke_api_key(name, now).await?;
+            evident_server::keys::revoke(&app, &principal, name).await?;
             println!("revoked {name}");
         }
         KeysCommand::RotateMaster => {
             let paths = config.secret_paths();
-            let secrets = evident_server::datadir::load(&*store, &paths).await?;
-            let shared: std::sync::Arc<dyn Store> = store.clone();
-            let vault = evident_server::vault::Vault::new(shared, secrets.master, None);
             let (epoch, rewrapped) =
-                evident_server::datadir::rotate_master(&*store, &paths, &vault).await?;
+                evident_server::datadir::rotate_master(&app, &principal, &paths).await?;
             println!("master key rotated to epoch {epoch}; {rewrapped} data keys re-wrapped");
         }
+    }
+    Ok(())
+}
+
+async fn list(store: &dyn Store) -> anyhow::Result<()> {
+    println!("{:<24} {:<9} {:<10} agents", "name", "role", "state");
+    for key in store.list_api_keys().await? {
+        let state = if key.revoked_micros.is_some() {
+            "revoked"
+        } else {
+            "active"
+        };
+        let agents = if key.agents.is_empty() {
+            "*".to_owned()
+        } else {
+            key.agents.join(",")
+        };
+        println!("{:<24} {:<9} {:<10} {agents}", key.name, key.role, state);
     }
     Ok(())
 }

@@ -140,6 +140,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("loading the demo: {}", e.detail))?;
         println!("loaded {count} demo events");
     }
+    // After the demo's events: the demo loads only into an empty log.
+    record_configuration(&app, &config).await?;
     if let Some(grpc_listener) = config.otlp_grpc_listen.bind().await? {
         println!("OTLP/gRPC listening on {}", grpc_listener.local_addr()?);
         evident_server::otlp::grpc::spawn(app.clone(), grpc_listener);
@@ -182,6 +184,28 @@ fn refuse_configured_store(config: &ServeConfig) -> Result<(), ConfigError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Logs a `config_change` if the effective configuration (as `--check-config` shows
+/// it, secrets redacted) differs from the one last recorded; where each value came
+/// from is not part of it.
+async fn record_configuration(
+    app: &evident_server::App,
+    config: &ServeConfig,
+) -> anyhow::Result<()> {
+    let shown = config.to_string();
+    let entries = shown
+        .lines()
+        .filter_map(|line| {
+            let (key, rest) = line.split_once(" = ")?;
+            let value = rest.rsplit_once("  # ").map_or(rest, |(value, _)| value);
+            Some((key.to_owned(), value.to_owned()))
+        })
+        .collect();
+    if let Some(event) = evident_server::configuration::record_if_changed(app, &entries).await? {
+        tracing::info!(seq = event.seq, "configuration change recorded");
+    }
+    Ok(())
 }
 
 /// The demo store is for trying things out: its admin key is kept in a file beside it

@@ -1,4 +1,9 @@
 //! `/api/v1/blobs`: upload a large payload, fetch a blob's (tokenized) bytes.
+//!
+//! An upload belongs to the subject of the first event that references it (its bytes
+//! and the personal data found in it move under that subject's key, see
+//! `crate::uploads`); an event of another subject referencing it is 409 naming the
+//! field.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

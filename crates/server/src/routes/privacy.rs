@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use super::body_error;
 use crate::auth::{Principal, Role};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::privacy::{EraseError, EraseRequest};
+use crate::record::RecordError;
+use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,7 +46,48 @@ async fn erase(
 ) -> ApiResult<Json<Value>> {
     principal.require(&[Role::Privacy])?;
     let body = json_body(body)?;
-    Ok(Json(
-        crate::privacy::erase(&state.app, &principal, &body).await?,
-    ))
+    let string = |name: &str| -> ApiResult<String> {
+        match body.get(name) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
+        }
+    };
+    if !body.is_object() {
+        return Err(ApiError::field("", "the body must be a JSON object"));
+    }
+    let request = EraseRequest {
+        subject: string("subject")?,
+        reason: string("reason")?,
+    };
+    match crate::privacy::erase(&state.app, &principal, request).await {
+        Ok(receipt) => Ok(Json(crate::privacy::receipt_json(&receipt))),
+        Err(e) => Err(erase_problem(e)),
+    }
+}
+
+/// An erasure's domain error as problem+json.
+fn erase_problem(e: EraseError) -> ApiError {
+    match e {
+        EraseError::InvalidSubject => ApiError::field("/subject", &e),
+        EraseError::InvalidReason(why) => ApiError::field("/reason", why),
+        EraseError::UnknownSubject => ApiError::not_found(e.to_string()),
+        EraseError::Contended => ApiError::unavailable(e.to_string()),
+        EraseError::Record(RecordError::Refused { error, .. }) => {
+            ApiError::conflict(error.to_string())
+        }
+        EraseError::Record(RecordError::Submit(submit)) => submit_problem(submit),
+        EraseError::Store(store) => store.into(),
+    }
+}
+
+/// A sequencer error as problem+json (nothing was stored).
+fn submit_problem(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Overloaded => {
+            ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
+        }
+        SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
+        SubmitError::Store(e) => e.into(),
+    }
 }

@@ -132,16 +132,30 @@ impl TestApp {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
-        Self::build(settings, true).await
+        Self::build(settings, true, |store| store).await
+    }
+
+    /// [`TestApp::new`] serving through `wrap(store)` (e.g. a `FaultyStore`); the
+    /// store is initialised, and the test keys created, on the unwrapped one.
+    pub async fn with_store_wrapper(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
+        let settings = Settings {
+            checkpoint_interval: MANUAL_CHECKPOINTS,
+            ..Settings::default()
+        };
+        Self::build(settings, true, wrap).await
     }
 
     /// An app started without the signing key (as on a server whose key lives
     /// elsewhere): it never signs a checkpoint.
     pub async fn without_signing_key() -> Self {
-        Self::build(Settings::default(), false).await
+        Self::build(Settings::default(), false, |store| store).await
     }
 
-    async fn build(settings: Settings, signing: bool) -> Self {
+    async fn build(
+        settings: Settings,
+        signing: bool,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, database): (Arc<dyn Store>, Option<PgDatabase>) = match PgDatabase::create()
             .await
@@ -163,6 +177,7 @@ impl TestApp {
         if !signing {
             secrets.identity.signer = None;
         }
+        let store = wrap(store);
         let app = App::start(store.clone(), secrets, settings);
         let mut test_app = Self {
             app,

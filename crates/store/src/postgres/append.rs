@@ -49,6 +49,10 @@ pub(super) async fn append(
                 continue;
             }
         };
+        if let Err(refused) = apply_effects(tx, &request.effects).await? {
+            outcomes.push(refused);
+            continue;
+        }
         let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
         for (appended, plan) in request.events.into_iter().zip(plans) {
             let result = match plan {
@@ -92,6 +96,32 @@ pub(super) async fn append(
     rows.write(tx).await?;
     integrate_leaves(tx, old_size, &leaves).await?;
     Ok(outcomes)
+}
+
+/// Applies a request's effects, before its events (see `effect.rs`); a refusal rolls
+/// back the request's effects alone, to a savepoint taken only when there are any.
+async fn apply_effects(
+    tx: &Transaction<'_>,
+    effects: &[crate::Effect],
+) -> StoreResult<Result<(), AppendOutcome>> {
+    if effects.is_empty() {
+        return Ok(Ok(()));
+    }
+    tx.batch_execute("SAVEPOINT effects")
+        .await
+        .map_err(map_err)?;
+    for (index, effect) in effects.iter().enumerate() {
+        if let Err(error) = super::effects::apply(tx, effect).await? {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT effects; RELEASE SAVEPOINT effects")
+                .await
+                .map_err(map_err)?;
+            return Ok(Err(AppendOutcome::Refused { index, error }));
+        }
+    }
+    tx.batch_execute("RELEASE SAVEPOINT effects")
+        .await
+        .map_err(map_err)?;
+    Ok(Ok(()))
 }
 
 /// The newest seq before `seq` with this trace id (or subject token).

@@ -8,14 +8,12 @@
 //!   connection; when that process dies the lock is released and another server's
 //!   checkpointer takes over within its next tick.
 //! - Append-only: triggers in the schema (see `schema.rs`).
-//! - Erasure: data keys are deleted; PostgreSQL keeps dead tuples until VACUUM and
-//!   its WAL and backups keep old pages, so what protects erased keys there is key
-//!   epochs: every data key is wrapped by the master key, and rotating the master key
-//!   (`evident keys rotate-master`) after an erasure leaves old tuples and backups
-//!   holding only keys wrapped by a retired master key. The erasure also runs
-//!   `VACUUM` on `data_keys` to drop the dead tuples promptly.
+//! - Erasure and the other state changes the server records: applied in the append
+//!   transaction of their event; how no decryptable copy of an erased key survives is
+//!   in `effects.rs`.
 
 mod append;
+mod effects;
 mod integrity;
 pub mod schema;
 
@@ -323,8 +321,18 @@ impl Store for PgStore {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
+        let destroyed = requests
+            .iter()
+            .any(|r| r.effects.iter().any(crate::Effect::destroys_secrets));
         let outcomes = append::append(&tx, requests).await?;
         tx.commit().await.map_err(map_err)?;
+        if destroyed {
+            // Drops the dead tuples that still hold wrapped keys, now (see
+            // `effects.rs`); the erasure is already durable either way.
+            if let Err(e) = client.batch_execute("VACUUM data_keys").await {
+                tracing::warn!(error = %e, "VACUUM data_keys after destroying keys failed");
+            }
+        }
         Ok(outcomes)
     }
 
@@ -553,11 +561,27 @@ impl Store for PgStore {
     }
 
     async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64> {
-        self.execute(
-            "DELETE FROM blobs WHERE seq IS NULL AND uploaded AND created_at < $1",
-            &[&cutoff_micros],
-        )
-        .await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // An upload's own key is named after it (`upload_key_subject`).
+        const STALE_UPLOAD_KEYS: &str = "SELECT key_id FROM data_keys WHERE subject IN
+             (SELECT 'upload:sha256:' || encode(ref, 'hex') FROM blobs
+              WHERE seq IS NULL AND uploaded AND created_at < $1)";
+        for sql in [
+            format!("DELETE FROM vault WHERE key_id IN ({STALE_UPLOAD_KEYS})"),
+            format!("DELETE FROM data_keys WHERE key_id IN ({STALE_UPLOAD_KEYS})"),
+        ] {
+            tx.execute(&sql, &[&cutoff_micros]).await.map_err(map_err)?;
+        }
+        let n = tx
+            .execute(
+                "DELETE FROM blobs WHERE seq IS NULL AND uploaded AND created_at < $1",
+                &[&cutoff_micros],
+            )
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
@@ -822,63 +846,27 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(map_err)?;
-        let count = |row: Row| seq_of(row.get(0));
-        let blobs = count(
-            tx.query_one(
-                "SELECT count(*) FROM blobs WHERE key_id IN (SELECT key_id FROM data_keys WHERE subject = $1)",
-                &[&subject],
+    async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport> {
+        let client = self.client().await?;
+        effects::plan(&**client, subject).await
+    }
+
+    async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>> {
+        let rows = self
+            .query(
+                "SELECT token, kind, key_id, sealed FROM vault WHERE key_id = $1",
+                &[&key_id],
             )
-            .await
-            .map_err(map_err)?,
-        );
-        let values = count(
-            tx.query_one(
-                "SELECT count(*) FROM vault WHERE key_id IN (SELECT key_id FROM data_keys WHERE subject = $1)",
-                &[&subject],
-            )
-            .await
-            .map_err(map_err)?,
-        );
-        let texts = tx
-            .execute(
-                "DELETE FROM event_texts WHERE seq IN (SELECT seq FROM entries WHERE subject = $1)",
-                &[&subject],
-            )
-            .await
-            .map_err(map_err)?;
-        tx.execute(
-            "INSERT INTO destroyed_keys(key_id, subject, destroyed_at)
-             SELECT key_id, subject, $2 FROM data_keys WHERE subject = $1 ON CONFLICT DO NOTHING",
-            &[&subject, &now_micros],
-        )
-        .await
-        .map_err(map_err)?;
-        let keys = tx
-            .execute("DELETE FROM data_keys WHERE subject = $1", &[&subject])
-            .await
-            .map_err(map_err)?;
-        tx.execute(
-            "INSERT INTO erasures(subject, erased_at) VALUES ($1, $2)
-             ON CONFLICT (subject) DO UPDATE SET erased_at = excluded.erased_at",
-            &[&subject, &now_micros],
-        )
-        .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        // Drop the dead tuples that still hold the wrapped key, now.
-        client
-            .batch_execute("VACUUM data_keys")
-            .await
-            .map_err(map_err)?;
-        Ok(ErasureReport {
-            keys,
-            blobs,
-            values,
-            texts,
-        })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SealedValue {
+                token: r.get(0),
+                kind: r.get(1),
+                key_id: r.get(2),
+                sealed: r.get(3),
+            })
+            .collect())
     }
 
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {

@@ -169,6 +169,10 @@ pub(super) fn append(
                 continue;
             }
         };
+        if let Err(refused) = apply_effects(&tx, &request.effects)? {
+            outcomes.push(refused);
+            continue;
+        }
         let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
         for (event, plan) in request.events.iter().zip(plans) {
             let result = match plan {
@@ -198,10 +202,34 @@ pub(super) fn append(
     if !leaves.is_empty() {
         integrate_leaves(&tx, head.size, &leaves)?;
     }
+    // A request may be effects alone, or events that were all duplicates: committed
+    // all the same.
     tx.commit().map_err(map_err)?;
     links.committed(pending, next_seq);
     packer.prepare(conn, next_seq);
     Ok(outcomes)
+}
+
+/// Applies a request's effects, before its events (see `effect.rs`). A refusal rolls
+/// back the request's effects alone, to a savepoint taken only when there are any (so
+/// plain ingest pays nothing for it).
+fn apply_effects(
+    tx: &Transaction<'_>,
+    effects: &[crate::Effect],
+) -> StoreResult<Result<(), AppendOutcome>> {
+    if effects.is_empty() {
+        return Ok(Ok(()));
+    }
+    tx.execute_batch("SAVEPOINT effects").map_err(map_err)?;
+    for (index, effect) in effects.iter().enumerate() {
+        if let Err(error) = super::effects::apply(tx, effect)? {
+            tx.execute_batch("ROLLBACK TO effects; RELEASE effects")
+                .map_err(map_err)?;
+            return Ok(Err(AppendOutcome::Refused { index, error }));
+        }
+    }
+    tx.execute_batch("RELEASE effects").map_err(map_err)?;
+    Ok(Ok(()))
 }
 
 /// Decides, before anything of the request is written, whether it can be appended.

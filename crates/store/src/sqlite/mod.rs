@@ -11,6 +11,7 @@
 
 mod append;
 pub(crate) mod compress;
+mod effects;
 mod erase;
 mod schema;
 pub mod search;
@@ -87,6 +88,9 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// How long a connection waits for a lock held by another.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
@@ -94,6 +98,8 @@ struct Inner {
     back_links: Mutex<append::BackLinks>,
     /// Compresses new entries; used under the writer lock only.
     packer: Mutex<compress::Packer>,
+    /// Truncating the WAL after commits that destroyed secrets; under the writer lock.
+    scrub: Mutex<erase::WalScrub>,
     /// Decompresses stored entries, for every connection.
     dictionaries: Arc<compress::Dictionaries>,
     readers: Mutex<Vec<Connection>>,
@@ -128,6 +134,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 back_links: Mutex::new(append::BackLinks::default()),
                 packer: Mutex::new(packer),
+                scrub: Mutex::default(),
                 dictionaries: Arc::default(),
                 readers: Mutex::new(Vec::new()),
                 wal_checkpointer: Some(wal::Checkpointer::start(&path, options.wal_rewind_frames)?),
@@ -238,8 +245,7 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     // WAL: readers never block the writer. synchronous=FULL: a commit returns only
     // after the WAL is fsynced, which is what a 2xx promises. secure_delete: freed
     // pages are zeroed, so deleted values do not linger in the file.
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(map_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(map_err)?;
@@ -399,6 +405,10 @@ impl Store for SqliteStore {
                     .packer
                     .lock()
                     .map_err(|_| StoreError::Internal("entry packer poisoned".into()))?;
+                let mut scrub = inner
+                    .scrub
+                    .lock()
+                    .map_err(|_| StoreError::Internal("WAL scrub state poisoned".into()))?;
                 let outcomes = append::append(
                     conn,
                     &mut links,
@@ -406,6 +416,15 @@ impl Store for SqliteStore {
                     &inner.dictionaries,
                     &requests,
                 )?;
+                let destroyed = requests.iter().zip(&outcomes).any(|(request, outcome)| {
+                    matches!(outcome, AppendOutcome::Appended(_))
+                        && request.effects.iter().any(crate::Effect::destroys_secrets)
+                });
+                if destroyed {
+                    scrub.needed();
+                }
+                // After the commit, never part of it: see `erase.rs`.
+                scrub.try_truncate(conn);
                 if let Some(checkpointer) = &inner.wal_checkpointer {
                     checkpointer.rewind_if_asked(conn);
                 }
@@ -673,12 +692,28 @@ impl Store for SqliteStore {
 
     async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64> {
         self.write(move |conn| {
-            let n = conn
+            let tx = conn.transaction().map_err(map_err)?;
+            // An upload's own key is named after it (`upload_key_subject`).
+            const STALE_UPLOAD_KEYS: &str = "SELECT key_id FROM data_keys WHERE subject IN
+                 (SELECT 'upload:sha256:' || lower(hex(ref)) FROM blobs
+                  WHERE seq IS NULL AND created_at < ?1)";
+            tx.execute(
+                &format!("DELETE FROM vault WHERE key_id IN ({STALE_UPLOAD_KEYS})"),
+                [cutoff_micros],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                &format!("DELETE FROM data_keys WHERE key_id IN ({STALE_UPLOAD_KEYS})"),
+                [cutoff_micros],
+            )
+            .map_err(map_err)?;
+            let n = tx
                 .execute(
                     "DELETE FROM blobs WHERE seq IS NULL AND created_at < ?1",
                     [cutoff_micros],
                 )
                 .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
             Ok(n as u64)
         })
         .await
@@ -932,6 +967,7 @@ impl Store for SqliteStore {
     }
 
     async fn rewrap_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
+        let inner = self.inner.clone();
         self.write(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -950,7 +986,11 @@ impl Store for SqliteStore {
             }
             tx.commit().map_err(map_err)?;
             // Old wrapped forms must not linger in the write-ahead log.
-            erase::truncate_wal(conn)
+            if let Ok(mut scrub) = inner.scrub.lock() {
+                scrub.needed();
+                scrub.try_truncate(conn);
+            }
+            Ok(())
         })
         .await
     }
@@ -979,10 +1019,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn erase_subject(&self, subject: &str, now_micros: i64) -> StoreResult<ErasureReport> {
+    async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport> {
         let subject = subject.to_owned();
-        self.write(move |conn| erase::erase_subject(conn, &subject, now_micros))
-            .await
+        self.read(move |conn| erase::plan(conn, &subject)).await
+    }
+
+    async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>> {
+        let key_id = key_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT token, kind, key_id, sealed FROM vault WHERE key_id = ?1",
+            )?;
+            let rows = stmt.query_map([&key_id], |r| {
+                Ok(SealedValue {
+                    token: r.get(0)?,
+                    kind: r.get(1)?,
+                    key_id: r.get(2)?,
+                    sealed: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
     }
 
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {

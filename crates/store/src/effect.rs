@@ -1,0 +1,74 @@
+//! State changes that commit together with the server event recording them
+//! (CONTRACT sections 2, 4 and 7: erasure, API keys, key rotation).
+//!
+//! A server event and the change it records are one [`crate::AppendRequest`]: its
+//! `events` and its `effects` commit in the same transaction, or neither does. Never
+//! "commit the change, then log it": a crash or a failed append in between would leave
+//! a change the log does not mention.
+//!
+//! Inside the transaction a backend applies a request's effects first, in order, then
+//! appends its events. An effect refused for a reason of the domain (a key name taken,
+//! a key that does not exist, an erasure whose plan no longer holds) rolls back that
+//! request alone ([`crate::AppendOutcome::Refused`]); the other requests of the group
+//! commit. Any other error fails the whole group, as an append error does.
+//!
+//! **Effects whose outcome the event reports.** The event's bytes are fixed (and
+//! hashed) before the transaction starts, so it cannot quote numbers the transaction
+//! computes. An effect whose outcome the event states carries that outcome as a
+//! precondition instead: [`Effect::EraseSubject`] holds the counts the service read
+//! and wrote into the event, the backend recounts inside the transaction and refuses
+//! if they differ (the caller plans again). The log never states a count that is not
+//! what was done.
+//!
+//! **Adding a kind of change** (a policy published, an approval resolved, a legal
+//! hold, a purge, an agent suspended): add a variant here, apply it in each backend's
+//! `effects::apply` (its table and statements), and add its all-or-nothing case to the
+//! conformance suite. The append path, the sequencer and the fault wrapper stay as
+//! they are.
+
+use crate::{ApiKeyRecord, DataKey, ErasureReport};
+
+/// One state change, applied in the transaction that appends its server event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Crypto-shreds a subject: destroys its data keys (no decryptable copy survives,
+    /// see each backend's `erase` module), deletes its search text, records when.
+    /// Refused with [`crate::StoreError::Conflict`] unless what it destroys is exactly
+    /// `expect` (see the module docs).
+    EraseSubject {
+        subject: String,
+        now_micros: i64,
+        expect: ErasureReport,
+    },
+    /// Destroys the data keys of `subject` without recording an erasure: the private
+    /// key of an upload once its values have moved under the key of the subject that
+    /// claimed it. Destroying nothing is not an error.
+    DestroyDataKeys { subject: String, now_micros: i64 },
+    /// Adds an API key; refused with `Conflict` if the name is taken.
+    CreateApiKey(ApiKeyRecord),
+    /// Revokes an API key; refused with `NotFound` if no key has this name.
+    RevokeApiKey { name: String, now_micros: i64 },
+    /// Replaces the wrapped form and master epoch of live data keys (master-key
+    /// rotation); keys destroyed meanwhile stay destroyed.
+    RewrapDataKeys(Vec<DataKey>),
+    /// Sets a configuration value kept with the log (signing-key history, the digest
+    /// of the configuration last recorded).
+    SetMeta { key: String, value: String },
+    /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
+    /// applied and before the events are appended: how
+    /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event
+    /// leaves neither. Never built outside fault tests.
+    #[doc(hidden)]
+    InjectedFault,
+}
+
+impl Effect {
+    /// Whether applying it leaves secrets the store must scrub from its logs and free
+    /// pages after the commit (the embedded store truncates its WAL, PostgreSQL
+    /// vacuums `data_keys`). Not [`Effect::DestroyDataKeys`]: an upload's key guards
+    /// copies of what the claiming subject's key guards, and that subject's erasure
+    /// scrubs everything older than itself.
+    pub fn destroys_secrets(&self) -> bool {
+        matches!(self, Self::EraseSubject { .. } | Self::RewrapDataKeys(_))
+    }
+}

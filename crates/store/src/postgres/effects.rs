@@ -1,0 +1,170 @@
+//! The PostgreSQL side of [`crate::Effect`]: each change as statements inside the
+//! append transaction (see `effect.rs` for the contract), and erasure.
+//!
+//! How no decryptable copy of an erased key survives: the subject's `data_keys` rows
+//! are deleted in the transaction that appends the `subject_erasure` event. PostgreSQL
+//! keeps the deleted (dead) tuples until VACUUM, and its WAL and backups keep old
+//! pages, so what protects erased keys there is key epochs: every data key is wrapped
+//! by the master key, which never enters the database, and rotating the master key
+//! (`evident keys rotate-master`) after an erasure leaves old tuples, WAL segments and
+//! backups holding only keys wrapped by a retired master key. After the commit the
+//! store also runs `VACUUM data_keys` to drop the dead tuples promptly; that is not
+//! part of the erasure's success (a failed VACUUM is logged, autovacuum follows).
+
+use tokio_postgres::Transaction;
+
+use super::{map_err, seq_of};
+use crate::{Effect, ErasureReport, StoreError, StoreResult};
+
+/// What erasing `subject` would destroy, as `client` sees it.
+pub(super) async fn plan(
+    client: &impl tokio_postgres::GenericClient,
+    subject: &str,
+) -> StoreResult<ErasureReport> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM data_keys WHERE subject = $1),
+                    (SELECT count(*) FROM blobs WHERE key_id IN
+                        (SELECT key_id FROM data_keys WHERE subject = $1)),
+                    (SELECT count(*) FROM vault WHERE key_id IN
+                        (SELECT key_id FROM data_keys WHERE subject = $1)),
+                    (SELECT count(*) FROM event_texts WHERE seq IN
+                        (SELECT seq FROM entries WHERE subject = $1))",
+            &[&subject],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(ErasureReport {
+        keys: seq_of(row.get(0)),
+        blobs: seq_of(row.get(1)),
+        values: seq_of(row.get(2)),
+        texts: seq_of(row.get(3)),
+    })
+}
+
+/// Applies one effect in `tx`. `Ok(Err(_))` is a refusal of the domain (the request
+/// is rolled back alone); `Err(_)` fails the whole transaction.
+pub(super) async fn apply(
+    tx: &Transaction<'_>,
+    effect: &Effect,
+) -> StoreResult<Result<(), StoreError>> {
+    match effect {
+        Effect::EraseSubject {
+            subject,
+            now_micros,
+            expect,
+        } => {
+            // Serializes erasures of one subject with the appends that seal under its
+            // key: both hold the tree head's row lock by now.
+            let found = plan(tx, subject).await?;
+            if found != *expect {
+                return Ok(Err(StoreError::Conflict(format!(
+                    "the subject's data changed since the erasure was planned (now {found:?})"
+                ))));
+            }
+            tx.execute(
+                "DELETE FROM event_texts WHERE seq IN (SELECT seq FROM entries WHERE subject = $1)",
+                &[subject],
+            )
+            .await
+            .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO destroyed_keys(key_id, subject, destroyed_at)
+                 SELECT key_id, subject, $2 FROM data_keys WHERE subject = $1
+                 ON CONFLICT DO NOTHING",
+                &[subject, now_micros],
+            )
+            .await
+            .map_err(map_err)?;
+            tx.execute("DELETE FROM data_keys WHERE subject = $1", &[subject])
+                .await
+                .map_err(map_err)?;
+            tx.execute(
+                "INSERT INTO erasures(subject, erased_at) VALUES ($1, $2)
+                 ON CONFLICT (subject) DO UPDATE SET erased_at = excluded.erased_at",
+                &[subject, now_micros],
+            )
+            .await
+            .map_err(map_err)?;
+            Ok(Ok(()))
+        }
+        Effect::DestroyDataKeys { subject, .. } => {
+            tx.execute(
+                "DELETE FROM vault WHERE key_id IN (SELECT key_id FROM data_keys WHERE subject = $1)",
+                &[subject],
+            )
+            .await
+            .map_err(map_err)?;
+            tx.execute("DELETE FROM data_keys WHERE subject = $1", &[subject])
+                .await
+                .map_err(map_err)?;
+            Ok(Ok(()))
+        }
+        Effect::CreateApiKey(key) => {
+            let agents = serde_json::to_string(&key.agents)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    &[
+                        &key.name,
+                        &key.role,
+                        &key.key_hash.as_slice(),
+                        &agents,
+                        &key.created_micros,
+                    ],
+                )
+                .await
+                .map_err(map_err)?;
+            Ok(if inserted == 0 {
+                Err(StoreError::Conflict(format!(
+                    "an API key named {:?} exists",
+                    key.name
+                )))
+            } else {
+                Ok(())
+            })
+        }
+        Effect::RevokeApiKey { name, now_micros } => {
+            let n = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
+                    &[name, now_micros],
+                )
+                .await
+                .map_err(map_err)?;
+            Ok(if n == 0 {
+                Err(StoreError::NotFound(format!("no API key named {name:?}")))
+            } else {
+                Ok(())
+            })
+        }
+        Effect::RewrapDataKeys(keys) => {
+            for key in keys {
+                tx.execute(
+                    "UPDATE data_keys SET wrapped = $2, master_epoch = $3 WHERE key_id = $1",
+                    &[
+                        &key.key_id,
+                        &key.wrapped,
+                        &i32::try_from(key.master_epoch).unwrap_or(i32::MAX),
+                    ],
+                )
+                .await
+                .map_err(map_err)?;
+            }
+            Ok(Ok(()))
+        }
+        Effect::SetMeta { key, value } => {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[key, value],
+            )
+            .await
+            .map_err(map_err)?;
+            Ok(Ok(()))
+        }
+        Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
+    }
+}

@@ -1,0 +1,90 @@
+//! The embedded store's side of [`crate::Effect`]: each change as statements inside
+//! the append transaction (see `effect.rs` for the contract).
+
+use rusqlite::{params, Transaction};
+
+use super::{erase, map_err};
+use crate::{Effect, StoreError, StoreResult};
+
+/// Applies one effect in `tx`. `Ok(Err(_))` is a refusal of the domain (the request
+/// is rolled back alone); `Err(_)` fails the whole transaction.
+pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result<(), StoreError>> {
+    match effect {
+        Effect::EraseSubject {
+            subject,
+            now_micros,
+            expect,
+        } => Ok(
+            erase::erase_subject(tx, subject, *now_micros, expect)?.map_err(|found| {
+                StoreError::Conflict(format!(
+                    "the subject's data changed since the erasure was planned (now {found:?})"
+                ))
+            }),
+        ),
+        Effect::DestroyDataKeys { subject, .. } => {
+            erase::destroy_data_keys(tx, subject)?;
+            Ok(Ok(()))
+        }
+        Effect::CreateApiKey(key) => {
+            let agents = serde_json::to_string(&key.agents)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![
+                        key.name,
+                        key.role,
+                        &key.key_hash[..],
+                        agents,
+                        key.created_micros
+                    ],
+                )
+                .map_err(map_err)?;
+            Ok(if inserted == 0 {
+                Err(StoreError::Conflict(format!(
+                    "an API key named {:?} exists",
+                    key.name
+                )))
+            } else {
+                Ok(())
+            })
+        }
+        Effect::RevokeApiKey { name, now_micros } => {
+            let n = tx
+                .execute(
+                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
+                    params![name, now_micros],
+                )
+                .map_err(map_err)?;
+            Ok(if n == 0 {
+                Err(StoreError::NotFound(format!("no API key named {name:?}")))
+            } else {
+                Ok(())
+            })
+        }
+        Effect::RewrapDataKeys(keys) => {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE data_keys SET wrapped = ?2, master_epoch = ?3 WHERE key_id = ?1",
+                )
+                .map_err(map_err)?;
+            for key in keys {
+                update
+                    .execute(params![key.key_id, key.wrapped, key.master_epoch])
+                    .map_err(map_err)?;
+            }
+            Ok(Ok(()))
+        }
+        Effect::SetMeta { key, value } => {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(map_err)?;
+            Ok(Ok(()))
+        }
+        Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
+    }
+}
