@@ -8,7 +8,8 @@
 
 use evident_store::conformance::test_event;
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
-use evident_store::{AppendRequest, SearchOrder, SearchQuery, Store};
+use evident_store::LogStore;
+use evident_store::{AppendRequest, SearchOrder, SearchQuery};
 
 /// A store holding a few hundred events over many traces, jobs and subjects.
 async fn store() -> (SqliteStore, tempfile::TempDir) {

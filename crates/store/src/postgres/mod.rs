@@ -4,7 +4,7 @@
 //!
 //! - Durability: every append commits with `synchronous_commit = on`.
 //! - One tree: appends serialize on the tree head's row lock (see `append.rs`).
-//! - One signer: [`Store::try_lead`] holds a session advisory lock on a dedicated
+//! - One signer: [`crate::LogStore::try_lead`] holds a session advisory lock on a dedicated
 //!   connection; when that process dies the lock is released and another server's
 //!   checkpointer takes over within its next tick.
 //! - Append-only: triggers in the schema (see `schema.rs`).
@@ -17,6 +17,7 @@ mod effects;
 mod integrity;
 pub mod schema;
 
+use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -29,7 +30,7 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use crate::{
     ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    SealedBlob, SealedValue, SearchOrder, SearchQuery, Store, StoreError, StoreResult, StoredBlob,
+    SealedBlob, SealedValue, SearchOrder, SearchQuery, StoreError, StoreResult, StoredBlob,
     StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
 };
 
@@ -317,7 +318,7 @@ impl SearchSql {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl LogStore for PgStore {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
@@ -486,6 +487,46 @@ impl Store for PgStore {
         rows.iter().map(checkpoint_of).collect()
     }
 
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        let client = self.client().await?;
+        integrity::check(&client).await
+    }
+
+    async fn try_lead(&self) -> StoreResult<bool> {
+        let mut leader = self.leader.lock().await;
+        if leader
+            .as_ref()
+            .is_some_and(|(client, _)| client.is_closed())
+        {
+            *leader = None;
+        }
+        if leader.is_none() {
+            let (client, connection) = self.config.connect(NoTls).await.map_err(map_err)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "leader connection ended");
+                }
+            });
+            *leader = Some((client, false));
+        }
+        let Some((client, held)) = leader.as_mut() else {
+            return Ok(false);
+        };
+        if !*held {
+            // Session-level: held until this connection closes or the process dies,
+            // and then another server's next attempt takes it.
+            *held = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .await
+                .map_err(map_err)?
+                .get(0);
+        }
+        Ok(*held)
+    }
+}
+
+#[async_trait]
+impl BlobStore for PgStore {
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.execute(
             "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, key_id, sealed, created_at)
@@ -583,7 +624,10 @@ impl Store for PgStore {
         tx.commit().await.map_err(map_err)?;
         Ok(n)
     }
+}
 
+#[async_trait]
+impl ApiKeyStore for PgStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
         let agents =
             serde_json::to_string(&key.agents).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -641,7 +685,10 @@ impl Store for PgStore {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl MetaStore for PgStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         let rows = self
             .query("SELECT value FROM meta WHERE key = $1", &[&key])
@@ -657,7 +704,10 @@ impl Store for PgStore {
         .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl SearchStore for PgStore {
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         let search = SearchSql::new(query);
         let rows = self.query(&search.sql, &search.params()).await?;
@@ -740,7 +790,10 @@ impl Store for PgStore {
         .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
+}
 
+#[async_trait]
+impl VaultStore for PgStore {
     async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
         let rows = self
             .query(
@@ -877,42 +930,5 @@ impl Store for PgStore {
             )
             .await?;
         Ok(rows.first().map(|r| r.get(0)))
-    }
-
-    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
-        let client = self.client().await?;
-        integrity::check(&client).await
-    }
-
-    async fn try_lead(&self) -> StoreResult<bool> {
-        let mut leader = self.leader.lock().await;
-        if leader
-            .as_ref()
-            .is_some_and(|(client, _)| client.is_closed())
-        {
-            *leader = None;
-        }
-        if leader.is_none() {
-            let (client, connection) = self.config.connect(NoTls).await.map_err(map_err)?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %e, "leader connection ended");
-                }
-            });
-            *leader = Some((client, false));
-        }
-        let Some((client, held)) = leader.as_mut() else {
-            return Ok(false);
-        };
-        if !*held {
-            // Session-level: held until this connection closes or the process dies,
-            // and then another server's next attempt takes it.
-            *held = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
-                .await
-                .map_err(map_err)?
-                .get(0);
-        }
-        Ok(*held)
     }
 }
