@@ -20,8 +20,11 @@ use crate::state::App;
 
 /// Default page size of a search.
 pub const DEFAULT_LIMIT: usize = 100;
-/// Largest page size of a search.
+/// Largest page size of a search or timeline; a larger `limit` is a 400 naming it.
 pub const MAX_LIMIT: usize = 1_000;
+// A page asks the store for one entry more than it shows (to know whether another
+// page follows), so the store must answer at least that many.
+const _: () = assert!(MAX_LIMIT < evident_store::MAX_SEARCH_LIMIT);
 /// Most events a trace, job or timeline answer holds.
 pub const MAX_GROUP_EVENTS: usize = 10_000;
 
@@ -499,7 +502,8 @@ pub async fn job_decisions(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
     Ok(answer.finish())
 }
 
-/// `GET /api/v1/workflow-runs/{id}/timeline?limit=`: the run's events in time order.
+/// `GET /api/v1/workflow-runs/{id}/timeline?limit=`: the run's first `limit` events
+/// in time order (default and most: [`MAX_LIMIT`]); `truncated` says whether it has more.
 ///
 /// # Errors
 /// 400 for a bad limit; 404 if the run has no events.
@@ -515,13 +519,16 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
             ))
         }
     };
+    // One more than asked tells whether the run has more events than the answer.
     let query = SearchQuery {
         workflow_run_id: Some(run_id.clone()),
         order: SearchOrder::Time,
-        limit,
+        limit: limit + 1,
         ..SearchQuery::default()
     };
-    let page = app.store.search_with_blobs(&query).await?;
+    let mut page = app.store.search_with_blobs(&query).await?;
+    let truncated = page.entries.len() > limit;
+    keep_first(&mut page, limit);
     if page.entries.is_empty() {
         return Err(ApiError::not_found(format!(
             "no events in workflow run {run_id:?}"
@@ -531,5 +538,6 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
     let mut answer = ObjectWriter::with_capacity(records_len(&events) + 128);
     answer.member("workflow_run_id", &run_id)?;
     answer.records("events", &events)?;
+    answer.member("truncated", &truncated)?;
     Ok(answer.finish())
 }

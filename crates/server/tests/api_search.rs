@@ -1434,3 +1434,40 @@ async fn next_cursor_is_null_on_an_exactly_full_last_page() {
     assert_eq!(union_ids(&pages), refund);
     assert_eq!(pages.len(), 2, "two full pages and no empty third one");
 }
+
+/// Paging at the largest page size reaches every event: a page of `limit=1000` that
+/// is followed by more carries a cursor, by GET and by POST; a larger `limit` is a
+/// 400 naming it (never silently clamped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_at_the_largest_limit_reaches_every_event() {
+    let t = TestApp::new().await;
+    let total = 2_345;
+    for batch in 0..5 {
+        let events: Vec<Value> = (batch * 500..(batch * 500 + 500).min(total))
+            .map(|i| paged_event(&format!("big-{i:05}"), true))
+            .collect();
+        t.ingest_ok(&Value::Array(events)).await;
+    }
+    let expected: Vec<String> = (0..total).map(|i| format!("big-{i:05}")).collect();
+    let pages = walk(&t, &[], 1_000).await;
+    assert_eq!(pages.len(), 3, "1,000 + 1,000 + 345");
+    assert_eq!(union_ids(&pages), expected, "GET");
+
+    let mut ids = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..3 {
+        let page = t
+            .search_post(&json!({"limit": 1_000, "cursor": cursor}))
+            .await
+            .ok_json();
+        ids.extend(event_ids(&page));
+        cursor = page["next_cursor"].clone();
+    }
+    assert_eq!(cursor, Value::Null, "the third page is the last");
+    assert_eq!(ids, expected, "POST");
+
+    let reply = t.search_get(&[("limit", "1001")]).await;
+    assert_names(&reply, "limit", "a limit above the largest page");
+    let reply = t.search_post(&json!({"limit": 1_001})).await;
+    assert_names(&reply, "limit", "a limit above the largest page");
+}

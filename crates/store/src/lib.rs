@@ -179,8 +179,12 @@ pub struct ApiKeyRecord {
     pub revoked_micros: Option<i64>,
 }
 
-/// Largest page `Store::search` returns.
-pub const MAX_SEARCH_LIMIT: usize = 1_000;
+/// Largest page `Store::search` returns; a larger `limit` is clamped to it.
+///
+/// Above the API's largest page (1,000) on purpose: a reader asks for one entry more
+/// than its page to learn whether another page follows, and a clamp at the page size
+/// itself would hide every page after a full one.
+pub const MAX_SEARCH_LIMIT: usize = 1_024;
 
 /// The order search results come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
