@@ -356,7 +356,7 @@ pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
         name: "ingest-1".into(),
         role: "ingest".into(),
         key_hash: [1; 32],
-        agents: vec!["a".into(), "b".into()],
+        agents: crate::AgentBinding::of(vec!["a".into(), "b".into()]),
         created_micros: 5,
         revoked_micros: None,
     };
@@ -369,6 +369,15 @@ pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
         store.api_key_by_hash(&[1; 32]).await.unwrap(),
         Some(key.clone())
     );
+    // An unreadable binding is never written (as `[]` it would mean any agent).
+    let unreadable = crate::ApiKeyRecord {
+        name: "unreadable".into(),
+        key_hash: [2; 32],
+        agents: crate::AgentBinding::Unreadable("damaged".into()),
+        ..key.clone()
+    };
+    assert!(store.create_api_key(unreadable).await.is_err());
+    assert_eq!(store.api_key_by_hash(&[2; 32]).await.unwrap(), None);
     store.revoke_api_key("ingest-1", 9).await.unwrap();
     assert_eq!(
         store

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 use evident_server::auth::{generate_api_key, is_valid_key_name, Role};
-use evident_store::Store;
+use evident_store::{AgentBinding, Store};
 
 use crate::Cli;
 
@@ -54,10 +54,11 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
                 } else {
                     "active"
                 };
-                let agents = if key.agents.is_empty() {
-                    "*".to_owned()
-                } else {
-                    key.agents.join(",")
+                let agents = match &key.agents {
+                    AgentBinding::Any => "*".to_owned(),
+                    AgentBinding::Only(agents) => agents.join(","),
+                    // Such a key may claim no agent (see the server log).
+                    AgentBinding::Unreadable(_) => "(unreadable: none)".to_owned(),
                 };
                 println!("{:<24} {:<9} {:<10} {agents}", key.name, key.role, state);
             }

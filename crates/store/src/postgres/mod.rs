@@ -29,9 +29,9 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Row};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    SealedBlob, SealedValue, SearchOrder, SearchQuery, Store, StoreError, StoreResult, StoredBlob,
-    StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
+    AgentBinding, ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs,
+    ErasureReport, SealedBlob, SealedValue, SearchOrder, SearchQuery, Store, StoreError,
+    StoreResult, StoredBlob, StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
 };
 
 /// Connections in the pool of one process.
@@ -215,7 +215,7 @@ fn api_key_of(row: &Row) -> StoreResult<ApiKeyRecord> {
         name: row.get(0),
         role: row.get(1),
         key_hash: hash_of(row.get(2))?.0,
-        agents: serde_json::from_str(&agents).unwrap_or_default(),
+        agents: AgentBinding::from_stored(&agents),
         created_micros: row.get(4),
         revoked_micros: row.get(5),
     })
@@ -560,8 +560,7 @@ impl Store for PgStore {
     }
 
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        let agents =
-            serde_json::to_string(&key.agents).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let agents = key.agents.to_stored()?;
         let inserted = self
             .execute(
                 "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
