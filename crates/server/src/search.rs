@@ -103,16 +103,25 @@ fn id_filter(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
+/// A `from`/`to` bound in microseconds since the epoch.
+///
+/// Time filters are exact at microsecond precision: the store keeps each event's
+/// timestamp to the microsecond (digits past the sixth dropped), so a bound finer than
+/// that could not be honoured exactly (an event 0.4 µs before a `from` would share its
+/// stored microsecond) and is refused rather than rounded.
 fn time_filter(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    value
-        .map(|text| {
-            evident_core::time::parse_rfc3339(text)
-                .map(evident_core::time::unix_micros)
-                .map_err(|_| {
-                    ApiError::parameter(name, "must be an RFC 3339 date-time with an offset")
-                })
-        })
-        .transpose()
+    let Some(text) = value else {
+        return Ok(None);
+    };
+    let time = evident_core::time::parse_rfc3339(text)
+        .map_err(|_| ApiError::parameter(name, "must be an RFC 3339 date-time with an offset"))?;
+    if time.nanosecond() % 1_000 != 0 {
+        return Err(ApiError::parameter(
+            name,
+            "has digits past the microsecond; time filters are exact to the microsecond, send at most six fractional digits",
+        ));
+    }
+    Ok(Some(evident_core::time::unix_micros(time)))
 }
 
 /// The token a subject filter stands for: a `subj_` token as is, else the clear
