@@ -16,6 +16,7 @@
 //!   `VACUUM` on `data_keys` to drop the dead tuples promptly.
 
 mod append;
+pub mod connect;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet};
@@ -26,7 +27,8 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
     AgentBinding, ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs,
@@ -44,6 +46,8 @@ const LEADER_LOCK: i64 = 0x4556_5347;
 pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` says (see [`connect`]).
+    tls: MakeRustlsConnect,
     /// A dedicated connection and whether it holds the signer's lock.
     leader: Mutex<Option<(Client, bool)>>,
 }
@@ -51,7 +55,7 @@ pub struct PgStore {
 pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
     let Some(code) = e.code() else {
-        return StoreError::Unavailable(format!("database: {e}"));
+        return StoreError::Unavailable(format!("database: {}", with_causes(&e)));
     };
     let text = format!("database: {e}");
     if *code == SqlState::UNIQUE_VIOLATION {
@@ -78,6 +82,22 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// An error with its causes (`error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer`): the outer message alone does not say what to fix.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 pub(crate) fn seq_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
@@ -93,17 +113,17 @@ fn hash_of(bytes: &[u8]) -> StoreResult<Hash> {
 }
 
 impl PgStore {
-    /// Connects to `url` and migrates the schema.
+    /// Connects to `url` (TLS as its `sslmode` says, see [`connect`]) and migrates the
+    /// schema.
     ///
     /// # Errors
-    /// The URL is invalid, the database unreachable, or a migration fails.
+    /// The URL is invalid or asks for cleartext beyond this machine, the database is
+    /// unreachable or its certificate not trusted, or a migration fails.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
+        let connect::PgConnection { config, tls, .. } = connect::prepare(url)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -115,6 +135,7 @@ impl PgStore {
         let store = Self {
             pool,
             config,
+            tls,
             leader: Mutex::new(None),
         };
         let mut client = store.client().await?;
@@ -123,10 +144,9 @@ impl PgStore {
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("database connection: {e}")))
+        self.pool.get().await.map_err(|e| {
+            StoreError::Unavailable(format!("database connection: {}", with_causes(&e)))
+        })
     }
 
     /// A pooled connection, for the copy from an embedded store.
@@ -904,7 +924,11 @@ impl Store for PgStore {
             *leader = None;
         }
         if leader.is_none() {
-            let (client, connection) = self.config.connect(NoTls).await.map_err(map_err)?;
+            let (client, connection) = self
+                .config
+                .connect(self.tls.clone())
+                .await
+                .map_err(map_err)?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %e, "leader connection ended");
