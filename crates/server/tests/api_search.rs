@@ -1,4 +1,4 @@
-//! `GET /api/v1/events` and `POST /api/v1/events/search` (CONTRACT section 4, issue 4):
+//! `GET /api/v1/events` and `POST /api/v1/events/search` (CONTRACT section 4):
 //! every filter alone and combined, checked against a model of the corpus computed
 //! here; pagination (also while another task keeps appending); full text (words,
 //! phrases, prefixes, payloads, what is not indexed, `indexed_through`); and bad
@@ -1459,9 +1459,8 @@ async fn time_bounds_are_exact_to_the_microsecond() {
     }
 }
 
-/// The brief: `next_cursor` is null on the last page. When the last page is exactly
-/// full, the server still hands out a cursor (it only checks `len == limit`), and the
-/// client needs one more request to learn that the next page is empty.
+/// `next_cursor` is null on the last page, even when that page is exactly full: the
+/// client needs no extra request to learn that the next page would be empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_cursor_is_null_on_an_exactly_full_last_page() {
     let (t, specs) = corpus_app().await;

@@ -1,5 +1,5 @@
 //! `GET /api/v1/traces/{id}`, `GET /api/v1/jobs/{id}` and `/decisions`, and
-//! `GET /api/v1/workflow-runs/{id}/timeline` (CONTRACT section 4, issue 4): time
+//! `GET /api/v1/workflow-runs/{id}/timeline` (CONTRACT section 4): time
 //! order across UTC offsets, the causal tree (fan-out, nesting, missing parents,
 //! cycles), job state, and their errors.
 

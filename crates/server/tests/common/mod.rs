@@ -466,7 +466,7 @@ pub fn detail(problem: &Value) -> &str {
 }
 
 // ---------------------------------------------------------------------------------
-// Reading the trail (issue 4): search requests and the text index.
+// Reading the trail: search requests and the text index.
 
 /// A URL query string (`a=1&b=2`), every value percent-encoded (so `+01:00` stays a
 /// plus sign).
