@@ -158,7 +158,7 @@ pub struct Actor {
 /// One event, an array of them, or NDJSON (`application/x-ndjson`).
 #[derive(ToSchema)]
 pub enum EventsBody {
-    One(Event),
+    One(Box<Event>),
     Many(Vec<Event>),
 }
 
