@@ -1,4 +1,4 @@
-//! `evident bench`: the benchmark (issue 8, BENCHMARKS.md).
+//! `evident bench`: the benchmark (its figures and targets: BENCHMARKS.md).
 //!
 //! It measures the real thing: a `evident serve` child process of this same binary on
 //! a fresh data dir, driven over loopback HTTP by concurrent client tasks, then the
@@ -6,7 +6,7 @@
 //!
 //! 1. **Workload**: the built-in generator (evident-core `workload`, deterministic for
 //!    `--seed`) writes zstd-compressed NDJSON to temporary files, or `--input FILE` is
-//!    used as is (e.g. the output of `gen_events.py`, so other systems can be measured
+//!    used as is (any NDJSON file of events, e.g. another generator's, so other systems can be measured
 //!    on the same bytes). Reading request bodies from files keeps generation off the
 //!    clock.
 //! 2. **Ingest**: `batch` sends most events in `--batch`-event NDJSON requests from
@@ -76,7 +76,7 @@ pub struct Args {
         default_value = "batch,single,otlp,query,verify,disk"
     )]
     pub scenarios: Vec<Scenario>,
-    /// NDJSON events to send instead of generated ones (e.g. from gen_events.py);
+    /// An NDJSON file of events to send instead of generated ones;
     /// zstd-compressed if the name ends in `.zst`.
     #[arg(long)]
     pub input: Option<PathBuf>,
