@@ -206,8 +206,8 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub role: String,
     pub key_hash: [u8; 32],
-    /// Agent ids the key may claim in `actor.id`; empty = any.
-    pub agents: Vec<String>,
+    /// Agent ids the key may claim in `actor.id`.
+    pub agents: AgentBinding,
     pub created_micros: i64,
     pub revoked_micros: Option<i64>,
 }
@@ -218,8 +218,74 @@ pub fn upload_key_subject(reference: &BlobRef) -> String {
     format!("upload:{reference}")
 }
 
-/// Largest page `Store::search` returns.
-pub const MAX_SEARCH_LIMIT: usize = 1_000;
+/// The agent ids a key may claim in `actor.id` (CONTRACT section 1, `keys create
+/// --agents`). Stored as a JSON array of strings, `[]` meaning any agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentBinding {
+    /// Not bound: any agent.
+    Any,
+    /// Only these agent ids (never empty).
+    Only(Vec<String>),
+    /// The stored value could not be read (damage, a hand edit): no agent at all, so
+    /// that a damaged binding fails closed. Holds why it could not be read.
+    Unreadable(String),
+}
+
+impl AgentBinding {
+    /// A binding to `agents`; an empty list is [`AgentBinding::Any`].
+    pub fn of(agents: Vec<String>) -> Self {
+        if agents.is_empty() {
+            Self::Any
+        } else {
+            Self::Only(agents)
+        }
+    }
+
+    /// `true` if a key with this binding may claim `agent_id`.
+    pub fn may_claim(&self, agent_id: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(agents) => agents.iter().any(|a| a == agent_id),
+            Self::Unreadable(_) => false,
+        }
+    }
+
+    /// Reads the stored column; anything but a JSON array of strings is
+    /// [`AgentBinding::Unreadable`], never "any".
+    pub fn from_stored(text: &str) -> Self {
+        match serde_json::from_str::<Vec<String>>(text) {
+            Ok(agents) => Self::of(agents),
+            Err(e) => Self::Unreadable(format!(
+                "stored agents {text:?} are not a JSON array of strings: {e}"
+            )),
+        }
+    }
+
+    /// The column to store.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for [`AgentBinding::Unreadable`], which is never written
+    /// (writing `[]` in its place would widen the key to any agent).
+    pub fn to_stored(&self) -> StoreResult<String> {
+        let agents: &[String] = match self {
+            Self::Any => &[],
+            Self::Only(agents) => agents,
+            Self::Unreadable(why) => {
+                return Err(StoreError::Internal(format!(
+                    "an unreadable agent binding cannot be stored: {why}"
+                )))
+            }
+        };
+        serde_json::to_string(agents).map_err(|e| StoreError::Internal(e.to_string()))
+    }
+}
+
+/// Largest page [`SearchStore::search`] returns; a larger `limit` is clamped to it.
+///
+/// Above the API's largest page (1,000) on purpose: a reader asks for one entry more
+/// than its page to learn whether another page follows, and a clamp at the page size
+/// itself would hide every page after a full one.
+pub const MAX_SEARCH_LIMIT: usize = 1_024;
 
 /// The order search results come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

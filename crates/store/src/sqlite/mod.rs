@@ -30,9 +30,9 @@ use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    IndexedEntry, SealedBlob, SealedValue, StoreError, StoreResult, StoredBlob, StoredCheckpoint,
-    StoredEntry, TreeHead,
+    AgentBinding, ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs,
+    ErasureReport, IndexedEntry, SealedBlob, SealedValue, StoreError, StoreResult, StoredBlob,
+    StoredCheckpoint, StoredEntry, TreeHead,
 };
 
 /// The database file's name inside the data dir.
@@ -745,8 +745,7 @@ impl BlobStore for SqliteStore {
 impl ApiKeyStore for SqliteStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
         self.write(move |conn| {
-            let agents = serde_json::to_string(&key.agents)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let agents = key.agents.to_stored()?;
             let inserted = conn
                 .execute(
                     "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
@@ -1155,7 +1154,7 @@ fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
         name: r.get(0)?,
         role: r.get(1)?,
         key_hash: hash_from_blob(&r.get::<_, Vec<u8>>(2)?)?.0,
-        agents: serde_json::from_str(&agents).unwrap_or_default(),
+        agents: AgentBinding::from_stored(&agents),
         created_micros: r.get(4)?,
         revoked_micros: r.get(5)?,
     })
