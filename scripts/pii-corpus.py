@@ -114,7 +114,7 @@ CONTEXTS = [
 # Contexts where a value is inside a longer token, used where the format allows it.
 EMAIL_ONLY = ["mailto:{v}", "[mail](mailto:{v})", "https://example.com/login?next=%2F&email={v}"]
 PHONE_ONLY = ["tel:{v}", "phone:{v};", "Tel.: {v}", "Mobil {v}", "☎ {v}"]
-IP_ONLY = ["http://{v}:8080/path", "from={v}:443", "X-Forwarded-For: {v}, 10.0.0.1"]
+IP_ONLY = ["http://{v}:8080/path", "from={v}:443", "X-Forwarded-For: {v}"]
 
 
 def ipv6_url_context(rng, v):

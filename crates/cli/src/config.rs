@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use evident_core::pii::{Checksum, CustomDetector};
+use evident_core::pii::{Checksum, CustomDetector, PhoneRegion};
 use evident_server::otlp::grpc::GrpcListen;
 use evident_server::serve::{TlsError, TlsFiles};
 use evident_server::state::{Settings, DEFAULT_MAX_BODY_BYTES};
@@ -161,6 +161,9 @@ pub struct ServeConfig {
     /// HTTPS when set.
     pub tls: Option<TlsFiles>,
     pub detectors: Vec<CustomDetector>,
+    /// Regions whose national phone formats are found; `None`: the built-in default
+    /// (`evident_core::pii::DEFAULT_PHONE_REGIONS`).
+    pub phone_regions: Option<Vec<PhoneRegion>>,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -249,6 +252,8 @@ struct TlsSection {
 struct PiiSection {
     #[serde(default)]
     detectors: Vec<DetectorEntry>,
+    /// ISO 3166-1 alpha-2 codes; `[]` finds only internationally written numbers.
+    phone_regions: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -370,6 +375,9 @@ impl ServeConfig {
             ..Settings::default()
         };
         settings.detectors.custom.clone_from(&self.detectors);
+        if let Some(regions) = &self.phone_regions {
+            settings.detectors.phone_regions.clone_from(regions);
+        }
         settings
     }
 }
@@ -461,6 +469,10 @@ impl fmt::Display for ServeConfig {
                 d.token_type
             )?;
         }
+        if let Some(regions) = &self.phone_regions {
+            let codes: Vec<&str> = regions.iter().map(PhoneRegion::code).collect();
+            writeln!(f, "pii.phone_regions = {codes:?}")?;
+        }
         Ok(())
     }
 }
@@ -530,6 +542,21 @@ impl Merge<'_> {
         if !detectors.is_empty() {
             self.sources.insert("pii.detectors", "pii.detectors".into());
         }
+        let phone_regions = file
+            .pii
+            .phone_regions
+            .map(|codes| {
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, code)| {
+                        code.parse::<PhoneRegion>().map_err(|e| {
+                            ConfigError::new(format!("pii.phone_regions[{i}]"), e.to_string())
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
 
         let listen = self
             .pick(&LISTEN, flags.listen, file_listen, parse_addr)?
@@ -662,6 +689,7 @@ impl Merge<'_> {
             otlp_grpc_listen,
             tls,
             detectors,
+            phone_regions,
             sources: std::mem::take(&mut self.sources),
         })
     }
@@ -1006,6 +1034,29 @@ mod tests {
     }
 
     #[test]
+    fn phone_regions_reach_the_detectors() {
+        let config = load_text(
+            "[pii]\nphone_regions = [\"de\", \"FR\"]",
+            Flags::default(),
+            &[],
+        )
+        .unwrap();
+        let settings = config.server_settings();
+        let codes: Vec<&str> = settings
+            .detectors
+            .phone_regions
+            .iter()
+            .map(PhoneRegion::code)
+            .collect();
+        assert_eq!(codes, ["DE", "FR"]);
+        let default = load_text("", Flags::default(), &[]).unwrap();
+        assert_eq!(
+            default.server_settings().detectors.phone_regions.len(),
+            evident_core::pii::DEFAULT_PHONE_REGIONS.len()
+        );
+    }
+
+    #[test]
     fn an_empty_variable_counts_as_unset() {
         let config = load_text(
             "listen = \"127.0.0.1:1001\"",
@@ -1041,6 +1092,7 @@ mod tests {
                 "[[pii.detectors]]\nname = \"a\"\npattern = \"x*\"\ntoken_type = \"A\"",
                 "pii.detectors[0].pattern",
             ),
+            ("[pii]\nphone_regions = [\"DE\", \"XX\"]", "pii.phone_regions[1]"),
             (
                 "[[pii.detectors]]\nname = \"a\"\npattern = \"\\\\bx?\\\\b\"\ntoken_type = \"A\"",
                 "pii.detectors[0].pattern",

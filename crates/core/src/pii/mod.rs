@@ -1,8 +1,11 @@
 //! Personal data in text (CONTRACT section 2, "Personal data in text").
 //!
-//! Detectors find e-mail addresses, phone numbers (international formats), payment
-//! cards (Luhn), IBANs (ISO 13616 mod-97), US SSNs and IPv4/IPv6 addresses, plus any
-//! configured ones (name, regex, optional checksum, token type). Each match becomes a
+//! Detectors find e-mail addresses, phone numbers (international formats in every
+//! region, national formats in the configured default regions, by libphonenumber's
+//! numbering plans: `phone.rs`), payment cards (Luhn), IBANs (ISO 13616 mod-97), US
+//! SSNs and IPv4/IPv6 addresses, plus any configured ones (name, regex, optional
+//! checksum, token type). A value is found whatever surrounds it: where it ends is
+//! decided by `boundary.rs`, not by the patterns. Each match becomes a
 //! typed token `<EMAIL_<base32>>`: HMAC-SHA-256 under the store's token key over type
 //! and value, truncated to 80 bits, so the same value always gets the same token and
 //! nobody without the key can confirm a guess. The clear values are handed back to
@@ -10,8 +13,8 @@
 //!
 //! Precision over recall where they conflict: ids, timestamps, versions, hashes and
 //! order numbers are common in agent payloads and must not turn into tokens. Checksums
-//! (Luhn, mod-97), issuer prefixes and structural rules keep look-alikes out; the test
-//! corpus in `testdata/pii/` measures both.
+//! (Luhn, mod-97), issuer prefixes and structural rules keep look-alikes out. The
+//! generated corpus in `testdata/pii/` measures both, per kind (`docs/privacy.md`).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
@@ -22,6 +25,15 @@ use regex::Regex;
 use sha2::Sha256;
 
 use crate::token::TokenKey;
+
+mod boundary;
+mod checks;
+mod phone;
+
+use boundary::stands_alone;
+use checks::{card_prefix_and_length, consistent_separators, ssn_valid};
+pub use checks::{luhn_valid, mod97_valid};
+pub use phone::{PhoneRegion, UnknownRegion};
 
 /// Bytes of HMAC kept in a PII token (80 bits ≥ the contract's 64).
 const PII_TOKEN_BYTES: usize = 10;
@@ -57,14 +69,36 @@ pub struct Finding {
 }
 
 /// The detectors in force: the built-in ones and the configured ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Detectors {
     pub custom: Vec<CustomDetector>,
+    /// Regions whose nationally written phone numbers are found (international ones
+    /// are found in every region).
+    pub phone_regions: Vec<PhoneRegion>,
+}
+
+/// The regions whose national phone formats are found unless configured otherwise:
+/// the ones the generated corpus measures (`docs/privacy.md`), all at once.
+pub const DEFAULT_PHONE_REGIONS: [&str; 10] =
+    ["US", "CA", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "BR"];
+
+impl Default for Detectors {
+    fn default() -> Self {
+        Self {
+            custom: Vec::new(),
+            phone_regions: DEFAULT_PHONE_REGIONS
+                .iter()
+                .map(|code| {
+                    code.parse()
+                        .expect("libphonenumber knows the default regions")
+                })
+                .collect(),
+        }
+    }
 }
 
 struct Builtins {
     email: Regex,
-    phone: Regex,
     card: Regex,
     iban: Regex,
     ssn: Regex,
@@ -77,15 +111,13 @@ fn builtins() -> &'static Builtins {
     BUILTINS.get_or_init(|| {
         let re = |p: &str| Regex::new(p).expect("built-in patterns compile");
         Builtins {
-            email: re(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"),
-            // +CC and groups separated by space, dot or dash, or a parenthesised area
-            // code; bare digit runs are not phones (they are usually ids).
-            phone: re(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,8}){1,4}|\+\d{7,15}"),
-            card: re(r"\d(?:[ -]?\d){12,18}"),
+            // The local part may hold Latin letters beyond ASCII (RFC 6531: "müller@").
+            email: re(r"[\p{Latin}0-9][\p{Latin}0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"),
+            card: re(r"\d(?:[ -]?\d){11,18}"),
             iban: re(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
             ssn: re(r"\d{3}-\d{2}-\d{4}"),
-            ipv4: re(r"\d{1,3}(?:\.\d{1,3}){3}"),
-            ipv6: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[0-9A-Za-z]+)?"),
+            ipv4: re(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"),
+            ipv6: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:%[0-9A-Za-z]+)?"),
         }
     })
 }
@@ -153,10 +185,15 @@ impl Detectors {
         }
         if text.contains('@') {
             for m in b.email.find_iter(text) {
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || c == '.'
-                }) {
-                    push(m.start(), m.end(), "EMAIL", 1);
+                let mut start = m.start();
+                // A JSON escape written out in the text ("\\njane@...") is not part of
+                // the address.
+                if text[..start].ends_with('\\') && m.as_str().starts_with(['n', 't', 'r']) {
+                    start += 1;
+                }
+                let after = text[m.end()..].chars().next();
+                if !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '@') {
+                    push(start, m.end(), "EMAIL", 1);
                 }
             }
         }
@@ -168,51 +205,33 @@ impl Detectors {
                 }
             }
             for m in b.card.find_iter(text) {
-                let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || c == '-' || c == '_'
-                }) && consistent_separators(m.as_str())
-                    && card_prefix_and_length(&digits)
-                    && luhn_valid(&digits)
-                {
-                    push(m.start(), m.end(), "CARD", 2);
+                if let Some(end) = card_end(text, m.start(), m.end()) {
+                    push(m.start(), end, "CARD", 2);
                 }
             }
             for m in b.ssn.find_iter(text) {
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || c == '-' || c == '.'
-                }) && ssn_valid(m.as_str())
+                if stands_alone(text, m.start(), m.end(), &['-', '.', '/']) && ssn_valid(m.as_str())
                 {
                     push(m.start(), m.end(), "SSN", 3);
                 }
             }
             for m in b.ipv4.find_iter(text) {
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || c == '.'
-                }) && m.as_str().parse::<Ipv4Addr>().is_ok()
+                if stands_alone(text, m.start(), m.end(), &['.'])
+                    && m.as_str().parse::<Ipv4Addr>().is_ok()
                 {
                     push(m.start(), m.end(), "IP", 3);
                 }
             }
-            for m in b.phone.find_iter(text) {
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':')
-                }) && phone_plausible(m.as_str())
-                {
-                    push(m.start(), m.end(), "PHONE", 4);
-                }
+            let mut phones = Vec::new();
+            phone::find(text, &self.phone_regions, &mut phones);
+            for (start, end) in phones {
+                push(start, end, "PHONE", 4);
             }
         }
         if text.contains(':') {
             for m in b.ipv6.find_iter(text) {
-                let candidate = m.as_str().split('%').next().unwrap_or_default();
-                if bounded(text, m.start(), m.end(), |c| {
-                    c.is_alphanumeric() || c == ':'
-                }) && candidate.matches(':').count() >= 2
-                    && candidate.bytes().any(|c| c.is_ascii_hexdigit())
-                    && candidate.parse::<Ipv6Addr>().is_ok()
-                {
-                    push(m.start(), m.end(), "IP", 3);
+                if let Some((start, end)) = ipv6_span(text, m.start(), m.end()) {
+                    push(start, end, "IP", 3);
                 }
             }
         }
@@ -226,7 +245,7 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
     if text[..start]
         .chars()
         .next_back()
-        .is_some_and(char::is_alphanumeric)
+        .is_some_and(|c| c.is_ascii_alphanumeric())
     {
         return None;
     }
@@ -242,7 +261,7 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
             && !text[candidate_end..]
                 .chars()
                 .next()
-                .is_some_and(char::is_alphanumeric)
+                .is_some_and(|c| c.is_ascii_alphanumeric())
             && mod97_valid(&compact)
         {
             return Some(candidate_end);
@@ -250,6 +269,56 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
         candidate_end -= slice.chars().next_back().map_or(1, char::len_utf8);
     }
     None
+}
+
+/// The IPv6 address inside the match, if any. The pattern may have started inside
+/// the word before ("value:48b:c7cb:…" starts at the `e`), so later starts after a
+/// colon are tried too.
+fn ipv6_span(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let starts = std::iter::once(start).chain(
+        text[start..end]
+            .match_indices(':')
+            .take(2)
+            .map(|(i, _)| start + i + 1),
+    );
+    for candidate_start in starts {
+        let span = &text[candidate_start..end];
+        let address = span.split('%').next().unwrap_or_default();
+        if address.matches(':').count() >= 2
+            && address.bytes().any(|c| c.is_ascii_hexdigit())
+            && address.parse::<Ipv6Addr>().is_ok()
+            && stands_alone(text, candidate_start, end, &[])
+        {
+            return Some((candidate_start, end));
+        }
+    }
+    None
+}
+
+/// The end of the payment card number that starts the match, if any: the pattern is
+/// greedy and may have taken the digit groups that follow a card ("4111 1111 1111
+/// 1111 12 27"), so shorter spans ending at a group are tried too.
+fn card_end(text: &str, start: usize, end: usize) -> Option<usize> {
+    let mut candidate_end = end;
+    loop {
+        let span = &text[start..candidate_end];
+        let digits: String = span.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() < 12 {
+            return None;
+        }
+        if stands_alone(text, start, candidate_end, &['-', '.', '/', ','])
+            && consistent_separators(span)
+            && card_prefix_and_length(&digits)
+            && luhn_valid(&digits)
+        {
+            return Some(candidate_end);
+        }
+        // Drop the last group (or the last digit of an unseparated run: then no
+        // shorter span can stand alone, and the loop ends on the digit count).
+        candidate_end = span
+            .rfind([' ', '-'])
+            .map_or(candidate_end - 1, |sep| start + sep);
+    }
 }
 
 /// The token of a value of a kind: `<KIND_<base32 of 80 bits>>`.
@@ -284,13 +353,6 @@ pub fn is_pii_token(text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// The match is not glued to a longer word on either side.
-fn bounded(text: &str, start: usize, end: usize, glue: impl Fn(char) -> bool) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    !before.is_some_and(&glue) && !after.is_some_and(&glue)
-}
-
 fn passes(checksum: Checksum, value: &str) -> bool {
     match checksum {
         Checksum::None => true,
@@ -307,126 +369,6 @@ fn passes(checksum: Checksum, value: &str) -> bool {
                 .collect::<String>(),
         ),
     }
-}
-
-/// The Luhn check (ISO/IEC 7812-1 annex B).
-pub fn luhn_valid(digits: &str) -> bool {
-    if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                let doubled = d * 2;
-                if doubled > 9 {
-                    doubled - 9
-                } else {
-                    doubled
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
-/// Issuer prefixes and lengths of the major card networks (ISO/IEC 7812 IINs), so a
-/// Luhn-valid order number is not taken for a card.
-fn card_prefix_and_length(digits: &str) -> bool {
-    let len = digits.len();
-    let prefix = |n: usize| {
-        digits
-            .get(..n)
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(0)
-    };
-    let visa = digits.starts_with('4') && matches!(len, 13 | 16 | 19);
-    let mastercard =
-        ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4))) && len == 16;
-    let amex = matches!(prefix(2), 34 | 37) && len == 15;
-    let discover = (prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)))
-        && (16..=19).contains(&len);
-    let diners = ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38))
-        && (14..=19).contains(&len);
-    let jcb = (3528..=3589).contains(&prefix(4)) && (16..=19).contains(&len);
-    visa || mastercard || amex || discover || diners || jcb
-}
-
-/// Separators in a card number are all the same (or absent).
-fn consistent_separators(text: &str) -> bool {
-    let seps: Vec<char> = text.chars().filter(|c| !c.is_ascii_digit()).collect();
-    seps.windows(2).all(|w| w[0] == w[1])
-}
-
-/// The IBAN check: move the first four characters to the end, letters to numbers
-/// (A = 10), and the remainder mod 97 must be 1 (ISO 7064 MOD 97-10).
-pub fn mod97_valid(iban: &str) -> bool {
-    if iban.len() < 5
-        || !iban
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    {
-        return false;
-    }
-    let (head, tail) = iban.split_at(4);
-    let mut remainder: u32 = 0;
-    for c in tail.chars().chain(head.chars()) {
-        let value = c.to_digit(36).unwrap_or(0);
-        remainder = if value >= 10 {
-            (remainder * 100 + value) % 97
-        } else {
-            (remainder * 10 + value) % 97
-        };
-    }
-    remainder == 1
-}
-
-/// SSA rules: no area 000, 666 or 900–999, no group 00, no serial 0000.
-fn ssn_valid(ssn: &str) -> bool {
-    let parts: Vec<&str> = ssn.split('-').collect();
-    let [area, group, serial] = parts.as_slice() else {
-        return false;
-    };
-    let area: u32 = area.parse().unwrap_or(0);
-    area != 0 && area != 666 && area < 900 && *group != "00" && *serial != "0000"
-}
-
-/// A phone match is plausible: 7 to 15 digits (E.164), and either an international
-/// `+` prefix, a parenthesised area code, or at least two separated groups with the
-/// last one of 3+ digits (which rules out dates like 2026-11-23 and versions).
-fn phone_plausible(text: &str) -> bool {
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    if !(7..=15).contains(&digits) {
-        return false;
-    }
-    if text.starts_with('+') || text.contains('(') {
-        return true;
-    }
-    // The shape of a US SSN (valid or not) is not a phone number.
-    if text.len() == 11 && text.split('-').map(str::len).eq([3, 2, 4]) {
-        return false;
-    }
-    let groups: Vec<&str> = text
-        .split([' ', '.', '-'])
-        .filter(|g| !g.is_empty())
-        .collect();
-    let seps: Vec<char> = text
-        .chars()
-        .filter(|c| matches!(c, ' ' | '.' | '-'))
-        .collect();
-    let same_separator = seps.windows(2).all(|w| w[0] == w[1]);
-    // Dotted numbers with four groups are IPs or versions; with a leading 4-digit
-    // group they are usually dates or years.
-    groups.len() >= 3
-        && groups.len() <= 4
-        && same_separator
-        && groups.last().is_some_and(|g| g.len() >= 4)
-        && groups.first().is_some_and(|g| g.len() <= 3)
 }
 
 #[cfg(test)]
@@ -456,6 +398,65 @@ mod tests {
         );
         assert!(!out.contains("maria") && !out.contains("4111") && !out.contains("192.168"));
         assert!(found.iter().all(|f| is_pii_token(&f.token)), "{found:?}");
+    }
+
+    /// Values that were left in clear by the characters around them, and national
+    /// numbers no pattern of ours could know.
+    #[test]
+    fn values_are_found_whatever_surrounds_them() {
+        for (text, kind, value) in [
+            ("mail jane@example.org.", "EMAIL", "jane@example.org"),
+            ("call +1-415-555-7234.", "PHONE", "+1-415-555-7234"),
+            ("from 203.0.113.226.", "IP", "203.0.113.226"),
+            ("phone:+14155557234;", "PHONE", "+14155557234"),
+            ("Handy 0171 1234567", "PHONE", "0171 1234567"),
+            ("0171 1234567", "PHONE", "0171 1234567"),
+            ("SSN 123-45-6789.", "SSN", "123-45-6789"),
+            ("联系jane@example.org谢谢", "EMAIL", "jane@example.org"),
+            ("{\"note\":\"ip 203.0.113.226\"}", "IP", "203.0.113.226"),
+            (
+                "https://x.example/cb?tel=%2B1&ip=203.0.113.226&x=1",
+                "IP",
+                "203.0.113.226",
+            ),
+            (
+                "value:48b:c7cb:a619:2378:c756:3228:bed3:a40|",
+                "IP",
+                "48b:c7cb:a619:2378:c756:3228:bed3:a40",
+            ),
+            (
+                "**card** 4111-1111-1111-1111.",
+                "CARD",
+                "4111-1111-1111-1111",
+            ),
+        ] {
+            let (out, found) = tokenize(text);
+            assert!(
+                found.iter().any(|f| f.kind == kind && f.value == value),
+                "{text:?} → {out:?} {found:?}"
+            );
+            assert!(!out.contains(value), "{out}");
+        }
+    }
+
+    #[test]
+    fn national_numbers_need_a_configured_region() {
+        let key = TokenKey::from_bytes([3; 32]);
+        let only_us = Detectors {
+            phone_regions: vec!["US".parse().unwrap()],
+            ..Detectors::default()
+        };
+        let mut found = Vec::new();
+        assert!(only_us
+            .tokenize(&key, "Handy 0171 1234567", &mut found)
+            .is_none());
+        assert!(only_us
+            .tokenize(&key, "call (415) 555-7234", &mut found)
+            .is_some());
+        assert!(only_us
+            .tokenize(&key, "Handy +49 171 1234567", &mut found)
+            .is_some());
+        assert!("XX".parse::<PhoneRegion>().is_err());
     }
 
     #[test]
