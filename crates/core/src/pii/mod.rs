@@ -117,7 +117,7 @@ fn builtins() -> &'static Builtins {
             iban: re(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
             ssn: re(r"\d{3}-\d{2}-\d{4}"),
             ipv4: re(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"),
-            ipv6: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:%[0-9A-Za-z]+)?"),
+            ipv6: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,9}(?:(?:\.\d{1,3}){3})?(?:%[0-9A-Za-z]+)?"),
         }
     })
 }
@@ -134,21 +134,28 @@ impl Detectors {
     /// Replaces every piece of personal data in `text` by its token; returns the new
     /// text (or `None` if nothing was found) and appends what was found to `found`.
     pub fn tokenize(&self, key: &TokenKey, text: &str, found: &mut Vec<Finding>) -> Option<String> {
-        if text.len() < 6 {
+        // The shortest value any built-in detector finds is the IPv6 address "::1".
+        if text.len() < 3 {
             return None;
         }
         let mut candidates = self.candidates(text);
         if candidates.is_empty() {
             return None;
         }
-        // Earliest first; at the same start, the higher priority, then the longer.
-        candidates.sort_by_key(|c| (c.start, c.priority, usize::MAX - c.end));
+        // Where candidates overlap, the longest wins ("::DE36 0000 …" is an IBAN
+        // after two colons, not the IPv6 address "::DE36"); at equal length the
+        // higher priority (a deployment's own detectors first), then the earliest.
+        candidates.sort_by_key(|c| (usize::MAX - (c.end - c.start), c.priority, c.start));
+        let mut chosen: Vec<Candidate> = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            if chosen.iter().all(|k| c.end <= k.start || k.end <= c.start) {
+                chosen.push(c);
+            }
+        }
+        chosen.sort_by_key(|c| c.start);
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for c in candidates {
-            if c.start < at {
-                continue;
-            }
+        for c in chosen {
             let value = &text[c.start..c.end];
             let token = pii_token(key, &c.kind, value);
             out.push_str(&text[at..c.start]);
@@ -242,13 +249,6 @@ impl Detectors {
 /// The longest prefix of `text[start..end]` that is a valid IBAN ending at a word
 /// boundary: the pattern is greedy and may have run into a following word.
 fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
-    if text[..start]
-        .chars()
-        .next_back()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-    {
-        return None;
-    }
     let mut candidate_end = end;
     while candidate_end > start {
         let slice = &text[start..candidate_end];
@@ -258,10 +258,7 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
         }
         if compact.len() <= 34
             && !slice.ends_with(' ')
-            && !text[candidate_end..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && stands_alone(text, start, candidate_end, &[])
             && mod97_valid(&compact)
         {
             return Some(candidate_end);
@@ -272,24 +269,31 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
 }
 
 /// The IPv6 address inside the match, if any. The pattern may have started inside
-/// the word before ("value:48b:c7cb:…" starts at the `e`), so later starts after a
-/// colon are tried too.
+/// the word before ("value:48b:c7cb:…" starts at the `e`) or run into a colon after
+/// ("1:::"), so later starts after a colon and shorter ends are tried too.
 fn ipv6_span(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
-    let starts = std::iter::once(start).chain(
-        text[start..end]
-            .match_indices(':')
-            .take(2)
-            .map(|(i, _)| start + i + 1),
-    );
-    for candidate_start in starts {
-        let span = &text[candidate_start..end];
-        let address = span.split('%').next().unwrap_or_default();
-        if address.matches(':').count() >= 2
-            && address.bytes().any(|c| c.is_ascii_hexdigit())
-            && address.parse::<Ipv6Addr>().is_ok()
-            && stands_alone(text, candidate_start, end, &[])
-        {
-            return Some((candidate_start, end));
+    let starts: Vec<usize> = std::iter::once(start)
+        .chain(
+            text[start..end]
+                .match_indices(':')
+                .take(2)
+                .map(|(i, _)| start + i + 1),
+        )
+        .collect();
+    // The full end first: an address that ends where the pattern did is more likely
+    // than one cut short ("cc:1:0:1:0:1:0:1:0" is eight groups after "cc:").
+    // The pattern is ASCII: every byte offset is a char boundary.
+    for candidate_end in (end.saturating_sub(5).max(start + 2)..=end).rev() {
+        for &candidate_start in starts.iter().filter(|&&s| s + 2 <= candidate_end) {
+            let span = &text[candidate_start..candidate_end];
+            let address = span.split('%').next().unwrap_or_default();
+            if address.matches(':').count() >= 2
+                && address.bytes().any(|c| c.is_ascii_hexdigit())
+                && address.parse::<Ipv6Addr>().is_ok()
+                && stands_alone(text, candidate_start, candidate_end, &[])
+            {
+                return Some((candidate_start, candidate_end));
+            }
         }
     }
     None
