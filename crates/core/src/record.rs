@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
 use crate::json::{canonical_bytes, Canonical, CanonicalObject};
-use crate::pii::{Detectors, Finding};
+use crate::pii::{DeclaredIdentifiers, Detectors, Finding};
 use crate::token::TokenKey;
 
 /// Media type of payloads that arrive inline in an event.
@@ -282,8 +282,11 @@ pub fn prepare_client_event(
     }
 
     let mut pii = Vec::new();
+    // Read before the subject's token replaces anything: a declared e-mail may be the
+    // subject's identifier too.
+    let declared = declared_identifiers(&mut record, submission.token_key, &mut pii);
     tokenize_subject(&mut record, submission.token_key, &mut pii);
-    tokenize_personal_data(&mut record, submission, &mut pii);
+    tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
 
     let references_upload = PAYLOAD_FIELDS
         .iter()
@@ -360,51 +363,93 @@ const SCANNED_TEXT: &[(&str, &str)] = &[
     ("error", "message"),
 ];
 
-/// Replaces personal data in the payloads and the scanned text fields by typed tokens.
+/// The identifiers the event declares (`context.subject_identifiers`, CONTRACT
+/// section 2): each value is replaced there by its token and goes to `found`, for
+/// the vault, whether or not the text mentions it.
+fn declared_identifiers(
+    record: &mut Map<String, Value>,
+    key: &TokenKey,
+    found: &mut Vec<Finding>,
+) -> Option<DeclaredIdentifiers> {
+    let identifiers = record
+        .get_mut("context")
+        .and_then(|c| c.get_mut("subject_identifiers"))
+        .and_then(Value::as_object_mut)?;
+    let declared = DeclaredIdentifiers::new(
+        key,
+        identifiers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+    )?;
+    for (name, value) in identifiers.iter_mut() {
+        if let Some(token) = value.as_str().and_then(|v| declared.token_of(name, v)) {
+            *value = Value::String(token.to_owned());
+        }
+    }
+    found.extend(declared.findings());
+    Some(declared)
+}
+
+/// Replaces personal data in the payloads and the scanned text fields by typed tokens:
+/// the event's declared identifiers first, then the detectors.
 fn tokenize_personal_data(
     record: &mut Map<String, Value>,
     submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
     found: &mut Vec<Finding>,
 ) {
     for field in PAYLOAD_FIELDS {
         if let Some(payload) = record.get_mut(*field) {
             if payload.get("$blob").is_none() {
-                scan_value(payload, submission, found);
+                scan_value(payload, submission, declared, found);
             }
         }
     }
     for (object, member) in SCANNED_TEXT {
         if let Some(Value::String(text)) = record.get_mut(*object).and_then(|o| o.get_mut(*member))
         {
-            if let Some(replaced) = submission
-                .detectors
-                .tokenize(submission.token_key, text, found)
-            {
+            if let Some(replaced) = scan_text(text, submission, declared, found) {
                 *text = replaced;
             }
         }
     }
 }
 
-fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Finding>) {
-    let scan = |text: &str, found: &mut Vec<Finding>| {
-        submission
-            .detectors
-            .tokenize(submission.token_key, text, found)
-    };
+/// One text through the declared identifiers, then the detectors; `None` when
+/// nothing was found.
+fn scan_text(
+    text: &str,
+    submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
+    found: &mut Vec<Finding>,
+) -> Option<String> {
+    let after_declared = declared.and_then(|d| d.tokenize(text, found));
+    let current = after_declared.as_deref().unwrap_or(text);
+    submission
+        .detectors
+        .tokenize(submission.token_key, current, found)
+        .or(after_declared)
+}
+
+fn scan_value(
+    value: &mut Value,
+    submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
+    found: &mut Vec<Finding>,
+) {
     match value {
         Value::String(text) => {
-            if let Some(replaced) = scan(text, found) {
+            if let Some(replaced) = scan_text(text, submission, declared, found) {
                 *text = replaced;
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| scan_value(v, submission, found)),
+            .for_each(|v| scan_value(v, submission, declared, found)),
         Value::Object(members) => {
             let renamed: Vec<(String, String)> = members
                 .keys()
-                .filter_map(|k| scan(k, found).map(|r| (k.clone(), r)))
+                .filter_map(|k| scan_text(k, submission, declared, found).map(|r| (k.clone(), r)))
                 .collect();
             for (old, new) in renamed {
                 if let Some(v) = members.remove(&old) {
@@ -413,7 +458,7 @@ fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Fi
             }
             members
                 .values_mut()
-                .for_each(|v| scan_value(v, submission, found));
+                .for_each(|v| scan_value(v, submission, declared, found));
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
@@ -441,7 +486,7 @@ pub fn tokenize_upload(
     if essence == "application/json" || essence.ends_with("+json") {
         let mut value = crate::json::parse_value(&bytes)
             .map_err(|e| FieldError::new(e.pointer, format!("not valid JSON: {}", e.message)))?;
-        scan_value(&mut value, submission, &mut found);
+        scan_value(&mut value, submission, None, &mut found);
         return Ok((canonical_bytes(&value), found));
     }
     if essence.starts_with("text/") {

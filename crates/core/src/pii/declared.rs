@@ -1,0 +1,250 @@
+//! Identifiers no pattern can see (CONTRACT section 2): the values an event declares
+//! in `context.subject_identifiers` (`{"name": "Wei Novak", "customer_id": "C-1042"}`)
+//! are tokenized wherever they occur in the event's text, case- and
+//! whitespace-insensitively, names also as "Novak, Wei", "Novak Wei" and "W. Novak".
+//!
+//! Every variant of a value gets the value's one token (`<NAME_…>`, typed by the
+//! declaration's key), and the finding holds the declared value, so a reveal answers
+//! "Wei Novak" whichever way the text wrote it. One Aho-Corasick automaton matches
+//! all variants of all values in one pass over the text.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::{pii_token, Finding};
+use crate::token::TokenKey;
+
+/// The longest key of `subject_identifiers`: it becomes a token's type.
+pub const MAX_IDENTIFIER_KEY: usize = 64;
+
+/// A declared value, its kind and its token.
+#[derive(Debug, Clone)]
+struct Declared {
+    kind: String,
+    value: String,
+    token: String,
+}
+
+/// The declared identifiers of one event, ready to match.
+#[derive(Debug, Clone)]
+pub struct DeclaredIdentifiers {
+    declared: Vec<Declared>,
+    matcher: AhoCorasick,
+    /// For each pattern of `matcher`, the index of its value in `declared`.
+    owner: Vec<usize>,
+}
+
+/// The token type of a declaration's key: `customer_id` → `CUSTOMER_ID`.
+pub fn identifier_kind(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl DeclaredIdentifiers {
+    /// The matcher for `(key, value)` pairs as declared; `None` when there is nothing
+    /// to match.
+    pub fn new<'a>(
+        token_key: &TokenKey,
+        identifiers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<Self> {
+        let mut declared = Vec::new();
+        let mut patterns = Vec::new();
+        let mut owner = Vec::new();
+        for (key, value) in identifiers {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            if value.is_empty() {
+                continue;
+            }
+            let kind = identifier_kind(key);
+            let index = declared.len();
+            for variant in variants(&kind, &value) {
+                let normal = normalize(&variant).0;
+                if !normal.is_empty() && !patterns.contains(&normal) {
+                    patterns.push(normal);
+                    owner.push(index);
+                }
+            }
+            declared.push(Declared {
+                token: pii_token(token_key, &kind, &value),
+                kind,
+                value,
+            });
+        }
+        if patterns.is_empty() {
+            return None;
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("a handful of short patterns always builds");
+        Some(Self {
+            declared,
+            matcher,
+            owner,
+        })
+    }
+
+    /// One finding per declared value, for the vault: a value is kept there even when
+    /// this event's text does not mention it, so later reveals and erasure cover it.
+    pub fn findings(&self) -> impl Iterator<Item = Finding> + '_ {
+        self.declared.iter().map(|d| Finding {
+            token: d.token.clone(),
+            kind: d.kind.clone(),
+            value: d.value.clone(),
+        })
+    }
+
+    /// The token of the declared value of `key`, if declared.
+    pub fn token_of(&self, key: &str, value: &str) -> Option<&str> {
+        let kind = identifier_kind(key);
+        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.declared
+            .iter()
+            .find(|d| d.kind == kind && d.value == value)
+            .map(|d| d.token.as_str())
+    }
+
+    /// Replaces every occurrence of a declared value in `text` by its token; `None`
+    /// when there is none. Findings go to `found`.
+    pub fn tokenize(&self, text: &str, found: &mut Vec<Finding>) -> Option<String> {
+        let (normal, spans) = normalize(text);
+        let mut out = String::new();
+        let mut at = 0;
+        for m in self.matcher.find_iter(&normal) {
+            let (start, _) = spans[m.start()];
+            let (_, end) = spans[m.end() - 1];
+            if start < at || !stands_alone(text, start, end) {
+                continue;
+            }
+            let declared = &self.declared[self.owner[m.pattern().as_usize()]];
+            out.push_str(&text[at..start]);
+            out.push_str(&declared.token);
+            found.push(Finding {
+                token: declared.token.clone(),
+                kind: declared.kind.clone(),
+                value: declared.value.clone(),
+            });
+            at = end;
+        }
+        if at == 0 {
+            return None;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
+    }
+}
+
+/// The ways a value is written: as declared, and for names (a kind that is or ends in
+/// `NAME`) of two or more words, "Last, First", "Last First", "F. Last" and "F Last".
+fn variants(kind: &str, value: &str) -> Vec<String> {
+    let mut out = vec![value.to_owned()];
+    let words: Vec<&str> = value.split(' ').collect();
+    if kind.ends_with("NAME") && words.len() >= 2 {
+        let first = words[0];
+        let last = words[words.len() - 1];
+        let initial: String = first.chars().take(1).collect();
+        out.push(format!("{last}, {first}"));
+        out.push(format!("{last} {first}"));
+        out.push(format!("{initial}. {last}"));
+        out.push(format!("{initial} {last}"));
+        if words.len() > 2 {
+            out.push(format!("{first} {last}"));
+        }
+    }
+    out
+}
+
+/// Lowercase with runs of whitespace as one space, and for each byte of the result
+/// the byte range of the character of `text` it came from.
+fn normalize(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut normal = String::with_capacity(text.len());
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (offset, c) in text.char_indices() {
+        let end = offset + c.len_utf8();
+        if c.is_whitespace() {
+            if in_space {
+                // The space already written stands for the whole run.
+                if let Some(last) = spans.last_mut() {
+                    last.1 = end;
+                }
+                continue;
+            }
+            in_space = true;
+            normal.push(' ');
+            spans.push((offset, end));
+            continue;
+        }
+        in_space = false;
+        for lower in c.to_lowercase() {
+            let mut buf = [0; 4];
+            for _ in lower.encode_utf8(&mut buf).bytes() {
+                spans.push((offset, end));
+            }
+            normal.push(lower);
+        }
+    }
+    (normal, spans)
+}
+
+/// A declared value is not part of a longer word ("Wei Novakowski" is not "Wei
+/// Novak"). Letters of scripts written without spaces (CJK and after) do not count.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let word = |c: char| c.is_alphanumeric() && c < '\u{2E80}';
+    !text[..start].chars().next_back().is_some_and(word)
+        && !text[end..].chars().next().is_some_and(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared() -> DeclaredIdentifiers {
+        let key = TokenKey::from_bytes([4; 32]);
+        DeclaredIdentifiers::new(&key, [("name", "Wei  Novak"), ("customer_id", "C-1042")]).unwrap()
+    }
+
+    #[test]
+    fn names_in_their_usual_variants_get_one_token() {
+        let d = declared();
+        let token = d.token_of("name", "Wei Novak").unwrap().to_owned();
+        for text in [
+            "Customer Wei Novak called.",
+            "NOVAK, WEI (gold)",
+            "wei\n novak",
+            "Dear W. Novak,",
+            "联系Wei Novak谢谢",
+            "{\"name\":\"Novak Wei\"}",
+        ] {
+            let mut found = Vec::new();
+            let out = d
+                .tokenize(text, &mut found)
+                .unwrap_or_else(|| text.to_owned());
+            assert!(out.contains(&token), "{text:?} → {out:?}");
+            assert!(!out.to_lowercase().contains("novak"), "{out}");
+            assert_eq!(found[0].value, "Wei Novak");
+            assert_eq!(found[0].kind, "NAME");
+        }
+    }
+
+    #[test]
+    fn longer_words_and_other_people_stay() {
+        let d = declared();
+        for text in ["Wei Novakowski", "Weilin Novak?", "C-10423", "Anna Novak"] {
+            let mut found = Vec::new();
+            assert!(d.tokenize(text, &mut found).is_none(), "{text}");
+        }
+        let mut found = Vec::new();
+        let out = d.tokenize("account c-1042.", &mut found).unwrap();
+        assert!(
+            out.starts_with("account <CUSTOMER_ID_") && out.ends_with(">."),
+            "{out}"
+        );
+    }
+}
