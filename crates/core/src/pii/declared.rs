@@ -80,7 +80,7 @@ impl DeclaredIdentifiers {
             return None;
         }
         let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::Standard)
             .build(&patterns)
             .expect("a handful of short patterns always builds");
         Some(Self {
@@ -114,15 +114,29 @@ impl DeclaredIdentifiers {
     /// when there is none. Findings go to `found`.
     pub fn tokenize(&self, text: &str, found: &mut Vec<Finding>) -> Option<String> {
         let (normal, spans) = normalize(text);
+        // Every match, overlapping ones too: the first one found may be glued to a
+        // word ("at Robinson" holds "t robinson", the "T Robinson" variant) and
+        // must not hide the real one that overlaps it.
+        let mut matches: Vec<(usize, usize, usize)> = self
+            .matcher
+            .find_overlapping_iter(&normal)
+            .map(|m| {
+                (
+                    spans[m.start()].0,
+                    spans[m.end() - 1].1,
+                    m.pattern().as_usize(),
+                )
+            })
+            .filter(|&(start, end, _)| stands_alone(text, start, end))
+            .collect();
+        matches.sort_by_key(|&(start, end, _)| (start, usize::MAX - end));
         let mut out = String::new();
         let mut at = 0;
-        for m in self.matcher.find_iter(&normal) {
-            let (start, _) = spans[m.start()];
-            let (_, end) = spans[m.end() - 1];
-            if start < at || !stands_alone(text, start, end) {
+        for (start, end, pattern) in matches {
+            if start < at {
                 continue;
             }
-            let declared = &self.declared[self.owner[m.pattern().as_usize()]];
+            let declared = &self.declared[self.owner[pattern]];
             out.push_str(&text[at..start]);
             out.push_str(&declared.token);
             found.push(Finding {
@@ -141,21 +155,25 @@ impl DeclaredIdentifiers {
 }
 
 /// The ways a value is written: as declared, and for names (a kind that is or ends in
-/// `NAME`) of two or more words, "Last, First", "Last First", "F. Last" and "F Last".
+/// `NAME`) of two or more words, "Last, First", "Last First", "F. Last" and "F Last",
+/// with the family name taken as every tail of the words ("Bas van Salmen": "Salmen",
+/// "van Salmen"), and "First Last" without middle names.
 fn variants(kind: &str, value: &str) -> Vec<String> {
     let mut out = vec![value.to_owned()];
     let words: Vec<&str> = value.split(' ').collect();
-    if kind.ends_with("NAME") && words.len() >= 2 {
-        let first = words[0];
-        let last = words[words.len() - 1];
-        let initial: String = first.chars().take(1).collect();
-        out.push(format!("{last}, {first}"));
-        out.push(format!("{last} {first}"));
-        out.push(format!("{initial}. {last}"));
-        out.push(format!("{initial} {last}"));
-        if words.len() > 2 {
-            out.push(format!("{first} {last}"));
-        }
+    if !kind.ends_with("NAME") || words.len() < 2 {
+        return out;
+    }
+    let first = words[0];
+    let initial: String = first.chars().take(1).collect();
+    for split in 1..words.len() {
+        let given = words[..split].join(" ");
+        let family = words[split..].join(" ");
+        out.push(format!("{family}, {given}"));
+        out.push(format!("{family} {given}"));
+        out.push(format!("{initial}. {family}"));
+        out.push(format!("{initial} {family}"));
+        out.push(format!("{first} {family}"));
     }
     out
 }
