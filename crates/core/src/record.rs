@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
 use crate::json::{canonical_bytes, Canonical, CanonicalObject};
-use crate::pii::{DeclaredIdentifiers, Detectors, Finding};
+use crate::pii::{pii_token, DeclaredIdentifiers, Detectors, FieldTarget, Finding};
 use crate::token::TokenKey;
 
 /// Media type of payloads that arrive inline in an event.
@@ -376,17 +376,16 @@ fn declared_identifiers(
         .and_then(|c| c.get_mut("subject_identifiers"))
         .and_then(Value::as_object_mut)?;
     let declared = DeclaredIdentifiers::new(
-        key,
         identifiers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
     )?;
     for (name, value) in identifiers.iter_mut() {
-        if let Some(token) = value.as_str().and_then(|v| declared.token_of(name, v)) {
-            *value = Value::String(token.to_owned());
+        if let Some(token) = value.as_str().and_then(|v| declared.token_of(key, name, v)) {
+            *value = Value::String(token);
         }
     }
-    found.extend(declared.findings());
+    found.extend(declared.findings(key));
     Some(declared)
 }
 
@@ -398,6 +397,7 @@ fn tokenize_personal_data(
     declared: Option<&DeclaredIdentifiers>,
     found: &mut Vec<Finding>,
 ) {
+    apply_field_rules(record, submission, found);
     for field in PAYLOAD_FIELDS {
         if let Some(payload) = record.get_mut(*field) {
             if payload.get("$blob").is_none() {
@@ -415,6 +415,106 @@ fn tokenize_personal_data(
     }
 }
 
+/// The configured field rules: each value they name is replaced whole by its token
+/// (CONTRACT section 2: "field rules (JSON pointers or key names always tokenized as
+/// a kind)"), before the detectors see the text.
+fn apply_field_rules(
+    record: &mut Map<String, Value>,
+    submission: &Submission<'_>,
+    found: &mut Vec<Finding>,
+) {
+    for rule in &submission.detectors.field_rules {
+        match &rule.target {
+            FieldTarget::Pointer(pointer) => {
+                let mut segments = pointer.splitn(3, '/').skip(1);
+                let Some(field) = segments.next() else {
+                    continue;
+                };
+                let rest = segments.next().map(|r| format!("/{r}")).unwrap_or_default();
+                if let Some(target) = record
+                    .get_mut(field)
+                    .filter(|p| p.get("$blob").is_none())
+                    .and_then(|p| p.pointer_mut(&rest))
+                {
+                    tokenize_whole(target, &rule.kind, submission.token_key, found);
+                }
+            }
+            FieldTarget::Key(name) => {
+                for field in PAYLOAD_FIELDS {
+                    if let Some(payload) =
+                        record.get_mut(*field).filter(|p| p.get("$blob").is_none())
+                    {
+                        tokenize_members_named(
+                            payload,
+                            name,
+                            &rule.kind,
+                            submission.token_key,
+                            found,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tokenize_members_named(
+    value: &mut Value,
+    name: &str,
+    kind: &str,
+    key: &TokenKey,
+    found: &mut Vec<Finding>,
+) {
+    match value {
+        Value::Object(members) => {
+            for (member, inner) in members.iter_mut() {
+                if member == name {
+                    tokenize_whole(inner, kind, key, found);
+                } else {
+                    tokenize_members_named(inner, name, kind, key, found);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| tokenize_members_named(v, name, kind, key, found)),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
+}
+
+/// Replaces a value a field rule names by its token: a string or number whole, every
+/// string or number inside an array or object.
+fn tokenize_whole(value: &mut Value, kind: &str, key: &TokenKey, found: &mut Vec<Finding>) {
+    let clear = match value {
+        Value::String(text) if crate::pii::is_pii_token(text) => return,
+        Value::String(text) => text.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => {
+            items
+                .iter_mut()
+                .for_each(|v| tokenize_whole(v, kind, key, found));
+            return;
+        }
+        Value::Object(members) => {
+            members
+                .values_mut()
+                .for_each(|v| tokenize_whole(v, kind, key, found));
+            return;
+        }
+        Value::Null | Value::Bool(_) => return,
+    };
+    if clear.is_empty() {
+        return;
+    }
+    let token = pii_token(key, kind, &clear);
+    *value = Value::String(token.clone());
+    found.push(Finding {
+        token,
+        kind: kind.to_owned(),
+        value: clear,
+    });
+}
+
 /// One text through the declared identifiers, then the detectors; `None` when
 /// nothing was found.
 fn scan_text(
@@ -423,7 +523,7 @@ fn scan_text(
     declared: Option<&DeclaredIdentifiers>,
     found: &mut Vec<Finding>,
 ) -> Option<String> {
-    let after_declared = declared.and_then(|d| d.tokenize(text, found));
+    let after_declared = declared.and_then(|d| d.tokenize(submission.token_key, text, found));
     let current = after_declared.as_deref().unwrap_or(text);
     submission
         .detectors

@@ -26,7 +26,6 @@ fn declared_identifiers_are_found_in_every_context() {
             continue;
         };
         let identifiers = DeclaredIdentifiers::new(
-            &key,
             declared
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str().unwrap())),
@@ -35,7 +34,7 @@ fn declared_identifiers_are_found_in_every_context() {
         let text = case["text"].as_str().unwrap();
         let mut found = Vec::new();
         let replaced = identifiers
-            .tokenize(text, &mut found)
+            .tokenize(&key, text, &mut found)
             .unwrap_or_else(|| text.to_owned());
         for expected in case["expected"].as_array().unwrap() {
             let kind = expected["kind"].as_str().unwrap();

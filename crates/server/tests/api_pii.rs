@@ -185,3 +185,84 @@ async fn bad_declarations_are_refused_naming_the_field() {
         "a rejected request stores nothing"
     );
 }
+
+/// Field rules and a dictionary from the configuration: a field's value is tokenized
+/// whole whatever it looks like, a dictionary value wherever the text mentions it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_rules_and_dictionaries_tokenize_what_no_pattern_can_see() {
+    use evident_core::pii::{DeclaredIdentifiers, Detectors, FieldRule, FieldTarget};
+    let detectors = Detectors {
+        field_rules: vec![
+            FieldRule {
+                target: FieldTarget::Pointer("/input/customer/name".into()),
+                kind: "NAME".into(),
+            },
+            FieldRule {
+                target: FieldTarget::Key("date_of_birth".into()),
+                kind: "DOB".into(),
+            },
+        ],
+        dictionary: DeclaredIdentifiers::new([("NAME", "Amara Okafor")]).map(std::sync::Arc::new),
+        ..Detectors::default()
+    };
+    let t = TestApp::with_settings(evident_server::state::Settings {
+        checkpoint_interval: common::MANUAL_CHECKPOINTS,
+        detectors,
+        ..evident_server::state::Settings::default()
+    })
+    .await;
+    t.ingest_ok(&json!({
+        "event_id": "f1", "trace_id": "trace-f1", "timestamp": "2026-11-23T10:00:00Z",
+        "actor": {"type": "agent", "id": "support-bot"}, "event_type": "tool_call",
+        "context": {"subject": "cust-17"},
+        "input": {"customer": {"name": "Liu Yang", "address": "221B Baker Street, London"},
+                  "people": [{"date_of_birth": "1990-04-12"}, {"date_of_birth": 19900412}]},
+        "output": {"text": "Escalated: Okafor, Amara called about Liu Yang's order."},
+    }))
+    .await;
+    let record = t.get_event("f1").await.ok_json();
+    let text = record.to_string();
+    for clear in ["Liu Yang\"", "1990-04-12", "19900412", "Amara", "Okafor"] {
+        assert!(!text.contains(clear), "{clear} in clear: {text}");
+    }
+    let input = &record["record"]["input"];
+    assert!(
+        input["customer"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("<NAME_"),
+        "{input}"
+    );
+    assert!(input["people"][0]["date_of_birth"]
+        .as_str()
+        .unwrap()
+        .starts_with("<DOB_"));
+    assert!(input["people"][1]["date_of_birth"]
+        .as_str()
+        .unwrap()
+        .starts_with("<DOB_"));
+    // A field rule tokenizes its field, not every mention: the text still names
+    // "Liu Yang" in prose (declare it, or add it to a dictionary, to cover that).
+    assert!(record["record"]["output"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Liu Yang"));
+    let tokens = tokens_in(&text);
+    let answer = post(
+        &t,
+        "/api/v1/vault/reveal",
+        &t.privacy,
+        &json!({"tokens": tokens, "reason": "DSAR"}),
+    )
+    .await
+    .ok_json();
+    let values: Vec<&str> = answer["values"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_str)
+        .collect();
+    for clear in ["Liu Yang", "1990-04-12", "19900412", "Amara Okafor"] {
+        assert!(values.contains(&clear), "{clear} not revealed: {values:?}");
+    }
+}

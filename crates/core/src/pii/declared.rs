@@ -16,21 +16,29 @@ use crate::token::TokenKey;
 /// The longest key of `subject_identifiers`: it becomes a token's type.
 pub const MAX_IDENTIFIER_KEY: usize = 64;
 
-/// A declared value, its kind and its token.
+/// A declared value and its kind.
 #[derive(Debug, Clone)]
 struct Declared {
     kind: String,
     value: String,
-    token: String,
 }
 
-/// The declared identifiers of one event, ready to match.
-#[derive(Debug, Clone)]
+/// Values to find in text, ready to match: the declared identifiers of one event, or
+/// a configured dictionary. `Debug` shows how many, never the values.
+#[derive(Clone)]
 pub struct DeclaredIdentifiers {
     declared: Vec<Declared>,
     matcher: AhoCorasick,
     /// For each pattern of `matcher`, the index of its value in `declared`.
     owner: Vec<usize>,
+}
+
+impl std::fmt::Debug for DeclaredIdentifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeclaredIdentifiers")
+            .field("values", &self.declared.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The token type of a declaration's key: `customer_id` → `CUSTOMER_ID`.
@@ -49,10 +57,7 @@ pub fn identifier_kind(key: &str) -> String {
 impl DeclaredIdentifiers {
     /// The matcher for `(key, value)` pairs as declared; `None` when there is nothing
     /// to match.
-    pub fn new<'a>(
-        token_key: &TokenKey,
-        identifiers: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Option<Self> {
+    pub fn new<'a>(identifiers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
         let mut declared = Vec::new();
         let mut patterns = Vec::new();
         let mut owner = Vec::new();
@@ -70,11 +75,7 @@ impl DeclaredIdentifiers {
                     owner.push(index);
                 }
             }
-            declared.push(Declared {
-                token: pii_token(token_key, &kind, &value),
-                kind,
-                value,
-            });
+            declared.push(Declared { kind, value });
         }
         if patterns.is_empty() {
             return None;
@@ -92,27 +93,27 @@ impl DeclaredIdentifiers {
 
     /// One finding per declared value, for the vault: a value is kept there even when
     /// this event's text does not mention it, so later reveals and erasure cover it.
-    pub fn findings(&self) -> impl Iterator<Item = Finding> + '_ {
+    pub fn findings<'k>(&'k self, key: &'k TokenKey) -> impl Iterator<Item = Finding> + 'k {
         self.declared.iter().map(|d| Finding {
-            token: d.token.clone(),
+            token: pii_token(key, &d.kind, &d.value),
             kind: d.kind.clone(),
             value: d.value.clone(),
         })
     }
 
     /// The token of the declared value of `key`, if declared.
-    pub fn token_of(&self, key: &str, value: &str) -> Option<&str> {
+    pub fn token_of(&self, token_key: &TokenKey, key: &str, value: &str) -> Option<String> {
         let kind = identifier_kind(key);
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         self.declared
             .iter()
             .find(|d| d.kind == kind && d.value == value)
-            .map(|d| d.token.as_str())
+            .map(|d| pii_token(token_key, &d.kind, &d.value))
     }
 
     /// Replaces every occurrence of a declared value in `text` by its token; `None`
     /// when there is none. Findings go to `found`.
-    pub fn tokenize(&self, text: &str, found: &mut Vec<Finding>) -> Option<String> {
+    pub fn tokenize(&self, key: &TokenKey, text: &str, found: &mut Vec<Finding>) -> Option<String> {
         let (normal, spans) = normalize(text);
         // Every match, overlapping ones too: the first one found may be glued to a
         // word ("at Robinson" holds "t robinson", the "T Robinson" variant) and
@@ -137,10 +138,11 @@ impl DeclaredIdentifiers {
                 continue;
             }
             let declared = &self.declared[self.owner[pattern]];
+            let token = pii_token(key, &declared.kind, &declared.value);
             out.push_str(&text[at..start]);
-            out.push_str(&declared.token);
+            out.push_str(&token);
             found.push(Finding {
-                token: declared.token.clone(),
+                token,
                 kind: declared.kind.clone(),
                 value: declared.value.clone(),
             });
@@ -223,15 +225,18 @@ fn stands_alone(text: &str, start: usize, end: usize) -> bool {
 mod tests {
     use super::*;
 
+    fn key() -> TokenKey {
+        TokenKey::from_bytes([4; 32])
+    }
+
     fn declared() -> DeclaredIdentifiers {
-        let key = TokenKey::from_bytes([4; 32]);
-        DeclaredIdentifiers::new(&key, [("name", "Wei  Novak"), ("customer_id", "C-1042")]).unwrap()
+        DeclaredIdentifiers::new([("name", "Wei  Novak"), ("customer_id", "C-1042")]).unwrap()
     }
 
     #[test]
     fn names_in_their_usual_variants_get_one_token() {
         let d = declared();
-        let token = d.token_of("name", "Wei Novak").unwrap().to_owned();
+        let token = d.token_of(&key(), "name", "Wei Novak").unwrap();
         for text in [
             "Customer Wei Novak called.",
             "NOVAK, WEI (gold)",
@@ -242,7 +247,7 @@ mod tests {
         ] {
             let mut found = Vec::new();
             let out = d
-                .tokenize(text, &mut found)
+                .tokenize(&key(), text, &mut found)
                 .unwrap_or_else(|| text.to_owned());
             assert!(out.contains(&token), "{text:?} → {out:?}");
             assert!(!out.to_lowercase().contains("novak"), "{out}");
@@ -256,10 +261,10 @@ mod tests {
         let d = declared();
         for text in ["Wei Novakowski", "Weilin Novak?", "C-10423", "Anna Novak"] {
             let mut found = Vec::new();
-            assert!(d.tokenize(text, &mut found).is_none(), "{text}");
+            assert!(d.tokenize(&key(), text, &mut found).is_none(), "{text}");
         }
         let mut found = Vec::new();
-        let out = d.tokenize("account c-1042.", &mut found).unwrap();
+        let out = d.tokenize(&key(), "account c-1042.", &mut found).unwrap();
         assert!(
             out.starts_with("account <CUSTOMER_ID_") && out.ends_with(">."),
             "{out}"

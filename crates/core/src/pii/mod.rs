@@ -77,6 +77,31 @@ pub struct Detectors {
     /// Regions whose nationally written phone numbers are found (international ones
     /// are found in every region).
     pub phone_regions: Vec<PhoneRegion>,
+    /// Fields whose values are always tokenized whole, as a kind.
+    pub field_rules: Vec<FieldRule>,
+    /// Configured values (e.g. an export of customer names) matched in all text. The
+    /// list itself lives in the deployment's configuration, outside the store and so
+    /// outside crypto-shredding.
+    pub dictionary: Option<std::sync::Arc<DeclaredIdentifiers>>,
+}
+
+/// Where a field rule applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldTarget {
+    /// An RFC 6901 JSON pointer into the event's `input`, `output` or `attributes`
+    /// (`/input/customer/name`).
+    Pointer(String),
+    /// Every member of this name in `input`, `output` and `attributes`, at any depth.
+    Key(String),
+}
+
+/// A configured field whose value is always tokenized as `kind`, whatever it looks
+/// like (the server-side masking of a field an application knows is personal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRule {
+    pub target: FieldTarget,
+    /// The token type, e.g. `NAME` or `DOB`.
+    pub kind: String,
 }
 
 /// The regions whose national phone formats are found unless configured otherwise:
@@ -88,6 +113,8 @@ impl Default for Detectors {
     fn default() -> Self {
         Self {
             custom: Vec::new(),
+            field_rules: Vec::new(),
+            dictionary: None,
             phone_regions: DEFAULT_PHONE_REGIONS
                 .iter()
                 .map(|code| {
@@ -136,6 +163,22 @@ impl Detectors {
     /// Replaces every piece of personal data in `text` by its token; returns the new
     /// text (or `None` if nothing was found) and appends what was found to `found`.
     pub fn tokenize(&self, key: &TokenKey, text: &str, found: &mut Vec<Finding>) -> Option<String> {
+        let after_dictionary = self
+            .dictionary
+            .as_ref()
+            .and_then(|d| d.tokenize(key, text, found));
+        let current = after_dictionary.as_deref().unwrap_or(text);
+        self.tokenize_patterns(key, current, found)
+            .or(after_dictionary)
+    }
+
+    /// The built-in and configured patterns over `text`.
+    fn tokenize_patterns(
+        &self,
+        key: &TokenKey,
+        text: &str,
+        found: &mut Vec<Finding>,
+    ) -> Option<String> {
         // The shortest value any built-in detector finds is the IPv6 address "::1".
         if text.len() < 3 {
             return None;
