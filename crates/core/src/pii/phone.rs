@@ -3,11 +3,12 @@
 //!
 //! A number written internationally (`+CC` or `00CC`) is a phone number in every
 //! region when its country code exists and its length is possible there. A number
-//! written nationally (no country code) means something only in a region: it counts
-//! when it is valid in one of the configured default regions and either is written
-//! like a phone number (groups, an area code in parentheses) or follows a word such
-//! as "phone" or "Tel." — a bare run of digits is otherwise an order number, a
-//! timestamp or an id far more often than a phone number.
+//! written nationally (no country code) means something only in a region: written
+//! like a phone number (groups, an area code in parentheses) it counts when its length
+//! is possible in one of the configured default regions; a bare run of digits counts
+//! when a word such as "phone" or "Tel." announces it, or when it is valid in a
+//! configured region (its ranges in use) and nothing marks it as an order number, an
+//! id or a Unix time — bare digits are those far more often than phone numbers.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -190,8 +191,9 @@ fn cue_before(text: &str, start: usize, cues: &[&str]) -> bool {
     })
 }
 
-/// `span` is a phone number: international and possible, or national and valid in a
-/// configured region.
+/// `span` is a phone number: international and possible in its country; national,
+/// written like a phone number and possible in a configured region; or a bare run of
+/// digits that a cue announces or that is valid in a configured region.
 fn is_phone(
     span: &str,
     regions: &[PhoneRegion],
