@@ -9,6 +9,7 @@
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
 
+pub mod artifacts;
 pub mod conformance;
 pub mod copy;
 pub mod effect;
@@ -25,6 +26,7 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 
@@ -268,7 +270,7 @@ pub struct SearchQuery {
 ///   the size, so two writers (two processes on one database) cannot fork the log.
 /// - Checkpoints never shrink: `put_checkpoint` refuses a size below the latest.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ArtifactStore + Send + Sync + 'static {
     /// Appends requests, sharing one durable commit (group commit). See the contract.
     ///
     /// # Errors

@@ -13,6 +13,7 @@
 //!   in `effects.rs`.
 
 mod append;
+mod artifacts;
 mod effects;
 mod integrity;
 pub mod schema;
