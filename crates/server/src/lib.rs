@@ -2,7 +2,7 @@
 //!
 //! - Services: [`ingest`] (validation → sequencer), [`record`] (server events with
 //!   the state changes they record), [`privacy`] (reveal, erasure), [`proofs`], [`reading`],
-//!   [`verifier`], [`uploads`], [`auth`] (API keys and roles), [`datadir`] (secrets
+//!   [`verifier`], [`uploads`], [`artifacts`] (the registry), [`clock`] ("now"), [`auth`] (API keys and roles), [`datadir`] (secrets
 //!   and the log's identity).
 //! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
 //! - HTTP: [`routes::router`], one router per resource area; [`serve`] binds it.
@@ -11,7 +11,9 @@
 
 pub mod answer;
 pub mod auth;
+pub mod artifacts;
 pub mod checkpointer;
+pub mod clock;
 pub mod configuration;
 pub mod datadir;
 pub mod error;

@@ -33,7 +33,7 @@ pub async fn upload(
     bytes: Vec<u8>,
     media_type: &str,
 ) -> ApiResult<BlobRef> {
-    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let (received_at, received_micros) = app.now();
     let submission = evident_core::record::Submission {
         token_key: &app.token_key,
         detectors: &app.settings.detectors,

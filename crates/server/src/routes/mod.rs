@@ -1,6 +1,7 @@
 //! HTTP routers, one per resource area; handlers are thin: extract, call one service,
 //! map the result.
 
+pub mod artifacts;
 pub mod blobs;
 pub mod events;
 pub mod health;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(log::router())
         .merge(trail::router())
         .merge(privacy::router())
+        .merge(artifacts::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
