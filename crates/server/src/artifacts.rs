@@ -405,3 +405,131 @@ pub fn artifact_json(artifact: &PublishedArtifact) -> Value {
         "seq": artifact.seq,
     })
 }
+
+/// The artifact kind each `snapshot` member names (CONTRACT section 1, `snapshot`:
+/// "a value `name@version` names an artifact of the registry"). `tool_versions` is
+/// an object of such values, one per tool.
+const SNAPSHOT_KINDS: &[(&str, &str)] = &[
+    ("prompt_version", "prompt"),
+    ("tool_versions", "tool_schema"),
+    ("model", "model"),
+    ("retrieval_index_version", "retrieval_index"),
+    ("workflow_version", "workflow"),
+];
+
+/// One `name@version` a record's `snapshot` names: its JSON pointer in the record and
+/// what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRef {
+    pub pointer: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub version: String,
+}
+
+fn escape_pointer(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// The `name@version` values of `record`'s `snapshot`; values without `@` (a model
+/// named only by its provider's id) name no registry entry and are left out.
+pub fn snapshot_refs(record: &Map<String, Value>) -> Vec<SnapshotRef> {
+    let Some(Value::Object(snapshot)) = record.get("snapshot") else {
+        return Vec::new();
+    };
+    let mut refs = Vec::new();
+    let mut add = |pointer: String, kind: &'static str, value: &Value| {
+        if let Some((name, version)) = value.as_str().and_then(|v| v.split_once('@')) {
+            refs.push(SnapshotRef {
+                pointer,
+                kind,
+                name: name.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+    };
+    for (member, kind) in SNAPSHOT_KINDS {
+        match snapshot.get(*member) {
+            Some(Value::Object(tools)) => {
+                for (tool, value) in tools {
+                    let pointer = format!("/snapshot/{member}/{}", escape_pointer(tool));
+                    add(pointer, kind, value);
+                }
+            }
+            Some(value) => add(format!("/snapshot/{member}"), kind, value),
+            None => {}
+        }
+    }
+    refs
+}
+
+/// The registry entries the `snapshot`s of `records` name, one object per record
+/// (pointer → `{kind, name, version, content_hash, seq, event_id}`, or `unknown: true`
+/// when it names nothing published). One registry read per distinct reference.
+///
+/// # Errors
+/// Store errors.
+pub async fn snapshot_links(
+    app: &App,
+    records: &[Map<String, Value>],
+) -> Result<Vec<Map<String, Value>>, StoreError> {
+    let refs: Vec<Vec<SnapshotRef>> = records.iter().map(snapshot_refs).collect();
+    let mut known: std::collections::HashMap<(&str, &str, &str), Value> =
+        std::collections::HashMap::new();
+    for r in refs.iter().flatten() {
+        let key = (r.kind, r.name.as_str(), r.version.as_str());
+        if known.contains_key(&key) {
+            continue;
+        }
+        let valid = check_id(Field::Name, &r.name).is_ok()
+            && check_id(Field::Version, &r.version).is_ok();
+        let found = if valid {
+            let selector = ArtifactSelector::Version(r.version.clone());
+            app.store.artifact(r.kind, &r.name, &selector, None).await?
+        } else {
+            None
+        };
+        let link = match found {
+            Some(found) => json!({
+                "kind": r.kind, "name": r.name, "version": r.version,
+                "content_hash": found.artifact.content_hash,
+                "seq": found.seq, "event_id": found.artifact.event_id,
+            }),
+            None => json!({"kind": r.kind, "name": r.name, "version": r.version, "unknown": true}),
+        };
+        known.insert(key, link);
+    }
+    Ok(refs
+        .iter()
+        .map(|refs| {
+            refs.iter()
+                .map(|r| {
+                    let key = (r.kind, r.name.as_str(), r.version.as_str());
+                    (r.pointer.clone(), known[&key].clone())
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// [`snapshot_links`] of records as the read API holds them (JSON text); records
+/// without a `snapshot` are not parsed.
+///
+/// # Errors
+/// Store errors; a record that is not a JSON object (never, for stored records).
+pub async fn snapshot_links_of(
+    app: &App,
+    records: &[crate::reading::Record],
+) -> Result<Vec<Map<String, Value>>, StoreError> {
+    let maps: Vec<Map<String, Value>> = records
+        .iter()
+        .map(|r| {
+            if r.json.contains("\"snapshot\"") {
+                serde_json::from_str(&r.json).map_err(|e| StoreError::Internal(e.to_string()))
+            } else {
+                Ok(Map::new())
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    snapshot_links(app, &maps).await
+}

@@ -342,3 +342,52 @@ async fn a_publish_that_fails_to_commit_stores_nothing() {
     assert_eq!(published["created"], true);
     assert_eq!(published["seq"], size);
 }
+
+/// An event's `snapshot` values `name@version` link to the registry in the read API,
+/// for one event and for a trace; a value naming nothing published says so.
+#[tokio::test]
+async fn snapshot_values_link_to_the_registry_in_event_and_trace_answers() {
+    let (t, _clock) = app_with_clock().await;
+    let published = post(&t, "/api/v1/artifacts", &t.admin, &prompt("1", "one"))
+        .await
+        .ok_json();
+    let event = |id: &str| {
+        json!({
+            "event_id": id, "trace_id": "trace-snap", "timestamp": "2026-11-23T10:00:00Z",
+            "actor": {"type": "agent", "id": "refund-agent"}, "event_type": "model_call",
+            "snapshot": {
+                "prompt_version": "refund-triage@1",
+                "tool_versions": {"payments/refund": "refund-api@2"},
+                "model": "gpt-4o",
+            },
+        })
+    };
+    t.ingest_ok(&json!([event("snap-1"), event("snap-2")])).await;
+    let answer = t.get_event("snap-1").await.ok_json();
+    assert_eq!(
+        answer["artifacts"],
+        json!({
+            "/snapshot/prompt_version": {
+                "kind": "prompt", "name": "refund-triage", "version": "1",
+                "content_hash": published["content_hash"], "seq": published["seq"],
+                "event_id": published["event_id"],
+            },
+            "/snapshot/tool_versions/payments~1refund": {
+                "kind": "tool_schema", "name": "refund-api", "version": "2", "unknown": true,
+            },
+        })
+    );
+    let trace = t
+        .get("/api/v1/traces/trace-snap", Some(&t.auditor))
+        .await
+        .ok_json();
+    for id in ["snap-1", "snap-2"] {
+        assert_eq!(trace["artifacts"][id], answer["artifacts"], "{id}");
+    }
+    // An event without a snapshot gets no links.
+    let plain = post(&t, "/api/v1/artifacts", &t.admin, &prompt("2", "two"))
+        .await
+        .ok_json();
+    let publish_event = t.get_event(plain["event_id"].as_str().unwrap()).await.ok_json();
+    assert!(publish_event.get("artifacts").is_none(), "{publish_event}");
+}
