@@ -13,7 +13,10 @@ fn ok_json(out: &std::process::Output) -> Value {
 
 /// Runs `evident ARGS` with no local store (for `--server`).
 fn run_remote(args: &[&str]) -> std::process::Output {
-    util::evident().args(args).output().expect("running evident")
+    util::evident()
+        .args(args)
+        .output()
+        .expect("running evident")
 }
 
 #[test]
@@ -27,8 +30,15 @@ fn publish_and_get_locally_then_through_a_server() {
     std::fs::write(&v2, r#"{"template": "Refund {amount} now?"}"#).unwrap();
     let publish = |file: &std::path::Path, version: &str| {
         let args = [
-            "artifacts", "publish", "--kind", "prompt", "--name", "triage", "--version",
-            version, file.to_str().unwrap(),
+            "artifacts",
+            "publish",
+            "--kind",
+            "prompt",
+            "--name",
+            "triage",
+            "--version",
+            version,
+            file.to_str().unwrap(),
         ];
         run(&data, &args)
     };
@@ -49,7 +59,13 @@ fn publish_and_get_locally_then_through_a_server() {
     assert_eq!(missing.status.code(), Some(2));
     let too_early = run(
         &data,
-        &["artifacts", "get", "prompt/triage", "--at", "2000-01-01T00:00:00Z"],
+        &[
+            "artifacts",
+            "get",
+            "prompt/triage",
+            "--at",
+            "2000-01-01T00:00:00Z",
+        ],
     );
     assert_eq!(too_early.status.code(), Some(2), "{}", stdout(&too_early));
     let published_at = first["published_at"].as_str().unwrap().to_owned();
@@ -58,11 +74,23 @@ fn publish_and_get_locally_then_through_a_server() {
     let server = Server::start(&data, &["--otlp-grpc-listen", "off"]);
     let out = run(
         &data,
-        &["keys", "create", "--role", "admin", "--name", "registry-admin"],
+        &[
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "registry-admin",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let admin = stdout(&out).trim().to_owned();
-    let remote = ["--server", server.base.as_str(), "--api-key", admin.as_str()];
+    let remote = [
+        "--server",
+        server.base.as_str(),
+        "--api-key",
+        admin.as_str(),
+    ];
     let second = ok_json(&run_remote(&[
         "artifacts",
         "publish",

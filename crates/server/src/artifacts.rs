@@ -122,7 +122,10 @@ pub fn check_kind(kind: &str) -> Result<(), ArtifactError> {
     if KINDS.contains(&kind) {
         Ok(())
     } else {
-        Err(invalid(Field::Kind, format!("must be one of {}", KINDS.join(", "))))
+        Err(invalid(
+            Field::Kind,
+            format!("must be one of {}", KINDS.join(", ")),
+        ))
     }
 }
 
@@ -234,9 +237,11 @@ pub async fn publish(
             ..
         }) => existing_same(app, &request, &content_hash)
             .await?
-            .ok_or_else(|| ArtifactError::Store(StoreError::Internal(
-                "a version refused as published is not stored".into(),
-            ))),
+            .ok_or_else(|| {
+                ArtifactError::Store(StoreError::Internal(
+                    "a version refused as published is not stored".into(),
+                ))
+            }),
         Err(e) => Err(ArtifactError::Record(e)),
     }
 }
@@ -481,8 +486,8 @@ pub async fn snapshot_links(
         if known.contains_key(&key) {
             continue;
         }
-        let valid = check_id(Field::Name, &r.name).is_ok()
-            && check_id(Field::Version, &r.version).is_ok();
+        let valid =
+            check_id(Field::Name, &r.name).is_ok() && check_id(Field::Version, &r.version).is_ok();
         let found = if valid {
             let selector = ArtifactSelector::Version(r.version.clone());
             app.store.artifact(r.kind, &r.name, &selector, None).await?

@@ -10,8 +10,8 @@
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
 pub mod answer;
-pub mod auth;
 pub mod artifacts;
+pub mod auth;
 pub mod checkpointer;
 pub mod clock;
 pub mod configuration;

@@ -76,7 +76,9 @@ fn content_hash(value: &Value) -> String {
 async fn publish_is_immutable_and_names_its_log_entry() {
     let (t, _clock) = app_with_clock().await;
     let body = prompt("1", "Refund {amount}?");
-    let first = post(&t, "/api/v1/artifacts", &t.admin, &body).await.ok_json();
+    let first = post(&t, "/api/v1/artifacts", &t.admin, &body)
+        .await
+        .ok_json();
     assert_eq!(first["created"], true);
     assert_eq!(first["content"], body["content"]);
     assert_eq!(first["metadata"], json!({"author": "ops"}));
@@ -97,7 +99,9 @@ async fn publish_is_immutable_and_names_its_log_entry() {
     let size = t.tree_size().await;
 
     // The same content again: 200 with the stored record, nothing recorded.
-    let again = post(&t, "/api/v1/artifacts", &t.admin, &body).await.ok_json();
+    let again = post(&t, "/api/v1/artifacts", &t.admin, &body)
+        .await
+        .ok_json();
     assert_eq!(again["created"], false);
     assert_eq!(again["seq"], first["seq"]);
     assert_eq!(again["event_id"], first["event_id"]);
@@ -105,7 +109,10 @@ async fn publish_is_immutable_and_names_its_log_entry() {
     let other = post(&t, "/api/v1/artifacts", &t.admin, &prompt("1", "Changed"))
         .await
         .problem(StatusCode::CONFLICT);
-    assert!(other["detail"].as_str().unwrap().contains("immutable"), "{other}");
+    assert!(
+        other["detail"].as_str().unwrap().contains("immutable"),
+        "{other}"
+    );
     assert_eq!(t.tree_size().await, size);
     let read = t
         .get("/api/v1/artifacts/prompt/refund-triage@1", Some(&t.auditor))
@@ -162,7 +169,10 @@ async fn latest_labels_and_time_travel_follow_the_events_received_at() {
 
     // Now.
     assert_eq!(get(base.into()).await.ok_json()["version"], "2");
-    assert_eq!(get(format!("{base}?label=production")).await.ok_json()["version"], "2");
+    assert_eq!(
+        get(format!("{base}?label=production")).await.ok_json()["version"],
+        "2"
+    );
     assert_eq!(get(format!("{base}@1")).await.ok_json()["seq"], v1["seq"]);
     // Then: latest at a time, and under the label at a time.
     let at = |time: &str, label: Option<&str>| {
@@ -181,14 +191,19 @@ async fn latest_labels_and_time_travel_follow_the_events_received_at() {
         "published at 10:20 is latest at 10:20"
     );
     assert_eq!(
-        get(at("2026-11-23T10:25:00Z", Some("production"))).await.ok_json()["version"],
+        get(at("2026-11-23T10:25:00Z", Some("production")))
+            .await
+            .ok_json()["version"],
         "1"
     );
     // 11:05+01:00 is 10:05Z: v1 existed, the label named nothing yet.
     let none = get(at("2026-11-23T11:05:00%2B01:00", Some("production")))
         .await
         .problem(StatusCode::NOT_FOUND);
-    assert!(none["detail"].as_str().unwrap().contains("production"), "{none}");
+    assert!(
+        none["detail"].as_str().unwrap().contains("production"),
+        "{none}"
+    );
     assert_eq!(
         get(at("2026-11-23T11:05:00%2B01:00", None)).await.ok_json()["version"],
         "1"
@@ -235,21 +250,48 @@ async fn unknown_things_are_404_and_bad_fields_400_naming_the_field() {
     )
     .await
     .problem(StatusCode::NOT_FOUND);
-    assert!(unknown_version["detail"].as_str().unwrap().contains("version"));
+    assert!(unknown_version["detail"]
+        .as_str()
+        .unwrap()
+        .contains("version"));
 
     let mut bad = Vec::new();
     for (field, body) in [
-        ("/kind", json!({"kind": "spell", "name": "n", "version": "1", "content": {}})),
+        (
+            "/kind",
+            json!({"kind": "spell", "name": "n", "version": "1", "content": {}}),
+        ),
         ("/kind", json!({"name": "n", "version": "1", "content": {}})),
-        ("/name", json!({"kind": "prompt", "name": "a/b", "version": "1", "content": {}})),
-        ("/name", json!({"kind": "prompt", "name": 5, "version": "1", "content": {}})),
-        ("/version", json!({"kind": "prompt", "name": "n", "version": "1@2", "content": {}})),
-        ("/version", json!({"kind": "prompt", "name": "n", "version": "", "content": {}})),
-        ("/content", json!({"kind": "prompt", "name": "n", "version": "1"})),
-        ("/content", json!({"kind": "prompt", "name": "n", "version": "1",
-                             "content": "x".repeat(1024 * 1024 + 1)})),
-        ("/metadata", json!({"kind": "prompt", "name": "n", "version": "1", "content": {},
-                              "metadata": [1]})),
+        (
+            "/name",
+            json!({"kind": "prompt", "name": "a/b", "version": "1", "content": {}}),
+        ),
+        (
+            "/name",
+            json!({"kind": "prompt", "name": 5, "version": "1", "content": {}}),
+        ),
+        (
+            "/version",
+            json!({"kind": "prompt", "name": "n", "version": "1@2", "content": {}}),
+        ),
+        (
+            "/version",
+            json!({"kind": "prompt", "name": "n", "version": "", "content": {}}),
+        ),
+        (
+            "/content",
+            json!({"kind": "prompt", "name": "n", "version": "1"}),
+        ),
+        (
+            "/content",
+            json!({"kind": "prompt", "name": "n", "version": "1",
+                             "content": "x".repeat(1024 * 1024 + 1)}),
+        ),
+        (
+            "/metadata",
+            json!({"kind": "prompt", "name": "n", "version": "1", "content": {},
+                              "metadata": [1]}),
+        ),
     ] {
         let problem = post(&t, "/api/v1/artifacts", &t.admin, &body)
             .await
@@ -266,22 +308,37 @@ async fn unknown_things_are_404_and_bad_fields_400_naming_the_field() {
         let problem = post(&t, &format!("{base}/labels"), &t.admin, &body)
             .await
             .problem(StatusCode::BAD_REQUEST);
-        assert!(problem["detail"].as_str().unwrap().contains(field), "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(field),
+            "{problem}"
+        );
     }
     let problem = t
         .get(&format!("{base}?at=yesterday"), Some(&t.auditor))
         .await
         .problem(StatusCode::BAD_REQUEST);
-    assert!(problem["detail"].as_str().unwrap().contains("at"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at"),
+        "{problem}"
+    );
     let problem = t
         .get("/api/v1/artifacts/spell/n", Some(&t.auditor))
         .await
         .problem(StatusCode::BAD_REQUEST);
-    assert!(problem["detail"].as_str().unwrap().contains("kind"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("kind"),
+        "{problem}"
+    );
     // Not JSON, not an object: 400.
-    t.send(Method::POST, "/api/v1/artifacts", Some(&t.admin), Some("application/json"), "{")
-        .await
-        .problem(StatusCode::BAD_REQUEST);
+    t.send(
+        Method::POST,
+        "/api/v1/artifacts",
+        Some(&t.admin),
+        Some("application/json"),
+        "{",
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST);
     post(&t, "/api/v1/artifacts", &t.admin, &json!([1]))
         .await
         .problem(StatusCode::BAD_REQUEST);
@@ -295,15 +352,23 @@ async fn only_admins_publish_and_move_readers_read() {
     post(&t, "/api/v1/artifacts", "not-a-key", &body)
         .await
         .problem(StatusCode::UNAUTHORIZED);
-    t.send(Method::POST, "/api/v1/artifacts", None, Some("application/json"), body.to_string())
-        .await
-        .problem(StatusCode::UNAUTHORIZED);
+    t.send(
+        Method::POST,
+        "/api/v1/artifacts",
+        None,
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+    .problem(StatusCode::UNAUTHORIZED);
     for key in [&t.ingest, &t.auditor, &t.approver, &t.privacy] {
         post(&t, "/api/v1/artifacts", key, &body)
             .await
             .problem(StatusCode::FORBIDDEN);
     }
-    post(&t, "/api/v1/artifacts", &t.admin, &body).await.ok_json();
+    post(&t, "/api/v1/artifacts", &t.admin, &body)
+        .await
+        .ok_json();
     let labels = "/api/v1/artifacts/prompt/refund-triage/labels";
     let label = json!({"label": "production", "version": "1"});
     post(&t, labels, &t.auditor, &label)
@@ -325,7 +390,11 @@ async fn only_admins_publish_and_move_readers_read() {
 async fn a_publish_that_fails_to_commit_stores_nothing() {
     let t = TestApp::with_store_wrapper(|store| {
         // The first append through the wrapper is the publish.
-        Arc::new(FaultyStore::shared(store, FailMode::BetweenEffectAndAppend, 1))
+        Arc::new(FaultyStore::shared(
+            store,
+            FailMode::BetweenEffectAndAppend,
+            1,
+        ))
     })
     .await;
     let size = t.tree_size().await;
@@ -362,7 +431,8 @@ async fn snapshot_values_link_to_the_registry_in_event_and_trace_answers() {
             },
         })
     };
-    t.ingest_ok(&json!([event("snap-1"), event("snap-2")])).await;
+    t.ingest_ok(&json!([event("snap-1"), event("snap-2")]))
+        .await;
     let answer = t.get_event("snap-1").await.ok_json();
     assert_eq!(
         answer["artifacts"],
@@ -388,6 +458,9 @@ async fn snapshot_values_link_to_the_registry_in_event_and_trace_answers() {
     let plain = post(&t, "/api/v1/artifacts", &t.admin, &prompt("2", "two"))
         .await
         .ok_json();
-    let publish_event = t.get_event(plain["event_id"].as_str().unwrap()).await.ok_json();
+    let publish_event = t
+        .get_event(plain["event_id"].as_str().unwrap())
+        .await
+        .ok_json();
     assert!(publish_event.get("artifacts").is_none(), "{publish_event}");
 }

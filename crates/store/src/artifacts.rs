@@ -85,6 +85,10 @@ pub trait ArtifactStore: Send + Sync {
     ) -> StoreResult<Option<PublishedArtifact>>;
 
     /// The version `label` names now, if it was ever moved.
-    async fn label_version(&self, kind: &str, name: &str, label: &str)
-        -> StoreResult<Option<String>>;
+    async fn label_version(
+        &self,
+        kind: &str,
+        name: &str,
+        label: &str,
+    ) -> StoreResult<Option<String>>;
 }

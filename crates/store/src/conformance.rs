@@ -1197,7 +1197,11 @@ pub async fn artifact_versions_and_label_moves_commit_with_their_events(store: A
     let production = |at| get(ArtifactSelector::Label("production".into()), at);
 
     // Applied: v1 at 100 (seq 0), v2 at 200 (seq 1), production → v1 at 150 (seq 2).
-    for request in [publish("1", 100), publish("2", 200), label(None, "1", "mv-1", 150)] {
+    for request in [
+        publish("1", 100),
+        publish("2", 200),
+        label(None, "1", "mv-1", 150),
+    ] {
         let out = store.append(vec![request]).await.unwrap();
         assert!(matches!(out[0], AppendOutcome::Appended(_)), "{out:?}");
     }
@@ -1257,7 +1261,10 @@ pub async fn artifact_versions_and_label_moves_commit_with_their_events(store: A
     let mut doomed = label(Some("1"), "2", "mv-fault", 400);
     doomed.effects.push(Effect::InjectedFault);
     let failed = store.append(vec![doomed]).await;
-    assert!(matches!(failed, Err(StoreError::Unavailable(_))), "{failed:?}");
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
     assert_eq!(production(None).await, Some(("1".into(), Some(0))));
     assert!(store.entry_by_event_id("mv-fault").await.unwrap().is_none());
 

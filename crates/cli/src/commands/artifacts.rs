@@ -105,11 +105,7 @@ async fn get(cli: &Cli, args: &GetArgs) -> anyhow::Result<Value> {
         if let Some(label) = &args.label {
             query.push(("label", label.as_str()));
         }
-        let path = format!(
-            "/api/v1/artifacts/{}/{}",
-            urlencode(kind),
-            urlencode(rest)
-        );
+        let path = format!("/api/v1/artifacts/{}/{}", urlencode(kind), urlencode(rest));
         let response = remote.get(&path).query(&query).send().await?;
         return Ok(success(response).await?.json().await?);
     }

@@ -9,7 +9,8 @@
 use tokio_postgres::Client;
 
 /// Migrations in order; the `schema_version` row of `evident_schema` counts them.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta(
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -159,10 +160,10 @@ END $$;
 CREATE TRIGGER tree_head_only_grows BEFORE UPDATE ON tree_head
   FOR EACH ROW EXECUTE FUNCTION evident_head_grows();
 ",
-// 2: the artifact registry (`artifacts.rs`): immutable versions and the history of
-// label moves, each row written with its server event (published_at / moved_at = the
-// event's received_at, µs). Both are append-only, like the log.
-r"
+    // 2: the artifact registry (`artifacts.rs`): immutable versions and the history of
+    // label moves, each row written with its server event (published_at / moved_at = the
+    // event's received_at, µs). Both are append-only, like the log.
+    r"
 CREATE TABLE artifacts(
   id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind         TEXT   NOT NULL,
@@ -191,7 +192,8 @@ CREATE TRIGGER artifacts_append_only BEFORE UPDATE OR DELETE ON artifacts
   FOR EACH ROW EXECUTE FUNCTION evident_refuse();
 CREATE TRIGGER artifact_label_moves_append_only BEFORE UPDATE OR DELETE ON artifact_label_moves
   FOR EACH ROW EXECUTE FUNCTION evident_refuse();
-"];
+",
+];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
 /// several servers starting at once migrate once.
