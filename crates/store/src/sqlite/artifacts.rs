@@ -131,14 +131,16 @@ fn read_artifact(
     at: i64,
 ) -> rusqlite::Result<Option<PublishedArtifact>> {
     let version = match selector {
-        ArtifactSelector::Latest => return conn
-            .prepare_cached(&format!(
+        ArtifactSelector::Latest => {
+            return conn
+                .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM artifacts a LEFT JOIN entries e ON e.event_id = a.event_id
                      WHERE a.kind = ?1 AND a.name = ?2 AND a.published_at <= ?3
                      ORDER BY a.published_at DESC, a.id DESC LIMIT 1"
             ))?
-            .query_row(params![kind, name, at], published)
-            .optional(),
+                .query_row(params![kind, name, at], published)
+                .optional()
+        }
         ArtifactSelector::Version(version) => version.clone(),
         ArtifactSelector::Label(label) if at == i64::MAX => {
             let Some(version) = current_label(conn, kind, name, label)? else {
