@@ -98,7 +98,10 @@ impl App {
         if app.identity.signer.is_some() {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
         }
-        tokio::spawn(crate::uploads::sweep(app.store.clone()));
+        tokio::spawn(crate::uploads::sweep(
+            app.store.clone(),
+            app.settings.clock.clone(),
+        ));
         tokio::spawn(crate::indexer::run(app.clone()));
         app
     }
