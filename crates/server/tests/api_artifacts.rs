@@ -464,3 +464,58 @@ async fn snapshot_values_link_to_the_registry_in_event_and_trace_answers() {
         .ok_json();
     assert!(publish_event.get("artifacts").is_none(), "{publish_event}");
 }
+
+/// Label moves racing each other: each commits with the version it really moved
+/// from (a move whose origin changed under it is made again), so the `label_move`
+/// events form one unbroken chain and the label ends where the last one says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_label_moves_keep_an_exact_chain_of_from_versions() {
+    let (t, _clock) = app_with_clock().await;
+    for v in ["1", "2", "3", "4"] {
+        post(&t, "/api/v1/artifacts", &t.admin, &prompt(v, v))
+            .await
+            .ok_json();
+    }
+    let t = Arc::new(t);
+    let mut moves = Vec::new();
+    for v in ["1", "2", "3", "4", "1", "2"] {
+        let t = t.clone();
+        moves.push(tokio::spawn(async move {
+            post(
+                &t,
+                "/api/v1/artifacts/prompt/refund-triage/labels",
+                &t.admin,
+                &json!({"label": "production", "version": v}),
+            )
+            .await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for handle in moves {
+        let reply = handle.await.unwrap();
+        // Contended moves may give up (503, nothing stored); none may be wrong.
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            continue;
+        }
+        let answer = reply.ok_json();
+        if let Some(seq) = answer["seq"].as_u64() {
+            seqs.push(seq);
+        }
+    }
+    seqs.sort_unstable();
+    assert!(!seqs.is_empty());
+    let mut current = Value::Null;
+    for seq in seqs {
+        let entry = t.entry_json(seq).await;
+        assert_eq!(entry["label_move"]["from_version"], current, "seq {seq}");
+        current = entry["label_move"]["to_version"].clone();
+    }
+    let now = t
+        .get(
+            "/api/v1/artifacts/prompt/refund-triage?label=production",
+            Some(&t.auditor),
+        )
+        .await
+        .ok_json();
+    assert_eq!(now["version"], current);
+}
