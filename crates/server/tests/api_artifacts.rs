@@ -208,6 +208,13 @@ async fn latest_labels_and_time_travel_follow_the_events_received_at() {
         get(at("2026-11-23T11:05:00%2B01:00", None)).await.ok_json()["version"],
         "1"
     );
+    // An offset's `+` left unescaped in the query string means the same.
+    assert_eq!(
+        get(at("2026-11-23T11:25:00+01:00", Some("production")))
+            .await
+            .ok_json()["version"],
+        "1"
+    );
     get(at("2026-11-23T09:59:59Z", None))
         .await
         .problem(StatusCode::NOT_FOUND);

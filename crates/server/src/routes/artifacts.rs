@@ -120,8 +120,9 @@ async fn read(
     };
     let at = match params.0.get("at") {
         None => None,
+        // An unescaped `+01:00` arrives as ` 01:00` (form encoding); take it back.
         Some(text) => Some(
-            evident_core::time::parse_rfc3339(text)
+            evident_core::time::parse_rfc3339(&text.replace(' ', "+"))
                 .map(evident_core::time::unix_micros)
                 .map_err(|_| ApiError::parameter("at", "must be an RFC 3339 time with offset"))?,
         ),
