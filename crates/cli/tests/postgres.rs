@@ -368,6 +368,26 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
         )
         .unwrap();
     assert!(compressed >= 100, "{compressed}");
+    // The artifact registry goes along.
+    let prompt = dir.path().join("prompt.json");
+    std::fs::write(&prompt, r#"{"template": "hello"}"#).unwrap();
+    let out = util::run(
+        &data,
+        &[
+            "artifacts",
+            "publish",
+            "--kind",
+            "prompt",
+            "--name",
+            "triage",
+            "--version",
+            "1",
+            prompt.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let published: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let size = size + 1;
     let before = stdout(&util::run(&data, &["checkpoint"]));
     let out = evident()
         .args(["copy", "--from"])
@@ -391,6 +411,11 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     assert_eq!(before, after);
     let out = with_db(&url, &["verify"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = with_db(&url, &["artifacts", "get", "prompt/triage"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copied: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(copied["seq"], published["seq"]);
+    assert_eq!(copied["content_hash"], published["content_hash"]);
     // A second copy into the same database is refused: it is not empty any more.
     let out = evident()
         .args(["copy", "--from"])

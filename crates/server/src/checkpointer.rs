@@ -68,7 +68,7 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         size: head.size,
         root: head.root,
         note,
-        created_micros: evident_core::time::now_utc_micros().1,
+        created_micros: app.now_micros(),
     };
     store.put_checkpoint(checkpoint.clone()).await?;
     if let Some(path) = &app.settings.checkpoint_file {

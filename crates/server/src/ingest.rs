@@ -39,7 +39,7 @@ pub async fn ingest(
     } else {
         app.store.uploads(&refs).await?
     };
-    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let (received_at, received_micros) = app.now();
     let submission = Submission {
         token_key: &app.token_key,
         detectors: &app.settings.detectors,
@@ -186,7 +186,7 @@ pub async fn append_server_event(
     principal: &Principal,
     event: evident_core::record::ServerEvent,
 ) -> ApiResult<Appended> {
-    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let (received_at, received_micros) = app.now();
     let submission = Submission {
         token_key: &app.token_key,
         detectors: &app.settings.detectors,

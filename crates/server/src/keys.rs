@@ -56,7 +56,7 @@ pub async fn create(
     if !is_valid_key_name(name) {
         return Err(KeyError::InvalidName);
     }
-    let now = evident_core::time::now_utc_micros().1;
+    let now = app.now_micros();
     let event = key_change(json!({
         "action": "create", "kind": "api_key", "name": name, "role": role.as_str(),
         "agents": agents,
@@ -87,7 +87,7 @@ pub async fn create(
 /// # Errors
 /// [`KeyError::UnknownKey`]; store and sequencer errors.
 pub async fn revoke(app: &App, principal: &Principal, name: &str) -> Result<Appended, KeyError> {
-    let now = evident_core::time::now_utc_micros().1;
+    let now = app.now_micros();
     let event = key_change(json!({"action": "revoke", "kind": "api_key", "name": name}));
     let effect = Effect::RevokeApiKey {
         name: name.to_owned(),

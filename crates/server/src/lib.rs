@@ -2,7 +2,7 @@
 //!
 //! - Services: [`ingest`] (validation → sequencer), [`record`] (server events with
 //!   the state changes they record), [`privacy`] (reveal, erasure), [`proofs`], [`reading`],
-//!   [`verifier`], [`uploads`], [`auth`] (API keys and roles), [`datadir`] (secrets
+//!   [`verifier`], [`uploads`], [`artifacts`] (the registry), [`clock`] ("now"), [`auth`] (API keys and roles), [`datadir`] (secrets
 //!   and the log's identity).
 //! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
 //! - HTTP: [`routes::router`], one router per resource area; [`serve`] binds it.
@@ -10,8 +10,10 @@
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
 pub mod answer;
+pub mod artifacts;
 pub mod auth;
 pub mod checkpointer;
+pub mod clock;
 pub mod configuration;
 pub mod datadir;
 pub mod error;

@@ -201,7 +201,7 @@ pub async fn erase(
     }
     for _ in 0..ERASE_ATTEMPTS {
         let report = app.store.erasure_plan(&token).await?;
-        let now = evident_core::time::now_utc_micros().1;
+        let now = app.now_micros();
         let event = ServerEvent {
             event_type: "subject_erasure",
             trace_id: None,

@@ -26,10 +26,23 @@ pub enum RecordError {
     Submit(#[from] SubmitError),
 }
 
-/// A server event ready to append. Server events carry no payload blobs and no clear
-/// personal data (their fields are stored inline), so nothing needs sealing.
+/// A server event ready to append, received now (by the app's clock). Server events
+/// carry no payload blobs and no clear personal data (their fields are stored inline),
+/// so nothing needs sealing.
 pub fn prepare(app: &App, principal: &Principal, event: ServerEvent) -> EventToAppend {
-    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    prepare_at(app, principal, event, app.now_micros()).0
+}
+
+/// [`prepare`] with `received_at` = `received_micros`, for a service whose effects
+/// record the same instant as their event (an artifact's `published_at`); also returns
+/// the event's id, which effects may name.
+pub fn prepare_at(
+    app: &App,
+    principal: &Principal,
+    event: ServerEvent,
+    received_micros: i64,
+) -> (EventToAppend, String) {
+    let received_at = crate::clock::format_micros(received_micros);
     let submission = Submission {
         token_key: &app.token_key,
         detectors: &app.settings.detectors,
@@ -38,12 +51,19 @@ pub fn prepare(app: &App, principal: &Principal, event: ServerEvent) -> EventToA
         received_micros,
     };
     let prepared = prepare_server_event(event, &submission, &mut rand::thread_rng());
-    EventToAppend {
+    let event_id = prepared
+        .record
+        .get("event_id")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let event = EventToAppend {
         event: prepared.into(),
         blobs: Vec::new(),
         vault: Vec::new(),
         claimed_uploads: Vec::new(),
-    }
+    };
+    (event, event_id)
 }
 
 /// Appends `event` and applies `effects` in one transaction, through the sequencer;
@@ -60,8 +80,20 @@ pub async fn record(
     event: ServerEvent,
     effects: Vec<Effect>,
 ) -> Result<Appended, RecordError> {
+    record_prepared(app, prepare(app, principal, event), effects).await
+}
+
+/// [`record`] of an event already prepared (see [`prepare_at`]).
+///
+/// # Errors
+/// As [`record`].
+pub async fn record_prepared(
+    app: &App,
+    event: EventToAppend,
+    effects: Vec<Effect>,
+) -> Result<Appended, RecordError> {
     let request = AppendRequest {
-        events: vec![prepare(app, principal, event)],
+        events: vec![event],
         effects,
     };
     match app.sequencer.submit(request).await? {

@@ -321,6 +321,23 @@ pub async fn trace(app: &App, trace_id: &str) -> ApiResult<JsonAnswer> {
     answer.member("trace_id", &trace_id)?;
     answer.records("events", &events)?;
     answer.member("tree", &causal_tree(&events))?;
+    // The registry entries the events' snapshots name, by event id (CONTRACT section
+    // 1, `snapshot`): one registry read per distinct `name@version`.
+    let links = crate::artifacts::snapshot_links_of(app, &events).await?;
+    let by_event: serde_json::Map<String, serde_json::Value> = events
+        .iter()
+        .zip(links)
+        .filter(|(_, links)| !links.is_empty())
+        .map(|(record, links)| {
+            (
+                record.event_id.clone().unwrap_or_default(),
+                serde_json::Value::Object(links),
+            )
+        })
+        .collect();
+    if !by_event.is_empty() {
+        answer.member("artifacts", &by_event)?;
+    }
     answer.member("truncated", &truncated)?;
     Ok(answer.finish())
 }

@@ -52,6 +52,9 @@ pub struct Settings {
     /// Outside the database, it lets `verify` notice a database that lost committed
     /// entries (a damaged write-ahead log is silently cut short by SQLite).
     pub checkpoint_file: Option<std::path::PathBuf>,
+    /// Where the server reads "now" (see [`crate::clock`]); the system clock but in
+    /// tests.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             checkpoint_file: None,
             master_key_file: None,
             detectors: evident_core::pii::Detectors::default(),
+            clock: Arc::new(crate::clock::SystemClock),
         }
     }
 }
@@ -94,7 +98,10 @@ impl App {
         if app.identity.signer.is_some() {
             tokio::spawn(crate::checkpointer::run(app.clone(), appended, interval));
         }
-        tokio::spawn(crate::uploads::sweep(app.store.clone()));
+        tokio::spawn(crate::uploads::sweep(
+            app.store.clone(),
+            app.settings.clock.clone(),
+        ));
         tokio::spawn(crate::indexer::run(app.clone()));
         app
     }

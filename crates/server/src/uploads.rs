@@ -33,7 +33,7 @@ pub async fn upload(
     bytes: Vec<u8>,
     media_type: &str,
 ) -> ApiResult<BlobRef> {
-    let (received_at, received_micros) = evident_core::time::now_utc_micros();
+    let (received_at, received_micros) = app.now();
     let submission = evident_core::record::Submission {
         token_key: &app.token_key,
         detectors: &app.settings.detectors,
@@ -63,12 +63,12 @@ pub async fn upload(
     Ok(reference)
 }
 
-/// Drops stale uploads, forever.
-pub async fn sweep(store: Arc<dyn Store>) {
+/// Drops stale uploads, forever; "stale" by `clock` (the app's).
+pub async fn sweep(store: Arc<dyn Store>, clock: Arc<dyn crate::clock::Clock>) {
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
         let ttl = i64::try_from(UPLOAD_TTL.as_micros()).unwrap_or(i64::MAX);
-        let cutoff = evident_core::time::now_utc_micros().1 - ttl;
+        let cutoff = clock.now_micros() - ttl;
         match store.drop_stale_uploads(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(dropped = n, "dropped unreferenced uploads"),

@@ -15,6 +15,7 @@ use evident_core::token::TokenKey;
 use evident_tlog::{integrate, leaf_hash, Hash, TileMap};
 use serde_json::{json, Value};
 
+use crate::artifacts::{ArtifactSelector, ArtifactVersion, LabelMove};
 use crate::{
     AppendOutcome, AppendRequest, Appended, DataKey, EventToAppend, SealedBlob, SealedValue, Store,
     StoreError, StoredCheckpoint,
@@ -42,6 +43,9 @@ macro_rules! conformance_suite {
             a_refused_effect_stores_nothing_and_spares_other_requests,
             a_failure_between_effect_and_append_leaves_neither,
             upload_keys_expire_with_their_uploads);
+        // The artifact registry: versions and label moves are effects.
+        $crate::conformance_suite!(@tests $make;
+            artifact_versions_and_label_moves_commit_with_their_events);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -892,7 +896,25 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             key: "signing_key_history".into(),
             value: "v2".into(),
         },
+        Effect::PublishArtifact(test_artifact("1", "fx-publish", 50)),
     ]
+}
+
+/// A version of `prompt/greeting` as the server would publish it.
+fn test_artifact(version: &str, event_id: &str, micros: i64) -> ArtifactVersion {
+    let content = format!("{{\"template\":\"hello {version}\"}}");
+    ArtifactVersion {
+        kind: "prompt".into(),
+        name: "greeting".into(),
+        version: version.into(),
+        content_hash: evident_core::blob::hex(&evident_core::json::sha256_canonical(
+            &serde_json::from_str(&content).expect("test content is JSON"),
+        )),
+        content,
+        metadata: None,
+        event_id: event_id.into(),
+        published_micros: micros,
+    }
 }
 
 /// Whether `effect` (one of [`every_effect`]) is visible in the store.
@@ -936,6 +958,24 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
         }
         Effect::SetMeta { key, value } => {
             store.get_meta(key).await.unwrap().as_deref() == Some(value.as_str())
+        }
+        Effect::PublishArtifact(v) => store
+            .artifact(
+                &v.kind,
+                &v.name,
+                &ArtifactSelector::Version(v.version.clone()),
+                None,
+            )
+            .await
+            .unwrap()
+            .is_some(),
+        Effect::MoveLabel(m) => {
+            store
+                .label_version(&m.kind, &m.name, &m.label)
+                .await
+                .unwrap()
+                .as_ref()
+                == Some(&m.to_version)
         }
         Effect::InjectedFault => false,
     }
@@ -1124,4 +1164,134 @@ pub async fn upload_keys_expire_with_their_uploads(store: Arc<dyn Store>) {
             .len(),
         1
     );
+}
+
+/// Artifact versions and label moves (CONTRACT section 6): each commits with its
+/// event, or not at all (a refused move, a failure between); reads name the entry of
+/// the version's event and travel in time by the events' `received_at`.
+pub async fn artifact_versions_and_label_moves_commit_with_their_events(store: Arc<dyn Store>) {
+    use crate::Effect;
+    let publish = |version: &str, micros: i64| {
+        let event_id = format!("pub-{version}");
+        AppendRequest {
+            events: vec![test_event(&event_id, "t", None, "x")],
+            effects: vec![Effect::PublishArtifact(test_artifact(
+                version, &event_id, micros,
+            ))],
+        }
+    };
+    let label = |from: Option<&str>, to: &str, event_id: &str, micros: i64| AppendRequest {
+        events: vec![test_event(event_id, "t", None, "x")],
+        effects: vec![Effect::MoveLabel(LabelMove {
+            kind: "prompt".into(),
+            name: "greeting".into(),
+            label: "production".into(),
+            from_version: from.map(str::to_owned),
+            to_version: to.into(),
+            event_id: event_id.into(),
+            moved_micros: micros,
+        })],
+    };
+    let get = |selector: ArtifactSelector, at: Option<i64>| {
+        let store = store.clone();
+        async move {
+            store
+                .artifact("prompt", "greeting", &selector, at)
+                .await
+                .unwrap()
+                .map(|a| (a.artifact.version, a.seq))
+        }
+    };
+    let latest = || get(ArtifactSelector::Latest, None);
+    let production = |at| get(ArtifactSelector::Label("production".into()), at);
+
+    // Applied: v1 at 100 (seq 0), v2 at 200 (seq 1), production → v1 at 150 (seq 2).
+    for request in [
+        publish("1", 100),
+        publish("2", 200),
+        label(None, "1", "mv-1", 150),
+    ] {
+        let out = store.append(vec![request]).await.unwrap();
+        assert!(matches!(out[0], AppendOutcome::Appended(_)), "{out:?}");
+    }
+    assert_eq!(latest().await, Some(("2".into(), Some(1))));
+    assert_eq!(
+        get(ArtifactSelector::Version("1".into()), None).await,
+        Some(("1".into(), Some(0)))
+    );
+    assert_eq!(production(None).await, Some(("1".into(), Some(0))));
+    // Time travel: what was latest, and under the label, at each instant.
+    assert_eq!(get(ArtifactSelector::Latest, Some(99)).await, None);
+    assert_eq!(
+        get(ArtifactSelector::Latest, Some(199)).await,
+        Some(("1".into(), Some(0)))
+    );
+    assert_eq!(production(Some(149)).await, None);
+    assert_eq!(production(Some(150)).await, Some(("1".into(), Some(0))));
+    assert_eq!(
+        get(ArtifactSelector::Version("2".into()), Some(150)).await,
+        None,
+        "not yet published at 150"
+    );
+
+    // Refused, each storing nothing of its request while the next request commits:
+    // the same version again, a move to a version never published, a move whose
+    // stated origin is no longer what the label names.
+    let refused = [
+        publish("1", 300),
+        label(Some("1"), "9", "mv-unknown", 300),
+        label(None, "2", "mv-stale", 300),
+    ];
+    for (i, request) in refused.into_iter().enumerate() {
+        let out = store
+            .append(vec![
+                request,
+                self::request(vec![test_event(&format!("by{i}"), "t", None, "x")]),
+            ])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &out[0],
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_) | StoreError::NotFound(_),
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        assert!(matches!(out[1], AppendOutcome::Appended(_)), "{out:?}");
+    }
+    assert_eq!(latest().await, Some(("2".into(), Some(1))));
+    assert_eq!(production(None).await, Some(("1".into(), Some(0))));
+    assert_eq!(store.tree_head().await.unwrap().size, 6);
+
+    // A failure between the move and its event leaves neither.
+    let mut doomed = label(Some("1"), "2", "mv-fault", 400);
+    doomed.effects.push(Effect::InjectedFault);
+    let failed = store.append(vec![doomed]).await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!(production(None).await, Some(("1".into(), Some(0))));
+    assert!(store.entry_by_event_id("mv-fault").await.unwrap().is_none());
+
+    // The move with the right origin commits, and history keeps the old answer.
+    let out = store
+        .append(vec![label(Some("1"), "2", "mv-2", 400)])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], AppendOutcome::Appended(_)), "{out:?}");
+    assert_eq!(production(None).await, Some(("2".into(), Some(1))));
+    assert_eq!(production(Some(399)).await, Some(("1".into(), Some(0))));
+    assert_eq!(
+        store
+            .label_version("prompt", "greeting", "production")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2")
+    );
+    assert_head_matches_entries(&*store).await;
 }

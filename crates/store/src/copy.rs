@@ -227,6 +227,41 @@ pub async fn copy_sqlite_to_postgres(
         "token, key_id",
     )
     .await?;
+    // The artifact registry, in commit order (PostgreSQL numbers the rows itself, in
+    // the same order, so "the last move" stays the same move).
+    copy_table(
+        &src,
+        &tx,
+        "artifacts",
+        &[
+            ("kind", Text),
+            ("name", Text),
+            ("version", Text),
+            ("content", Text),
+            ("content_hash", Text),
+            ("metadata", Text),
+            ("event_id", Text),
+            ("published_at", Int),
+        ],
+        "id",
+    )
+    .await?;
+    copy_table(
+        &src,
+        &tx,
+        "artifact_label_moves",
+        &[
+            ("kind", Text),
+            ("name", Text),
+            ("label", Text),
+            ("from_version", Text),
+            ("version", Text),
+            ("event_id", Text),
+            ("moved_at", Int),
+        ],
+        "id",
+    )
+    .await?;
     let entries = copy_table(
         &src,
         &tx,

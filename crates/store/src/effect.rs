@@ -1,5 +1,6 @@
 //! State changes that commit together with the server event recording them
-//! (CONTRACT sections 2, 4 and 7: erasure, API keys, key rotation).
+//! (CONTRACT sections 2, 4, 6 and 7: erasure, artifacts and labels, API keys, key
+//! rotation).
 //!
 //! A server event and the change it records are one [`crate::AppendRequest`]: its
 //! `events` and its `effects` commit in the same transaction, or neither does. Never
@@ -54,6 +55,14 @@ pub enum Effect {
     /// Sets a configuration value kept with the log (signing-key history, the digest
     /// of the configuration last recorded).
     SetMeta { key: String, value: String },
+    /// Adds an immutable artifact version (CONTRACT section 6); refused with
+    /// `Conflict` if (kind, name, version) exists, whatever its content (the service
+    /// tells a repeated publish from a clash by reading the stored one).
+    PublishArtifact(crate::artifacts::ArtifactVersion),
+    /// Moves a label to a version; refused with `NotFound` if the version was never
+    /// published, and with `Conflict` unless the label still names `from_version`
+    /// (the event states it, so it is a precondition, see the module docs).
+    MoveLabel(crate::artifacts::LabelMove),
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

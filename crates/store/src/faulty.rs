@@ -70,6 +70,27 @@ fn injected() -> StoreError {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
+    async fn artifact(
+        &self,
+        kind: &str,
+        name: &str,
+        selector: &crate::artifacts::ArtifactSelector,
+        at_micros: Option<i64>,
+    ) -> StoreResult<Option<crate::artifacts::PublishedArtifact>> {
+        self.inner.artifact(kind, name, selector, at_micros).await
+    }
+    async fn label_version(
+        &self,
+        kind: &str,
+        name: &str,
+        label: &str,
+    ) -> StoreResult<Option<String>> {
+        self.inner.label_version(kind, name, label).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> LogStore for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;

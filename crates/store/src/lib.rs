@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -12,6 +12,7 @@
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
 
+pub mod artifacts;
 pub mod conformance;
 pub mod copy;
 pub mod effect;
@@ -28,6 +29,7 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 
@@ -536,7 +538,10 @@ pub trait VaultStore: Send + Sync + 'static {
 /// The storage interface of Evident: every domain trait, so the server holds one
 /// `Arc<dyn Store>`. A backend implements each small trait; a feature that needs
 /// storage adds a trait of its own here instead of growing one large interface.
-pub trait Store: LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore {}
+pub trait Store:
+    LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore + ArtifactStore
+{
+}
 
 impl<T: LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore + ?Sized> Store
     for T

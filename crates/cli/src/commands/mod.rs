@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod artifacts;
 pub mod bench;
 pub mod copy;
 pub mod erase;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&cli, args).await,
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
+        Command::Artifacts(command) => artifacts::run(&cli, command).await,
     }
 }
 

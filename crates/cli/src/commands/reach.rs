@@ -44,6 +44,7 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Erase(_) => ("erase", LOCAL_OR_SERVER),
         Command::Trace(_) => ("trace", LOCAL_OR_SERVER),
         Command::Search(_) => ("search", LOCAL_OR_SERVER),
+        Command::Artifacts(_) => ("artifacts", LOCAL_OR_SERVER),
     }
 }
 

@@ -119,6 +119,14 @@ async fn get_event(
     answer.member("seq", &record.seq)?;
     answer.member("leaf_hash", &leaf_hash.to_base64())?;
     answer.record("record", &record)?;
+    // The registry entries its snapshot names (CONTRACT section 1, `snapshot`).
+    let links = crate::artifacts::snapshot_links_of(&state.app, std::slice::from_ref(&record))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    if !links.is_empty() {
+        answer.member("artifacts", &links)?;
+    }
     if with_proof {
         let store = &*state.app.store;
         match store.latest_checkpoint().await? {

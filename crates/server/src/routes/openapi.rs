@@ -382,6 +382,45 @@ pub struct ErasureReceipt {
 // ---------------------------------------------------------------------------------
 // Error answers shared by the endpoints.
 
+/// `POST /api/v1/artifacts` (CONTRACT section 6).
+#[derive(ToSchema)]
+pub struct PublishArtifact {
+    /// prompt, tool_schema, model, retrieval_index, workflow or eval_dataset.
+    kind: String,
+    name: String,
+    version: String,
+    /// Any JSON (at most 1 MiB): configuration, not personal data; stored as sent.
+    content: Value,
+    /// Optional JSON (at most 64 KiB).
+    metadata: Option<Value>,
+}
+
+/// A published artifact version.
+#[derive(ToSchema)]
+pub struct ArtifactAnswer {
+    kind: String,
+    name: String,
+    version: String,
+    content: Value,
+    /// `sha256:<hex>` of the content's RFC 8785 bytes.
+    content_hash: String,
+    metadata: Option<Value>,
+    /// When it was published (RFC 3339).
+    published_at: String,
+    /// The `artifact_publish` entry that records it.
+    event_id: String,
+    seq: u64,
+    /// On publish: `false` if the same content was already published.
+    created: Option<bool>,
+}
+
+/// `POST /api/v1/artifacts/{kind}/{name}/labels`.
+#[derive(ToSchema)]
+pub struct LabelMove {
+    label: String,
+    version: String,
+}
+
 /// Errors of an endpoint that reads the trail.
 #[derive(IntoResponses)]
 pub enum ReadErrors {

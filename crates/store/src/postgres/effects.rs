@@ -164,6 +164,8 @@ pub(super) async fn apply(
             .map_err(map_err)?;
             Ok(Ok(()))
         }
+        Effect::PublishArtifact(version) => super::artifacts::publish(tx, version).await,
+        Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

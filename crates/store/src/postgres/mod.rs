@@ -13,6 +13,7 @@
 //!   in `effects.rs`.
 
 mod append;
+mod artifacts;
 pub mod connect;
 mod effects;
 mod integrity;

@@ -9,7 +9,8 @@
 use tokio_postgres::Client;
 
 /// Migrations in order; the `schema_version` row of `evident_schema` counts them.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta(
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -158,7 +159,41 @@ BEGIN
 END $$;
 CREATE TRIGGER tree_head_only_grows BEFORE UPDATE ON tree_head
   FOR EACH ROW EXECUTE FUNCTION evident_head_grows();
-"];
+",
+    // 2: the artifact registry (`artifacts.rs`): immutable versions and the history of
+    // label moves, each row written with its server event (published_at / moved_at = the
+    // event's received_at, µs). Both are append-only, like the log.
+    r"
+CREATE TABLE artifacts(
+  id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind         TEXT   NOT NULL,
+  name         TEXT   NOT NULL,
+  version      TEXT   NOT NULL,
+  content      TEXT   NOT NULL,
+  content_hash TEXT   NOT NULL,
+  metadata     TEXT,
+  event_id     TEXT   NOT NULL,
+  published_at BIGINT NOT NULL,
+  UNIQUE (kind, name, version)
+);
+CREATE INDEX artifacts_by_time ON artifacts(kind, name, published_at, id);
+CREATE TABLE artifact_label_moves(
+  id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind         TEXT   NOT NULL,
+  name         TEXT   NOT NULL,
+  label        TEXT   NOT NULL,
+  from_version TEXT,
+  version      TEXT   NOT NULL,
+  event_id     TEXT   NOT NULL,
+  moved_at     BIGINT NOT NULL
+);
+CREATE INDEX artifact_label_moves_by_time ON artifact_label_moves(kind, name, label, moved_at, id);
+CREATE TRIGGER artifacts_append_only BEFORE UPDATE OR DELETE ON artifacts
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER artifact_label_moves_append_only BEFORE UPDATE OR DELETE ON artifact_label_moves
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+",
+];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
 /// several servers starting at once migrate once.
@@ -211,6 +246,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT, UPDATE ON tiles, tree_head TO {role};
          GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts TO {role};
          GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
-         GRANT UPDATE ON erasures TO {role};"
+         GRANT UPDATE ON erasures TO {role};
+         GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};"
     )
 }

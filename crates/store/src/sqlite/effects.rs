@@ -84,6 +84,8 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             .map_err(map_err)?;
             Ok(Ok(()))
         }
+        Effect::PublishArtifact(version) => super::artifacts::publish(tx, version),
+        Effect::MoveLabel(change) => super::artifacts::move_label(tx, change),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -183,6 +183,35 @@ CREATE TABLE entry_dictionaries(
   created_at INTEGER NOT NULL
 );
 ",
+    // 5: the artifact registry (`artifacts.rs`): immutable versions and the history of
+    // label moves, each row written with its server event (published_at / moved_at =
+    // the event's received_at, µs), so time travel reads rows, not the log.
+    r"
+CREATE TABLE artifacts(
+  id           INTEGER PRIMARY KEY,
+  kind         TEXT    NOT NULL,
+  name         TEXT    NOT NULL,
+  version      TEXT    NOT NULL,
+  content      TEXT    NOT NULL,   -- RFC 8785 JSON
+  content_hash TEXT    NOT NULL,   -- hex SHA-256 of content
+  metadata     TEXT,
+  event_id     TEXT    NOT NULL,   -- its artifact_publish event
+  published_at INTEGER NOT NULL,
+  UNIQUE(kind, name, version)
+);
+CREATE INDEX artifacts_by_time ON artifacts(kind, name, published_at, id);
+CREATE TABLE artifact_label_moves(
+  id           INTEGER PRIMARY KEY,
+  kind         TEXT    NOT NULL,
+  name         TEXT    NOT NULL,
+  label        TEXT    NOT NULL,
+  from_version TEXT,
+  version      TEXT    NOT NULL,
+  event_id     TEXT    NOT NULL,   -- its label_move event
+  moved_at     INTEGER NOT NULL
+);
+CREATE INDEX artifact_label_moves_by_time ON artifact_label_moves(kind, name, label, moved_at, id);
+",
 ];
 
 /// Brings the database to the newest schema.
