@@ -4,6 +4,13 @@
 //! appended), and at most once per `interval` signs the tree head if it grew. Before
 //! signing it recomputes the root from the stored tiles and refuses to sign a head the
 //! tiles do not support: a signature is forever, so it is never put on a guess.
+//!
+//! Each checkpoint is signed with the key in force at its size (the history in the
+//! store, re-read every time, so a key rotated in by `evident keys rotate-signing`
+//! while this process runs is picked up at the next checkpoint). When a new key takes
+//! over between the latest checkpoint and the head, the old key first signs the size
+//! that covers the new key's announcement, then the new key signs the head (see
+//! [`crate::signing`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,27 +53,44 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         return Ok(None);
     }
     let head = store.tree_head().await?;
-    let latest = store.latest_checkpoint().await?;
-    if latest.as_ref().is_some_and(|cp| cp.size >= head.size) {
+    let latest = store.latest_checkpoint().await?.map(|cp| cp.size);
+    let history = crate::signing::history(store).await?;
+    let signers = app.identity.signer()?;
+    if latest.is_some_and(|size| size >= head.size) {
+        finish_rotation(signers, &history, latest.unwrap_or(0));
         return Ok(None);
     }
-    let tiles = store
-        .read_tiles(&evident_tlog::tiles_for_root(head.size))
-        .await?;
-    let root = evident_tlog::tree_root(head.size, &tiles)?;
+    // Where a key takes over between the latest checkpoint and the head, the old
+    // key's last size is signed first: that checkpoint covers the announcement.
+    let size = crate::signing::next_size_to_sign(&history, latest, head.size);
+    let in_force = crate::signing::key_for_size(&history, size)
+        .ok_or_else(|| anyhow::anyhow!("no signing key is in force at size {size}"))?;
+    let signer = signers.for_key(&in_force.verifier_key).ok_or_else(|| {
+        anyhow::anyhow!(
+            "this process does not hold the signing key in force at size {size} ({}); it belongs in {} or {}",
+            in_force.verifier_key,
+            signers.key_file().display(),
+            crate::signing::next_key_file(signers.key_file()).display()
+        )
+    })?;
+    let mut wanted = evident_tlog::tiles_for_root(head.size);
+    wanted.extend(evident_tlog::tiles_for_root(size));
+    let tiles = store.read_tiles(&wanted).await?;
+    let head_root = evident_tlog::tree_root(head.size, &tiles)?;
     anyhow::ensure!(
-        root == head.root,
+        head_root == head.root,
         "tree head root at size {} does not match its tiles",
         head.size
     );
-    let note = app.identity.signer()?.sign_checkpoint(&Checkpoint {
+    let root = evident_tlog::tree_root(size, &tiles)?;
+    let note = signer.sign_checkpoint(&Checkpoint {
         origin: app.identity.origin.clone(),
-        size: head.size,
-        root: head.root,
+        size,
+        root,
     })?;
     let checkpoint = StoredCheckpoint {
-        size: head.size,
-        root: head.root,
+        size,
+        root,
         note,
         created_micros: evident_core::time::now_utc_micros().1,
     };
@@ -75,8 +99,21 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         write_checkpoint_file(path, &checkpoint.note)?;
     }
     app.metrics.record_checkpoint();
-    tracing::debug!(tree_size = head.size, "signed checkpoint");
+    tracing::debug!(tree_size = size, "signed checkpoint");
+    finish_rotation(signers, &history, size);
     Ok(Some(checkpoint))
+}
+
+/// Moves a rotated signing key into the key file once the old key's last checkpoint
+/// is stored (see [`crate::signing::promote_next_key`]); a failure only delays it.
+fn finish_rotation(
+    signers: &crate::signing::Signers,
+    history: &[crate::signing::KeyInForce],
+    latest: u64,
+) {
+    if let Err(e) = crate::signing::promote_next_key(signers.key_file(), history, latest) {
+        tracing::warn!(error = %e, "moving the rotated signing key into place failed; retrying");
+    }
 }
 
 /// Replaces `path` with `note` atomically and durably (write, fsync, rename, fsync dir).

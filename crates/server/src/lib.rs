@@ -3,7 +3,7 @@
 //! - Services: [`ingest`] (validation → sequencer), [`record`] (server events with
 //!   the state changes they record), [`privacy`] (reveal, erasure), [`proofs`], [`reading`],
 //!   [`verifier`], [`uploads`], [`auth`] (API keys and roles), [`datadir`] (secrets
-//!   and the log's identity).
+//!   and the log's identity), [`signing`] (signing keys over time).
 //! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
 //! - HTTP: [`routes::router`], one router per resource area; [`serve`] binds it.
 //!
@@ -28,6 +28,7 @@ pub mod routes;
 pub mod search;
 pub mod sequencer;
 pub mod serve;
+pub mod signing;
 pub mod state;
 pub mod uploads;
 pub mod vault;

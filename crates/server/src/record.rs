@@ -60,8 +60,21 @@ pub async fn record(
     event: ServerEvent,
     effects: Vec<Effect>,
 ) -> Result<Appended, RecordError> {
+    record_prepared(app, prepare(app, principal, event), effects).await
+}
+
+/// [`record`] for an event already [`prepare`]d: for effects that name the event
+/// (its `event_id` is fixed by then, its `seq` not yet).
+///
+/// # Errors
+/// Those of [`record`].
+pub async fn record_prepared(
+    app: &App,
+    event: EventToAppend,
+    effects: Vec<Effect>,
+) -> Result<Appended, RecordError> {
     let request = AppendRequest {
-        events: vec![prepare(app, principal, event)],
+        events: vec![event],
         effects,
     };
     match app.sequencer.submit(request).await? {
