@@ -147,7 +147,11 @@ fn ingest_http(server: &Server, prefix: &str, n: usize) {
         .json(&events)
         .send()
         .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().unwrap()
+    );
 }
 
 /// `GET /api/v1/log` once every entry is covered by a checkpoint.
@@ -163,7 +167,10 @@ fn log_when_checkpointed(server: &Server) -> Value {
         if info["pending"] == 0 {
             return info;
         }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint: {info}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint: {info}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
@@ -193,7 +200,25 @@ fn rotating_the_signing_key_while_serving_hands_over_through_an_old_key_checkpoi
     let saved = dir.path().join("saved.checkpoint");
     std::fs::write(&saved, before["checkpoint"].as_str().unwrap()).unwrap();
 
-    let out = run(&data, &["keys", "rotate-signing"]);
+    // Ingest goes on during the rotation: the tree grows past the announcement before
+    // the checkpointer looks, so the old key's last size is not simply the head.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let out = std::thread::scope(|scope| {
+        let ingesting = scope.spawn(|| {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ingest_http(&server, &format!("during-{round}"), 3);
+                round += 1;
+            }
+            round
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let out = run(&data, &["keys", "rotate-signing"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(ingesting.join().unwrap() > 2);
+        out
+    });
     assert!(out.status.success(), "{}", stderr(&out));
     let printed = stdout(&out);
     let new_key = printed
@@ -288,17 +313,19 @@ fn rotating_the_signing_key_while_serving_hands_over_through_an_old_key_checkpoi
 
     // A checkpoint of the right tree, signed by a key of the log's name the log does
     // not name, proves nothing.
-    let (forger, _) = evident_tlog::LogSigner::generate(
-        &evident_tlog::verifier_key_name(&old_key).unwrap(),
-    )
-    .unwrap();
+    let (forger, _) =
+        evident_tlog::LogSigner::generate(&evident_tlog::verifier_key_name(&old_key).unwrap())
+            .unwrap();
     let forged = evident_tlog::LogSigner::new(&forger)
         .unwrap()
         .sign_checkpoint(&open_checkpoint(latest.as_bytes(), &new_key).unwrap())
         .unwrap();
     let forged_file = dir.path().join("forged.checkpoint");
     std::fs::write(&forged_file, forged).unwrap();
-    let out = run(&data, &["verify", "--against", forged_file.to_str().unwrap()]);
+    let out = run(
+        &data,
+        &["verify", "--against", forged_file.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stderr(&out).contains("does not verify"), "{}", stderr(&out));
 }

@@ -378,8 +378,7 @@ pub async fn rotate_signing(
     let new = LogSigner::new(&private_key)?;
     write_secret(&next, &private_key)?;
     sync_parent(&next)?;
-    let recorded =
-        crate::keys::record_signing_rotation(app, principal, &new.verifier_key()).await;
+    let recorded = crate::keys::record_signing_rotation(app, principal, &new.verifier_key()).await;
     let event = match recorded {
         Ok(event) => event,
         Err(e) => {

@@ -152,9 +152,8 @@ pub async fn record_signing_rotation(
         "previous_verifier_key": previous,
     }));
     let prepared = crate::record::prepare(app, principal, event);
-    let row =
-        crate::signing::rotated_records(&*app.store, new_key, &prepared.event.index.event_id)
-            .await?;
+    let row = crate::signing::rotated_records(&*app.store, new_key, &prepared.event.index.event_id)
+        .await?;
     let effects = vec![
         Effect::SetMeta {
             key: crate::signing::META_SIGNING_KEYS.to_owned(),

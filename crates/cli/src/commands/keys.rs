@@ -82,8 +82,7 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::RotateSigning { wait } => {
             let paths = config.secret_paths();
-            let rotation =
-                evident_server::datadir::rotate_signing(
+            let rotation = evident_server::datadir::rotate_signing(
                 &app,
                 &principal,
                 &paths,

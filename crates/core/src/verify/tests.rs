@@ -308,12 +308,20 @@ fn a_key_takes_over_only_after_the_old_keys_last_checkpoint() {
     };
     // Announced at seq 10: the old key signs up to 11, the new one from 12.
     let keys = VerifierKeys::new(vec![(0, old_verifier), (12, new_verifier.clone())]).unwrap();
-    assert_eq!(keys.handovers().collect::<Vec<_>>(), vec![(11, new_verifier.as_str())]);
+    assert_eq!(
+        keys.handovers().collect::<Vec<_>>(),
+        vec![(11, new_verifier.as_str())]
+    );
     let run = |sizes: &[u64]| {
         let mut check = CheckpointCheck::new();
         sizes.iter().try_for_each(|&size| {
             let secret = if size < 12 { &old_secret } else { &new_secret };
-            check.check(&keys, size, Hash([size as u8; 32]), sign(secret, size).as_bytes())
+            check.check(
+                &keys,
+                size,
+                Hash([size as u8; 32]),
+                sign(secret, size).as_bytes(),
+            )
         })
     };
     run(&[5, 11, 15]).unwrap();
@@ -322,7 +330,9 @@ fn a_key_takes_over_only_after_the_old_keys_last_checkpoint() {
     run(&[5, 9]).unwrap();
     let skipped = run(&[5, 15]).unwrap_err().to_string();
     assert!(
-        skipped.starts_with("checkpoint of size 11: missing: no checkpoint signed with the previous key"),
+        skipped.starts_with(
+            "checkpoint of size 11: missing: no checkpoint signed with the previous key"
+        ),
         "{skipped}"
     );
     assert!(run(&[15]).is_err());
