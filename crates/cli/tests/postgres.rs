@@ -552,7 +552,11 @@ fn rotating_the_signing_key_while_two_servers_share_the_database() {
     ingest(3, "before");
     let out = with_db(&url, &["keys", "rotate-signing", "--wait", "20"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).is_empty(), "the running signer took over: {}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "the running signer took over: {}",
+        stderr(&out)
+    );
     let new_key = stdout(&out)
         .lines()
         .find_map(|l| l.strip_prefix("verifier key: "))

@@ -128,16 +128,11 @@ pub async fn history(store: &dyn Store) -> Result<Vec<KeyInForce>, HistoryError>
 /// # Errors
 /// Those of [`history`]; a history that does not start at size 0.
 pub async fn verifier_keys(store: &dyn Store) -> Result<VerifierKeys, HistoryError> {
-    to_verifier_keys(&history(store).await?)
-}
-
-/// # Errors
-/// A history that does not start at size 0 or has two keys from one size.
-pub fn to_verifier_keys(history: &[KeyInForce]) -> Result<VerifierKeys, HistoryError> {
+    let history = history(store).await?;
     VerifierKeys::new(
         history
-            .iter()
-            .map(|k| (k.from_size, k.verifier_key.clone()))
+            .into_iter()
+            .map(|k| (k.from_size, k.verifier_key))
             .collect(),
     )
     .map_err(HistoryError::Damaged)
@@ -221,14 +216,6 @@ impl Signers {
             }
         }
         None
-    }
-
-    /// The verifier keys of the private keys this process holds now.
-    pub fn held(&self) -> Vec<String> {
-        self.loaded
-            .lock()
-            .map(|l| l.iter().map(LogSigner::verifier_key).collect())
-            .unwrap_or_default()
     }
 }
 
