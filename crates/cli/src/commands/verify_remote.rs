@@ -285,3 +285,54 @@ fn describe(keys: &[&(u64, String)]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rotation(previous: &str, key: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "event_type": "key_change",
+            "key_change": {"action": "rotate", "kind": "signing_key",
+                           "verifier_key": key, "previous_verifier_key": previous},
+        }))
+        .unwrap()
+    }
+
+    fn served(keys: &[(u64, &str)]) -> ServedKeys {
+        ServedKeys {
+            keys: VerifierKeys::new(keys.iter().map(|(f, k)| (*f, (*k).to_owned())).collect())
+                .unwrap(),
+            handovers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_logs_announcements_must_be_the_served_keys() {
+        let step = serde_json::to_vec(&json!({"event_type": "step"})).unwrap();
+        let mut announced = Announcements::new("k0".into());
+        announced.read(0, &step).unwrap();
+        announced.read(4, &rotation("k0", "k1")).unwrap();
+        announced.read(9, &rotation("k1", "k2")).unwrap();
+        let all = served(&[(0, "k0"), (6, "k1"), (11, "k2")]);
+        announced.matches(&all, 20).unwrap();
+        // A key the server reports but no entry announces.
+        let extra = served(&[(0, "k0"), (6, "k1"), (11, "k2"), (15, "k3")]);
+        assert!(announced.matches(&extra, 20).is_err());
+        // ... unless announced beyond what the checkpoint covers.
+        announced.matches(&extra, 13).unwrap();
+        let mut early = Announcements::new("k0".into());
+        early.read(4, &rotation("k0", "k1")).unwrap();
+        early.matches(&extra, 9).unwrap();
+        // Another size, or another key, than the server reports.
+        assert!(early.matches(&served(&[(0, "k0"), (7, "k1")]), 9).is_err());
+        assert!(early.matches(&served(&[(0, "k0"), (6, "kx")]), 9).is_err());
+        // An announcement that does not follow the key in force.
+        let mut broken = Announcements::new("k0".into());
+        let failure = broken.read(4, &rotation("kx", "k1")).unwrap_err();
+        assert!(failure
+            .0
+            .starts_with("seq 4: announces a signing key that follows"));
+    }
+}
