@@ -38,10 +38,13 @@ pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
     }
 }
 
-/// Signs and stores a checkpoint if the tree grew past the latest one (or none exists).
+/// Signs and stores a checkpoint if the tree grew past the latest one (or none exists):
+/// one of the tree head, preceded by the old key's last checkpoint where a key takes
+/// over in between. Returns the last checkpoint signed.
 ///
 /// # Errors
-/// The store failed, or the stored tiles do not support the tree head.
+/// The store failed, the stored tiles do not support the tree head, or this process
+/// does not hold the key in force.
 pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>> {
     // One signing at a time in this process: the periodic task and the last
     // checkpoint at shutdown would otherwise race on the mirrored file's temp file.
@@ -53,17 +56,34 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         return Ok(None);
     }
     let head = store.tree_head().await?;
-    let latest = store.latest_checkpoint().await?.map(|cp| cp.size);
+    let mut latest = store.latest_checkpoint().await?.map(|cp| cp.size);
     let history = crate::signing::history(store).await?;
     let signers = app.identity.signer()?;
-    if latest.is_some_and(|size| size >= head.size) {
-        finish_rotation(signers, &history, latest.unwrap_or(0));
-        return Ok(None);
+    let mut signed = None;
+    // Each pass signs a larger size, the head at the latest.
+    while latest.is_none_or(|size| size < head.size) {
+        // Where a key takes over between the latest checkpoint and the head, the old
+        // key's last size is signed first: that checkpoint covers the announcement.
+        let size = crate::signing::next_size_to_sign(&history, latest, head.size);
+        let checkpoint = sign(app, &history, signers, &head, size).await?;
+        latest = Some(checkpoint.size);
+        signed = Some(checkpoint);
     }
-    // Where a key takes over between the latest checkpoint and the head, the old
-    // key's last size is signed first: that checkpoint covers the announcement.
-    let size = crate::signing::next_size_to_sign(&history, latest, head.size);
-    let in_force = crate::signing::key_for_size(&history, size)
+    finish_rotation(signers, &history, latest.unwrap_or(0));
+    Ok(signed)
+}
+
+/// Signs the tree at `size` (at most the head's) with the key in force there, stores
+/// the checkpoint and mirrors it.
+async fn sign(
+    app: &App,
+    history: &[crate::signing::KeyInForce],
+    signers: &crate::signing::Signers,
+    head: &evident_store::TreeHead,
+    size: u64,
+) -> anyhow::Result<StoredCheckpoint> {
+    let store: &dyn Store = &*app.store;
+    let in_force = crate::signing::key_for_size(history, size)
         .ok_or_else(|| anyhow::anyhow!("no signing key is in force at size {size}"))?;
     let signer = signers.for_key(&in_force.verifier_key).ok_or_else(|| {
         anyhow::anyhow!(
@@ -100,8 +120,7 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
     }
     app.metrics.record_checkpoint();
     tracing::debug!(tree_size = size, "signed checkpoint");
-    finish_rotation(signers, &history, size);
-    Ok(Some(checkpoint))
+    Ok(checkpoint)
 }
 
 /// Moves a rotated signing key into the key file once the old key's last checkpoint
