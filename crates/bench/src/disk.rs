@@ -1,6 +1,6 @@
 //! Bytes on disk per event: the whole data dir after a clean stop (the write-ahead
 //! log folded in), and the database's pages by table and index from SQLite's
-//! `dbstat` virtual table, grouped as issue 8 asks: entries, indexes, hash tiles,
+//! `dbstat` virtual table, grouped as BENCHMARKS.md reports them: entries, indexes, hash tiles,
 //! blobs, full text.
 
 use std::path::Path;
@@ -67,7 +67,7 @@ pub fn measure(data: &Path, events: u64) -> anyhow::Result<Value> {
     }))
 }
 
-/// Which part of issue 8's breakdown a table or index belongs to.
+/// Which part of the disk breakdown a table or index belongs to.
 fn group_of(name: &str) -> &'static str {
     if name == "entries" {
         "entries"

@@ -1,5 +1,5 @@
 //! A realistic, deterministic workload of AI-agent events: what `evident bench` sends
-//! and what `evident serve --demo` loads (issue 8).
+//! and what `evident serve --demo` loads.
 //!
 //! The mix follows how agents in production are instrumented:
 //!
@@ -46,7 +46,7 @@ mod world;
 /// 2026-01-01T00:00:00Z, the default start of simulated time.
 pub const DEFAULT_START_UNIX_MS: i64 = 1_767_225_600_000;
 
-/// The knobs of a workload. [`Params::default`] is the mix of issue 8.
+/// The knobs of a workload. [`Params::default`] is the benchmark's mix (BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Same seed, same events.
@@ -92,7 +92,7 @@ pub const MAX_AGENTS: usize = DOMAINS.len() * DEPLOYMENTS;
 /// Deployments per domain (e.g. a stable and a canary version).
 const DEPLOYMENTS: usize = 4;
 
-/// Fewest and most events in one run (issue 8).
+/// Fewest and most events in one run.
 pub const MIN_RUN_EVENTS: usize = 4;
 pub const MAX_RUN_EVENTS: usize = 16;
 

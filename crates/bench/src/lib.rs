@@ -12,7 +12,7 @@
 //!
 //! 1. **Workload**: the built-in generator ([`generator`], deterministic for
 //!    `--seed`) writes zstd-compressed NDJSON to temporary files, or `--input FILE` is
-//!    used as is (e.g. the output of `gen_events.py`, so other systems can be measured
+//!    used as is (any NDJSON file of events, e.g. another generator's, so other systems can be measured
 //!    on the same bytes). Reading request bodies from files keeps generation off the
 //!    clock.
 //! 2. **Ingest**: `batch` sends most events in `--batch`-event NDJSON requests from
@@ -82,7 +82,7 @@ pub struct Args {
         default_value = "batch,single,otlp,query,verify,disk"
     )]
     pub scenarios: Vec<Scenario>,
-    /// NDJSON events to send instead of generated ones (e.g. from gen_events.py);
+    /// NDJSON events to send instead of generated ones (any NDJSON file of events);
     /// zstd-compressed if the name ends in `.zst`.
     #[arg(long)]
     pub input: Option<PathBuf>,

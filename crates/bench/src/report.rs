@@ -1,5 +1,5 @@
 //! The bench's results: one JSON document (`--out`) and a table on stdout, beside the
-//! targets of issue 8.
+//! targets BENCHMARKS.md sets.
 
 use std::path::Path;
 use std::time::Duration;
@@ -394,10 +394,7 @@ fn table(doc: &Value) -> String {
         width(|r| r.0.chars().count()).max(6),
         width(|r| r.1.chars().count()).max(8),
     );
-    out.push_str(&format!(
-        "{:w0$}  {:w1$}  target (issue 8)\n",
-        "figure", "measured"
-    ));
+    out.push_str(&format!("{:w0$}  {:w1$}  target\n", "figure", "measured"));
     for (what, measured, target) in &rows {
         let line = format!("{what:w0$}  {measured:w1$}  {target}");
         out.push_str(line.trim_end());

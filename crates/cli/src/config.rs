@@ -28,7 +28,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use evident_core::pii::{Checksum, CustomDetector};
+use evident_core::pii::{
+    Checksum, CustomDetector, DeclaredIdentifiers, FieldRule, FieldTarget, PhoneRegion,
+};
 use evident_server::datadir::SecretPaths;
 use evident_server::otlp::grpc::GrpcListen;
 use evident_server::serve::{TlsError, TlsFiles};
@@ -168,6 +170,13 @@ pub struct ServeConfig {
     /// HTTPS when set.
     pub tls: Option<TlsFiles>,
     pub detectors: Vec<CustomDetector>,
+    /// Regions whose national phone formats are found; `None`: the built-in default
+    /// (`evident_core::pii::DEFAULT_PHONE_REGIONS`).
+    pub phone_regions: Option<Vec<PhoneRegion>>,
+    pub field_rules: Vec<FieldRule>,
+    /// The values of the configured dictionaries, and the files they came from.
+    pub dictionary: Option<std::sync::Arc<DeclaredIdentifiers>>,
+    pub dictionary_files: Vec<(PathBuf, String, usize)>,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -363,6 +372,30 @@ struct TlsSection {
 struct PiiSection {
     #[serde(default)]
     detectors: Vec<DetectorEntry>,
+    /// ISO 3166-1 alpha-2 codes; `[]` finds only internationally written numbers.
+    phone_regions: Option<Vec<String>>,
+    #[serde(default)]
+    field_rules: Vec<FieldRuleEntry>,
+    #[serde(default)]
+    dictionaries: Vec<DictionaryEntry>,
+}
+
+/// `{ pointer = "/input/customer/name", kind = "NAME" }` or `{ key = "date_of_birth",
+/// kind = "DOB" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldRuleEntry {
+    pointer: Option<String>,
+    key: Option<String>,
+    kind: String,
+}
+
+/// `{ file = "customers.txt", kind = "NAME" }`: one value a line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DictionaryEntry {
+    file: PathBuf,
+    kind: String,
 }
 
 #[derive(Deserialize)]
@@ -507,6 +540,11 @@ impl ServeConfig {
             ..Settings::default()
         };
         settings.detectors.custom.clone_from(&self.detectors);
+        if let Some(regions) = &self.phone_regions {
+            settings.detectors.phone_regions.clone_from(regions);
+        }
+        settings.detectors.field_rules.clone_from(&self.field_rules);
+        settings.detectors.dictionary.clone_from(&self.dictionary);
         settings
     }
 }
@@ -598,6 +636,29 @@ impl fmt::Display for ServeConfig {
                 d.token_type
             )?;
         }
+        if let Some(regions) = &self.phone_regions {
+            let codes: Vec<&str> = regions.iter().map(PhoneRegion::code).collect();
+            writeln!(f, "pii.phone_regions = {codes:?}")?;
+        }
+        for (i, rule) in self.field_rules.iter().enumerate() {
+            let (name, target) = match &rule.target {
+                FieldTarget::Pointer(p) => ("pointer", p),
+                FieldTarget::Key(k) => ("key", k),
+            };
+            writeln!(
+                f,
+                "pii.field_rules[{i}] = {{ {name} = {target:?}, kind = {:?} }}",
+                rule.kind
+            )?;
+        }
+        for (i, (file, kind, values)) in self.dictionary_files.iter().enumerate() {
+            // The values are personal data: only their number is shown.
+            writeln!(
+                f,
+                "pii.dictionaries[{i}] = {{ file = {:?}, kind = {kind:?} }} # {values} values",
+                file.display().to_string()
+            )?;
+        }
         Ok(())
     }
 }
@@ -668,6 +729,29 @@ impl Merge<'_> {
         if !detectors.is_empty() {
             self.sources.insert("pii.detectors", "pii.detectors".into());
         }
+        let field_rules = file
+            .pii
+            .field_rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| build_field_rule(i, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (dictionary, dictionary_files) = load_dictionaries(file.pii.dictionaries)?;
+        let phone_regions = file
+            .pii
+            .phone_regions
+            .map(|codes| {
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, code)| {
+                        code.parse::<PhoneRegion>().map_err(|e| {
+                            ConfigError::new(format!("pii.phone_regions[{i}]"), e.to_string())
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
 
         let listen = self
             .pick(&LISTEN, flags.listen, file_listen, parse_addr)?
@@ -800,6 +884,10 @@ impl Merge<'_> {
             otlp_grpc_listen,
             tls,
             detectors,
+            phone_regions,
+            field_rules,
+            dictionary,
+            dictionary_files,
             sources: std::mem::take(&mut self.sources),
         })
     }
@@ -1013,6 +1101,98 @@ fn check_origin(key: String, origin: &str) -> Result<(), ConfigError> {
 /// One `[[pii.detectors]]` entry, checked: a name, a pattern that compiles and cannot
 /// match the empty string (it would put a token between every two characters), and
 /// a token type of upper-case letters, digits and `_`.
+/// A token type: an upper-case letter, then upper-case letters, digits and `_`.
+fn valid_token_type(kind: &str) -> bool {
+    kind.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && kind.len() <= MAX_TOKEN_TYPE_LEN
+}
+
+/// One `pii.field_rules` entry: exactly one of `pointer` (into `input`, `output` or
+/// `attributes`) and `key`, and a token type.
+fn build_field_rule(index: usize, entry: FieldRuleEntry) -> Result<FieldRule, ConfigError> {
+    let field = |name: &str| format!("pii.field_rules[{index}].{name}");
+    if !valid_token_type(&entry.kind) {
+        return Err(ConfigError::new(
+            field("kind"),
+            format!(
+                "{:?} is not a token type (e.g. \"NAME\", \"DOB\")",
+                entry.kind
+            ),
+        ));
+    }
+    let target = match (entry.pointer, entry.key) {
+        (Some(pointer), None) => {
+            let payload = pointer.split('/').nth(1).unwrap_or_default();
+            if !pointer.starts_with('/') || !["input", "output", "attributes"].contains(&payload) {
+                return Err(ConfigError::new(
+                    field("pointer"),
+                    format!(
+                        "{pointer:?} must be a JSON pointer into /input, /output or /attributes"
+                    ),
+                ));
+            }
+            FieldTarget::Pointer(pointer)
+        }
+        (None, Some(key)) if !key.is_empty() => FieldTarget::Key(key),
+        (None, Some(_)) => return Err(ConfigError::new(field("key"), "must not be empty")),
+        _ => {
+            return Err(ConfigError::new(
+                format!("pii.field_rules[{index}]"),
+                "needs exactly one of `pointer` and `key`",
+            ))
+        }
+    };
+    Ok(FieldRule {
+        target,
+        kind: entry.kind,
+    })
+}
+
+/// Reads the dictionary files (one value a line, blank lines and `#` comments
+/// skipped) into one matcher. The files stay where they are: they are never copied
+/// into the store.
+#[allow(clippy::type_complexity)]
+fn load_dictionaries(
+    entries: Vec<DictionaryEntry>,
+) -> Result<
+    (
+        Option<std::sync::Arc<DeclaredIdentifiers>>,
+        Vec<(PathBuf, String, usize)>,
+    ),
+    ConfigError,
+> {
+    let mut values: Vec<(String, String)> = Vec::new();
+    let mut files = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        if !valid_token_type(&entry.kind) {
+            return Err(ConfigError::new(
+                format!("pii.dictionaries[{i}].kind"),
+                format!("{:?} is not a token type (e.g. \"NAME\")", entry.kind),
+            ));
+        }
+        let text = std::fs::read_to_string(&entry.file).map_err(|e| {
+            ConfigError::new(
+                format!("pii.dictionaries[{i}].file"),
+                format!("cannot read {}: {e}", entry.file.display()),
+            )
+        })?;
+        let before = values.len();
+        values.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| (entry.kind.clone(), l.to_owned())),
+        );
+        files.push((entry.file, entry.kind, values.len() - before));
+    }
+    let dictionary = DeclaredIdentifiers::new(values.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(std::sync::Arc::new);
+    Ok((dictionary, files))
+}
+
 fn build_detector(index: usize, entry: DetectorEntry) -> Result<CustomDetector, ConfigError> {
     let key = |field: &str| format!("pii.detectors[{index}].{field}");
     let name = entry.name.trim();
@@ -1148,6 +1328,63 @@ mod tests {
     }
 
     #[test]
+    fn phone_regions_reach_the_detectors() {
+        let config = load_text(
+            "[pii]\nphone_regions = [\"de\", \"FR\"]",
+            Flags::default(),
+            &[],
+        )
+        .unwrap();
+        let settings = config.server_settings();
+        let codes: Vec<&str> = settings
+            .detectors
+            .phone_regions
+            .iter()
+            .map(PhoneRegion::code)
+            .collect();
+        assert_eq!(codes, ["DE", "FR"]);
+        let default = load_text("", Flags::default(), &[]).unwrap();
+        assert_eq!(
+            default.server_settings().detectors.phone_regions.len(),
+            evident_core::pii::DEFAULT_PHONE_REGIONS.len()
+        );
+    }
+
+    #[test]
+    fn field_rules_and_dictionaries_reach_the_detectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("customers.txt");
+        std::fs::write(&file, "# exported 2026-11-01\nAmara Okafor\n\nLiu Yang\n").unwrap();
+        let text = format!(
+            "[[pii.field_rules]]\nkey = \"date_of_birth\"\nkind = \"DOB\"\n\
+             [[pii.dictionaries]]\nfile = {:?}\nkind = \"NAME\"",
+            file.display().to_string()
+        );
+        let config = load_text(&text, Flags::default(), &[]).unwrap();
+        let detectors = config.server_settings().detectors;
+        assert_eq!(
+            detectors.field_rules,
+            [FieldRule {
+                target: FieldTarget::Key("date_of_birth".into()),
+                kind: "DOB".into()
+            }]
+        );
+        let key = evident_core::token::TokenKey::from_bytes([1; 32]);
+        let mut found = Vec::new();
+        let out = detectors
+            .tokenize(&key, "call from liu  yang today", &mut found)
+            .unwrap();
+        assert!(out.starts_with("call from <NAME_"), "{out}");
+        // The effective configuration names the file and counts values, never shows them.
+        let shown = config.to_string();
+        assert!(
+            shown.contains("customers.txt") && shown.contains("2 values"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Okafor") && !format!("{config:?}").contains("Okafor"));
+    }
+
+    #[test]
     fn an_empty_variable_counts_as_unset() {
         let config = load_text(
             "listen = \"127.0.0.1:1001\"",
@@ -1182,6 +1419,23 @@ mod tests {
             (
                 "[[pii.detectors]]\nname = \"a\"\npattern = \"x*\"\ntoken_type = \"A\"",
                 "pii.detectors[0].pattern",
+            ),
+            ("[pii]\nphone_regions = [\"DE\", \"XX\"]", "pii.phone_regions[1]"),
+            (
+                "[[pii.field_rules]]\npointer = \"/input/a\"\nkey = \"a\"\nkind = \"NAME\"",
+                "pii.field_rules[0]",
+            ),
+            (
+                "[[pii.field_rules]]\npointer = \"/context/case_id\"\nkind = \"NAME\"",
+                "pii.field_rules[0].pointer",
+            ),
+            (
+                "[[pii.field_rules]]\nkey = \"dob\"\nkind = \"dob\"",
+                "pii.field_rules[0].kind",
+            ),
+            (
+                "[[pii.dictionaries]]\nfile = \"/nonexistent/customers.txt\"\nkind = \"NAME\"",
+                "pii.dictionaries[0].file",
             ),
             (
                 "[[pii.detectors]]\nname = \"a\"\npattern = \"\\\\bx?\\\\b\"\ntoken_type = \"A\"",

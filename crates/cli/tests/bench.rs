@@ -112,7 +112,7 @@ fn the_workload_is_deterministic_and_an_ndjson_file_can_be_replayed() {
     assert_eq!(bytes, std::fs::read(&b).unwrap());
     assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 300);
 
-    // The same file as --input, e.g. as gen_events.py writes it: batched only, kept.
+    // The same file as --input, as another generator would write it: batched only, kept.
     let data = dir.path().join("kept");
     let out = dir.path().join("results.json");
     let output = evident()

@@ -106,13 +106,20 @@ fn read_trace(server: &Server, key: &str, trace_id: &str, count: usize) -> Value
     }
 }
 
-/// The trace's events by logical span name, from the script's span ids.
+/// The trace's events by logical span name, from the script's trace and span ids
+/// (`event_id` = `span_<trace id>_<span id>`, CONTRACT section 5).
 fn by_name<'a>(trace: &'a Value, sent: &Value) -> impl Fn(&str) -> &'a Value {
+    let trace_id = sent["trace_id"].as_str().expect("the script's trace id");
     let ids: Vec<(String, String)> = sent["spans"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(name, id)| (name.clone(), format!("span_{}", id.as_str().unwrap())))
+        .map(|(name, id)| {
+            (
+                name.clone(),
+                format!("span_{trace_id}_{}", id.as_str().unwrap()),
+            )
+        })
         .collect();
     move |name: &str| {
         let event_id = &ids.iter().find(|(n, _)| n == name).expect(name).1;

@@ -595,3 +595,56 @@ fn rotating_the_signing_key_while_two_servers_share_the_database() {
     let out = with_db(&url, &["verify"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The binary connects to PostgreSQL over TLS as the URL says: `verify-full` with the
+/// cluster's CA works; a CA that did not sign the server's certificate, or a host name
+/// it does not hold, fails with the reason; cleartext to a remote host is refused
+/// before any connection (exit 2, the host named).
+#[test]
+fn the_database_connection_is_tls_as_the_url_says() {
+    let Some((url, _admin)) = fresh_database() else {
+        return;
+    };
+    let ca =
+        std::env::var("EVIDENT_TEST_PG_CA").expect("scripts/pg-cluster sets EVIDENT_TEST_PG_CA");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let local = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let verified = format!("{local}?sslmode=verify-full&sslrootcert={ca}");
+    let out = with_db(&verified, &["migrate"], &data);
+    assert!(
+        out.status.success(),
+        "verify-full with the CA: {}",
+        stderr(&out)
+    );
+
+    let wrong_ca = dir.path().join("wrong-ca.pem");
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    for (bad, why) in [
+        (
+            format!(
+                "{local}?sslmode=verify-full&sslrootcert={}",
+                wrong_ca.display()
+            ),
+            "UnknownIssuer",
+        ),
+        (
+            format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
+            "not valid for name",
+        ),
+    ] {
+        let out = with_db(&bad, &["migrate"], &data);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{bad}: {}", stderr(&out));
+    }
+
+    let out = with_db(
+        "postgres://evident@db.example.com:5432/evident?sslmode=disable",
+        &["migrate"],
+        &data,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("db.example.com"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("in clear"), "{}", stderr(&out));
+}

@@ -282,6 +282,51 @@ fn validate_event_type(obj: &Map<String, Value>) -> Result<(), FieldError> {
     ))
 }
 
+/// `context.subject_identifiers`: an object whose keys name the kind of identifier
+/// (they become token types: letters, digits, `_` and `-`) and whose values are the
+/// non-empty strings that identify the subject; it needs `context.subject`, whose key
+/// the vault keeps them under (CONTRACT section 2, "Identifiers no pattern can see").
+fn validate_subject_identifiers(context: &Map<String, Value>) -> Result<(), FieldError> {
+    const POINTER: &str = "/context/subject_identifiers";
+    let identifiers = match context.get("subject_identifiers") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(identifiers)) => identifiers,
+        Some(_) => return Err(FieldError::new(POINTER, "must be an object")),
+    };
+    if !context.get("subject").is_some_and(Value::is_string) {
+        return Err(FieldError::new(
+            POINTER,
+            "needs context.subject: declared identifiers are kept under the subject's key",
+        ));
+    }
+    for (key, value) in identifiers {
+        let valid_key = !key.is_empty()
+            && key.len() <= crate::pii::MAX_IDENTIFIER_KEY
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_key {
+            return Err(FieldError::new(
+                format!("{POINTER}/{}", crate::json::escape_pointer_token(key)),
+                format!(
+                    "keys are 1 to {} letters, digits, '_' or '-' (they name the token type)",
+                    crate::pii::MAX_IDENTIFIER_KEY
+                ),
+            ));
+        }
+        let valid_value = value
+            .as_str()
+            .is_some_and(|v| !v.trim().is_empty() && v.len() <= 1024);
+        if !valid_value {
+            return Err(FieldError::new(
+                format!("{POINTER}/{key}"),
+                "must be a non-empty string of at most 1024 bytes",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_context(obj: &Map<String, Value>) -> Result<(), FieldError> {
     let Some(context) = optional_object(obj, "context")? else {
         return Ok(());
@@ -305,6 +350,7 @@ fn validate_context(obj: &Map<String, Value>) -> Result<(), FieldError> {
             ));
         }
     }
+    validate_subject_identifiers(context)?;
     match context.get("correlation_ids") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Array(ids)) => {

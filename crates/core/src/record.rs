@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
 use crate::json::{canonical_bytes, Canonical, CanonicalObject};
-use crate::pii::{Detectors, Finding};
+use crate::pii::{pii_token, DeclaredIdentifiers, Detectors, FieldTarget, Finding};
 use crate::token::TokenKey;
 
 /// Media type of payloads that arrive inline in an event.
@@ -282,8 +282,11 @@ pub fn prepare_client_event(
     }
 
     let mut pii = Vec::new();
+    // Read before the subject's token replaces anything: a declared e-mail may be the
+    // subject's identifier too.
+    let declared = declared_identifiers(&mut record, submission.token_key, &mut pii);
     tokenize_subject(&mut record, submission.token_key, &mut pii);
-    tokenize_personal_data(&mut record, submission, &mut pii);
+    tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
 
     let references_upload = PAYLOAD_FIELDS
         .iter()
@@ -360,51 +363,193 @@ const SCANNED_TEXT: &[(&str, &str)] = &[
     ("error", "message"),
 ];
 
-/// Replaces personal data in the payloads and the scanned text fields by typed tokens.
+/// The identifiers the event declares (`context.subject_identifiers`, CONTRACT
+/// section 2): each value is replaced there by its token and goes to `found`, for
+/// the vault, whether or not the text mentions it.
+fn declared_identifiers(
+    record: &mut Map<String, Value>,
+    key: &TokenKey,
+    found: &mut Vec<Finding>,
+) -> Option<DeclaredIdentifiers> {
+    let identifiers = record
+        .get_mut("context")
+        .and_then(|c| c.get_mut("subject_identifiers"))
+        .and_then(Value::as_object_mut)?;
+    let declared = DeclaredIdentifiers::new(
+        identifiers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+    )?;
+    for (name, value) in identifiers.iter_mut() {
+        if let Some(token) = value.as_str().and_then(|v| declared.token_of(key, name, v)) {
+            *value = Value::String(token);
+        }
+    }
+    found.extend(declared.findings(key));
+    Some(declared)
+}
+
+/// Replaces personal data in the payloads and the scanned text fields by typed tokens:
+/// the event's declared identifiers first, then the detectors.
 fn tokenize_personal_data(
     record: &mut Map<String, Value>,
     submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
     found: &mut Vec<Finding>,
 ) {
+    apply_field_rules(record, submission, found);
     for field in PAYLOAD_FIELDS {
         if let Some(payload) = record.get_mut(*field) {
             if payload.get("$blob").is_none() {
-                scan_value(payload, submission, found);
+                scan_value(payload, submission, declared, found);
             }
         }
     }
     for (object, member) in SCANNED_TEXT {
         if let Some(Value::String(text)) = record.get_mut(*object).and_then(|o| o.get_mut(*member))
         {
-            if let Some(replaced) = submission
-                .detectors
-                .tokenize(submission.token_key, text, found)
-            {
+            if let Some(replaced) = scan_text(text, submission, declared, found) {
                 *text = replaced;
             }
         }
     }
 }
 
-fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Finding>) {
-    let scan = |text: &str, found: &mut Vec<Finding>| {
-        submission
-            .detectors
-            .tokenize(submission.token_key, text, found)
+/// The configured field rules: each value they name is replaced whole by its token
+/// (CONTRACT section 2: "field rules (JSON pointers or key names always tokenized as
+/// a kind)"), before the detectors see the text.
+fn apply_field_rules(
+    record: &mut Map<String, Value>,
+    submission: &Submission<'_>,
+    found: &mut Vec<Finding>,
+) {
+    for rule in &submission.detectors.field_rules {
+        match &rule.target {
+            FieldTarget::Pointer(pointer) => {
+                let mut segments = pointer.splitn(3, '/').skip(1);
+                let Some(field) = segments.next() else {
+                    continue;
+                };
+                let rest = segments.next().map(|r| format!("/{r}")).unwrap_or_default();
+                if let Some(target) = record
+                    .get_mut(field)
+                    .filter(|p| p.get("$blob").is_none())
+                    .and_then(|p| p.pointer_mut(&rest))
+                {
+                    tokenize_whole(target, &rule.kind, submission.token_key, found);
+                }
+            }
+            FieldTarget::Key(name) => {
+                for field in PAYLOAD_FIELDS {
+                    if let Some(payload) =
+                        record.get_mut(*field).filter(|p| p.get("$blob").is_none())
+                    {
+                        tokenize_members_named(
+                            payload,
+                            name,
+                            &rule.kind,
+                            submission.token_key,
+                            found,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tokenize_members_named(
+    value: &mut Value,
+    name: &str,
+    kind: &str,
+    key: &TokenKey,
+    found: &mut Vec<Finding>,
+) {
+    match value {
+        Value::Object(members) => {
+            for (member, inner) in members.iter_mut() {
+                if member == name {
+                    tokenize_whole(inner, kind, key, found);
+                } else {
+                    tokenize_members_named(inner, name, kind, key, found);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| tokenize_members_named(v, name, kind, key, found)),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
+}
+
+/// Replaces a value a field rule names by its token: a string or number whole, every
+/// string or number inside an array or object.
+fn tokenize_whole(value: &mut Value, kind: &str, key: &TokenKey, found: &mut Vec<Finding>) {
+    let clear = match value {
+        Value::String(text) if crate::pii::is_pii_token(text) => return,
+        Value::String(text) => text.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => {
+            items
+                .iter_mut()
+                .for_each(|v| tokenize_whole(v, kind, key, found));
+            return;
+        }
+        Value::Object(members) => {
+            members
+                .values_mut()
+                .for_each(|v| tokenize_whole(v, kind, key, found));
+            return;
+        }
+        Value::Null | Value::Bool(_) => return,
     };
+    if clear.is_empty() {
+        return;
+    }
+    let token = pii_token(key, kind, &clear);
+    *value = Value::String(token.clone());
+    found.push(Finding {
+        token,
+        kind: kind.to_owned(),
+        value: clear,
+    });
+}
+
+/// One text through the declared identifiers, then the detectors; `None` when
+/// nothing was found.
+fn scan_text(
+    text: &str,
+    submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
+    found: &mut Vec<Finding>,
+) -> Option<String> {
+    let after_declared = declared.and_then(|d| d.tokenize(submission.token_key, text, found));
+    let current = after_declared.as_deref().unwrap_or(text);
+    submission
+        .detectors
+        .tokenize(submission.token_key, current, found)
+        .or(after_declared)
+}
+
+fn scan_value(
+    value: &mut Value,
+    submission: &Submission<'_>,
+    declared: Option<&DeclaredIdentifiers>,
+    found: &mut Vec<Finding>,
+) {
     match value {
         Value::String(text) => {
-            if let Some(replaced) = scan(text, found) {
+            if let Some(replaced) = scan_text(text, submission, declared, found) {
                 *text = replaced;
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| scan_value(v, submission, found)),
+            .for_each(|v| scan_value(v, submission, declared, found)),
         Value::Object(members) => {
             let renamed: Vec<(String, String)> = members
                 .keys()
-                .filter_map(|k| scan(k, found).map(|r| (k.clone(), r)))
+                .filter_map(|k| scan_text(k, submission, declared, found).map(|r| (k.clone(), r)))
                 .collect();
             for (old, new) in renamed {
                 if let Some(v) = members.remove(&old) {
@@ -413,7 +558,7 @@ fn scan_value(value: &mut Value, submission: &Submission<'_>, found: &mut Vec<Fi
             }
             members
                 .values_mut()
-                .for_each(|v| scan_value(v, submission, found));
+                .for_each(|v| scan_value(v, submission, declared, found));
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
@@ -441,7 +586,7 @@ pub fn tokenize_upload(
     if essence == "application/json" || essence.ends_with("+json") {
         let mut value = crate::json::parse_value(&bytes)
             .map_err(|e| FieldError::new(e.pointer, format!("not valid JSON: {}", e.message)))?;
-        scan_value(&mut value, submission, &mut found);
+        scan_value(&mut value, submission, None, &mut found);
         return Ok((canonical_bytes(&value), found));
     }
     if essence.starts_with("text/") {

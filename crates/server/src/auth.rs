@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use data_encoding::BASE32_NOPAD;
-use evident_store::{ApiKeyRecord, Store, StoreError};
+use evident_store::{AgentBinding, ApiKeyRecord, Store, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -66,8 +66,8 @@ impl Role {
 pub struct Principal {
     pub name: String,
     pub role: Role,
-    /// Agent ids this key may claim; empty = any.
-    pub agents: Vec<String>,
+    /// Agent ids this key may claim.
+    pub agents: AgentBinding,
 }
 
 impl Principal {
@@ -90,7 +90,21 @@ impl Principal {
 
     /// `true` if this key may submit events claiming `agent_id`.
     pub fn may_claim(&self, agent_id: &str) -> bool {
-        self.agents.is_empty() || self.agents.iter().any(|a| a == agent_id)
+        self.agents.may_claim(agent_id)
+    }
+
+    /// Why this key may not claim `agent_id`, for a 403's detail.
+    pub fn claim_refusal(&self, agent_id: &str) -> String {
+        match &self.agents {
+            AgentBinding::Unreadable(_) => format!(
+                "the key {:?} may submit events for no agent: its stored agent binding is unreadable (see the server log)",
+                self.name
+            ),
+            _ => format!(
+                "the key {:?} may not submit events for agent {agent_id:?}",
+                self.name
+            ),
+        }
     }
 }
 
@@ -102,6 +116,7 @@ pub struct NewApiKey {
 
 /// Generates a key for `name` with `role`, bound to `agents` (empty = any).
 pub fn generate_api_key(name: &str, role: Role, agents: Vec<String>, now_micros: i64) -> NewApiKey {
+    let agents = AgentBinding::of(agents);
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let secret = format!("evk_{}", BASE32_NOPAD.encode(&raw).to_ascii_lowercase());
@@ -171,6 +186,10 @@ impl KeyResolver {
             .await?
             .filter(|k| k.revoked_micros.is_none())
             .and_then(|k| {
+                if let AgentBinding::Unreadable(why) = &k.agents {
+                    // Fail closed: the key keeps its role but may claim no agent.
+                    tracing::error!(key = %k.name, %why, "API key's agent binding is unreadable; it may claim no agent");
+                }
                 Some(Principal {
                     role: Role::parse(&k.role)?,
                     name: k.name,

@@ -28,7 +28,7 @@ pub fn server_principal() -> Principal {
     Principal {
         name: "evident".into(),
         role: Role::Admin,
-        agents: Vec::new(),
+        agents: evident_store::AgentBinding::Any,
     }
 }
 

@@ -167,8 +167,8 @@ fn prepare_all(
             .map_err(|e| ApiError::from(e.under(&format!("/{index}"))))?;
         if !principal.may_claim(&event.index.agent) {
             return Err(ApiError::forbidden(format!(
-                "/{index}/actor/id: the key {:?} may not submit events for agent {:?}",
-                principal.name, event.index.agent
+                "/{index}/actor/id: {}",
+                principal.claim_refusal(&event.index.agent)
             )));
         }
         prepared.push(event);

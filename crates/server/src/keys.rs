@@ -59,11 +59,11 @@ pub async fn create(
         return Err(KeyError::InvalidName);
     }
     let now = evident_core::time::now_utc_micros().1;
-    let key = generate_api_key(name, role, agents, now);
     let event = key_change(json!({
         "action": "create", "kind": "api_key", "name": name, "role": role.as_str(),
-        "agents": key.record.agents,
+        "agents": agents,
     }));
+    let key = generate_api_key(name, role, agents, now);
     let recorded = crate::record::record(
         app,
         principal,

@@ -2,7 +2,7 @@
 //! Tokens stay tokens; only the privacy role's vault reveal turns them back.
 //!
 //! A page of entries is resolved in one batch: its blobs come with it from the store
-//! (see [`evident_store::Store::search_with_blobs`]), the data keys they need are
+//! (see [`evident_store::SearchStore::search_with_blobs`]), the data keys they need are
 //! fetched together, and decryption and splicing run in one pass (on the blocking
 //! pool, in a few parts side by side, when the page is large). A record is assembled
 //! from bytes: the entry's members are copied as stored, each JSON payload is copied

@@ -20,8 +20,11 @@ use crate::state::App;
 
 /// Default page size of a search.
 pub const DEFAULT_LIMIT: usize = 100;
-/// Largest page size of a search.
+/// Largest page size of a search or timeline; a larger `limit` is a 400 naming it.
 pub const MAX_LIMIT: usize = 1_000;
+// A page asks the store for one entry more than it shows (to know whether another
+// page follows), so the store must answer at least that many.
+const _: () = assert!(MAX_LIMIT < evident_store::MAX_SEARCH_LIMIT);
 /// Most events a trace, job or timeline answer holds.
 pub const MAX_GROUP_EVENTS: usize = 10_000;
 
@@ -100,16 +103,25 @@ fn id_filter(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
+/// A `from`/`to` bound in microseconds since the epoch.
+///
+/// Time filters are exact at microsecond precision: the store keeps each event's
+/// timestamp to the microsecond (digits past the sixth dropped), so a bound finer than
+/// that could not be honoured exactly (an event 0.4 µs before a `from` would share its
+/// stored microsecond) and is refused rather than rounded.
 fn time_filter(name: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    value
-        .map(|text| {
-            evident_core::time::parse_rfc3339(text)
-                .map(evident_core::time::unix_micros)
-                .map_err(|_| {
-                    ApiError::parameter(name, "must be an RFC 3339 date-time with an offset")
-                })
-        })
-        .transpose()
+    let Some(text) = value else {
+        return Ok(None);
+    };
+    let time = evident_core::time::parse_rfc3339(text)
+        .map_err(|_| ApiError::parameter(name, "must be an RFC 3339 date-time with an offset"))?;
+    if time.nanosecond() % 1_000 != 0 {
+        return Err(ApiError::parameter(
+            name,
+            "has digits past the microsecond; time filters are exact to the microsecond, send at most six fractional digits",
+        ));
+    }
+    Ok(Some(evident_core::time::unix_micros(time)))
 }
 
 /// The token a subject filter stands for: a `subj_` token as is, else the clear
@@ -499,7 +511,8 @@ pub async fn job_decisions(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
     Ok(answer.finish())
 }
 
-/// `GET /api/v1/workflow-runs/{id}/timeline?limit=`: the run's events in time order.
+/// `GET /api/v1/workflow-runs/{id}/timeline?limit=`: the run's first `limit` events
+/// in time order (default and most: [`MAX_LIMIT`]); `truncated` says whether it has more.
 ///
 /// # Errors
 /// 400 for a bad limit; 404 if the run has no events.
@@ -515,13 +528,16 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
             ))
         }
     };
+    // One more than asked tells whether the run has more events than the answer.
     let query = SearchQuery {
         workflow_run_id: Some(run_id.clone()),
         order: SearchOrder::Time,
-        limit,
+        limit: limit + 1,
         ..SearchQuery::default()
     };
-    let page = app.store.search_with_blobs(&query).await?;
+    let mut page = app.store.search_with_blobs(&query).await?;
+    let truncated = page.entries.len() > limit;
+    keep_first(&mut page, limit);
     if page.entries.is_empty() {
         return Err(ApiError::not_found(format!(
             "no events in workflow run {run_id:?}"
@@ -531,5 +547,6 @@ pub async fn timeline(app: &App, run_id: &str, limit: Option<u64>) -> ApiResult<
     let mut answer = ObjectWriter::with_capacity(records_len(&events) + 128);
     answer.member("workflow_run_id", &run_id)?;
     answer.records("events", &events)?;
+    answer.member("truncated", &truncated)?;
     Ok(answer.finish())
 }

@@ -711,7 +711,7 @@ mod tests {
         let admin = crate::auth::Principal {
             name: "test".into(),
             role: crate::auth::Role::Admin,
-            agents: vec![],
+            agents: evident_store::AgentBinding::Any,
         };
         for batch in (0..n).collect::<Vec<_>>().chunks(6) {
             let events = batch

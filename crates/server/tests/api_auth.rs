@@ -279,3 +279,31 @@ async fn a_key_bound_to_agents_cannot_claim_others() {
     t.ingest_ok(&event_for("any-c", "c")).await;
     assert_eq!(t.tree_size().await, 4);
 }
+
+/// A key whose stored agent binding cannot be read may claim no agent at all (fail
+/// closed), and the refusal says why; it must never fall back to "any agent".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_an_unreadable_agent_binding_claims_no_agent() {
+    let t = TestApp::new().await;
+    for (name, raw) in [
+        ("torn-key", r#"["a""#),
+        ("object-key", r#"{"a": true}"#),
+        ("number-key", "[1]"),
+        ("empty-text-key", ""),
+    ] {
+        let key = t.key(name, Role::Ingest, &["a"]).await;
+        t.overwrite_key_agents(name, raw).await;
+        for agent in ["a", "c"] {
+            let reply = t
+                .post_json(&key, &event_for(&format!("{name}-{agent}"), agent))
+                .await;
+            let problem = reply.problem(StatusCode::FORBIDDEN);
+            assert!(detail(&problem).contains("/0/actor/id"), "{problem}");
+            assert!(detail(&problem).contains("unreadable"), "{problem}");
+        }
+    }
+    assert_eq!(t.tree_size().await, 0, "nothing was stored");
+    // A stored empty list still means any agent.
+    let any = t.key("any-key", Role::Ingest, &[]).await;
+    t.post_json(&any, &event_for("any-c", "c")).await.ok_json();
+}

@@ -486,7 +486,7 @@ async fn payloads_become_commitments_and_read_back_resolved() {
 
         // The blob opens the commitment: SHA-256(salt ‖ bytes).
         let parsed = evident_core::blob::parse_blob_ref(reference).unwrap();
-        let stored = evident_store::Store::blob(&*t.store, &parsed)
+        let stored = evident_store::BlobStore::blob(&*t.store, &parsed)
             .await
             .unwrap()
             .expect("the blob is stored");

@@ -1,4 +1,4 @@
-//! `GET /api/v1/events` and `POST /api/v1/events/search` (CONTRACT section 4, issue 4):
+//! `GET /api/v1/events` and `POST /api/v1/events/search` (CONTRACT section 4):
 //! every filter alone and combined, checked against a model of the corpus computed
 //! here; pagination (also while another task keeps appending); full text (words,
 //! phrases, prefixes, payloads, what is not indexed, `indexed_through`); and bad
@@ -1397,34 +1397,70 @@ async fn ids_inside_context_actor_and_tool_are_not_text() {
     assert_eq!(found, Vec::<&str>::new(), "id words that q matches");
 }
 
-/// `from`/`to` compare the event's timestamp, which RFC 3339 gives to the nanosecond;
-/// the store keeps microseconds (truncated), so an event later than `to` within the
-/// same microsecond is returned, and one earlier than `from` too.
+/// `from`/`to` filter at microsecond precision, exactly: an event's timestamp counts
+/// as its microsecond (digits past the sixth dropped), both bounds are inclusive, and a
+/// bound with non-zero digits past the microsecond is a 400 naming it (it could not be
+/// honoured exactly).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: crates/server/src/search.rs time_filter and the store's ts column truncate to microseconds, so from/to are off within a microsecond"]
-async fn time_bounds_are_exact_below_a_microsecond() {
+async fn time_bounds_are_exact_to_the_microsecond() {
+    async fn ids(t: &TestApp, pairs: &[(&str, &str)]) -> Vec<String> {
+        event_ids(&t.search_get(pairs).await.ok_json())
+    }
     let t = TestApp::new().await;
+    // Event timestamps are compared at their microsecond: digits past the sixth are
+    // dropped, so these two fall in 10:00:00.000000 and 10:00:01.000000.
     let mut e = fts_event("late", "step", &json!({}));
     e["timestamp"] = json!("2026-11-23T10:00:00.0000009Z");
     t.ingest_ok(&e).await;
-    let answer = t
-        .search_get(&[("to", "2026-11-23T10:00:00.0000001Z")])
-        .await
-        .ok_json();
-    assert_eq!(event_ids(&answer), Vec::<String>::new(), "after `to`");
     let mut e = fts_event("early", "step", &json!({}));
-    e["timestamp"] = json!("2026-11-23T10:00:01.0000001Z");
+    e["timestamp"] = json!("2026-11-23T11:00:01.0000001+01:00");
     t.ingest_ok(&e).await;
-    let answer = t
-        .search_get(&[("from", "2026-11-23T10:00:01.0000009Z")])
-        .await
-        .ok_json();
-    assert_eq!(event_ids(&answer), Vec::<String>::new(), "before `from`");
+
+    assert_eq!(ids(&t, &[("to", "2026-11-23T10:00:00Z")]).await, ["late"]);
+    assert_eq!(
+        ids(&t, &[("to", "2026-11-23T09:59:59.999999Z")]).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&t, &[("from", "2026-11-23T10:00:00.000001Z")]).await,
+        ["early"]
+    );
+    assert_eq!(
+        ids(&t, &[("from", "2026-11-23T10:00:01.000001Z")]).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&t, &[("from", "2026-11-23T10:00:01Z")]).await,
+        ["early"]
+    );
+    // Trailing zeros past the microsecond say nothing finer and are accepted.
+    assert_eq!(
+        ids(
+            &t,
+            &[
+                ("from", "2026-11-23T10:00:00.000000000Z"),
+                ("to", "2026-11-23T10:00:00.000000000Z")
+            ]
+        )
+        .await,
+        ["late"]
+    );
+
+    // A bound finer than the microsecond cannot be honoured exactly: 400 naming it.
+    for (name, value) in [
+        ("to", "2026-11-23T10:00:00.0000001Z"),
+        ("from", "2026-11-23T10:00:01.0000009Z"),
+        ("from", "2026-11-23T10:00:01.123456789+01:00"),
+    ] {
+        let reply = t.search_get(&[(name, value)]).await;
+        assert_names(&reply, name, value);
+        let reply = t.search_post(&member(name, value)).await;
+        assert_names(&reply, name, value);
+    }
 }
 
-/// The brief: `next_cursor` is null on the last page. When the last page is exactly
-/// full, the server still hands out a cursor (it only checks `len == limit`), and the
-/// client needs one more request to learn that the next page is empty.
+/// `next_cursor` is null on the last page, even when that page is exactly full: the
+/// client needs no extra request to learn that the next page would be empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_cursor_is_null_on_an_exactly_full_last_page() {
     let (t, specs) = corpus_app().await;
@@ -1433,4 +1469,41 @@ async fn next_cursor_is_null_on_an_exactly_full_last_page() {
     let pages = walk(&t, &[("agent", "refund-bot")], 7).await;
     assert_eq!(union_ids(&pages), refund);
     assert_eq!(pages.len(), 2, "two full pages and no empty third one");
+}
+
+/// Paging at the largest page size reaches every event: a page of `limit=1000` that
+/// is followed by more carries a cursor, by GET and by POST; a larger `limit` is a
+/// 400 naming it (never silently clamped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_at_the_largest_limit_reaches_every_event() {
+    let t = TestApp::new().await;
+    let total = 2_345;
+    for batch in 0..5 {
+        let events: Vec<Value> = (batch * 500..(batch * 500 + 500).min(total))
+            .map(|i| paged_event(&format!("big-{i:05}"), true))
+            .collect();
+        t.ingest_ok(&Value::Array(events)).await;
+    }
+    let expected: Vec<String> = (0..total).map(|i| format!("big-{i:05}")).collect();
+    let pages = walk(&t, &[], 1_000).await;
+    assert_eq!(pages.len(), 3, "1,000 + 1,000 + 345");
+    assert_eq!(union_ids(&pages), expected, "GET");
+
+    let mut ids = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..3 {
+        let page = t
+            .search_post(&json!({"limit": 1_000, "cursor": cursor}))
+            .await
+            .ok_json();
+        ids.extend(event_ids(&page));
+        cursor = page["next_cursor"].clone();
+    }
+    assert_eq!(cursor, Value::Null, "the third page is the last");
+    assert_eq!(ids, expected, "POST");
+
+    let reply = t.search_get(&[("limit", "1001")]).await;
+    assert_names(&reply, "limit", "a limit above the largest page");
+    let reply = t.search_post(&json!({"limit": 1_001})).await;
+    assert_names(&reply, "limit", "a limit above the largest page");
 }

@@ -1,5 +1,5 @@
 //! `GET /api/v1/traces/{id}`, `GET /api/v1/jobs/{id}` and `/decisions`, and
-//! `GET /api/v1/workflow-runs/{id}/timeline` (CONTRACT section 4, issue 4): time
+//! `GET /api/v1/workflow-runs/{id}/timeline` (CONTRACT section 4): time
 //! order across UTC offsets, the causal tree (fan-out, nesting, missing parents,
 //! cycles), job state, and their errors.
 
@@ -655,4 +655,46 @@ async fn a_62_event_chain_parses_with_default_json_limits() {
         .await
         .ok_json();
     assert_eq!(event_ids(&answer).len(), 62);
+}
+
+/// A timeline longer than its limit says so (`truncated`), at the largest limit too:
+/// the answer never passes for the whole run when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_past_the_largest_limit_is_marked_truncated() {
+    let t = TestApp::new().await;
+    let events: Vec<Value> = (0..1_000)
+        .map(|i| {
+            run_event(
+                &format!("r-{i:04}"),
+                "run-long",
+                &format!("2026-11-23T10:{:02}:{:02}Z", i / 60, i % 60),
+            )
+        })
+        .collect();
+    t.ingest_ok(&Value::Array(events)).await;
+    let whole = t
+        .get("/api/v1/workflow-runs/run-long/timeline", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(event_ids(&whole).len(), 1_000);
+    assert_eq!(whole["truncated"], json!(false), "exactly the largest page");
+    t.ingest_ok(&run_event("r-late", "run-long", "2026-11-23T11:00:00Z"))
+        .await;
+    for uri in [
+        "/api/v1/workflow-runs/run-long/timeline",
+        "/api/v1/workflow-runs/run-long/timeline?limit=1000",
+    ] {
+        let answer = t.get(uri, Some(&t.auditor)).await.ok_json();
+        assert_eq!(event_ids(&answer).len(), 1_000, "{uri}");
+        assert_eq!(answer["truncated"], json!(true), "{uri}");
+    }
+    let answer = t
+        .get(
+            "/api/v1/workflow-runs/run-long/timeline?limit=3",
+            Some(&t.auditor),
+        )
+        .await
+        .ok_json();
+    assert_eq!(event_ids(&answer), ["r-0000", "r-0001", "r-0002"]);
+    assert_eq!(answer["truncated"], json!(true));
 }

@@ -37,7 +37,7 @@ fn admin() -> Principal {
     Principal {
         name: "test".into(),
         role: Role::Admin,
-        agents: vec![],
+        agents: evident_store::AgentBinding::Any,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod otlp_util;
 
+use evident_store::ApiKeyStore;
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -70,7 +70,12 @@ async fn grpc_export_stores_events() {
         .into_inner();
     assert_eq!(response.partial_success, None);
     assert_eq!(grpc.app.tree_size().await, before + 4);
-    let record = grpc.app.get_event(&event_id(sid(0x61, 4))).await.ok_json()["record"].clone();
+    let record = grpc
+        .app
+        .get_event(&event_id(0x61, sid(0x61, 4)))
+        .await
+        .ok_json()["record"]
+        .clone();
     assert_eq!(record["event_type"], "tool_call");
     assert_eq!(record["outcome"], "error");
     assert_eq!(record["error"]["kind"], "PaymentDeclined");

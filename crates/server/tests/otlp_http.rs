@@ -127,13 +127,13 @@ async fn protobuf_spans_become_events() {
     );
     assert_eq!(app.tree_size().await, before + 4);
 
-    let root = record(&app, &event_id(sid(0xa1, 1))).await;
+    let root = record(&app, &event_id(0xa1, sid(0xa1, 1))).await;
     assert_eq!(root["event_type"], "agent_run");
     assert_eq!(root["actor"]["id"], "refund-bot");
     assert_eq!(root["principal"], "ingest-1");
     assert_eq!(root["trace_id"], trace_hex(0xa1));
-    let chat = record(&app, &event_id(sid(0xa1, 2))).await;
-    assert_eq!(chat["parent_event_id"], event_id(sid(0xa1, 1)));
+    let chat = record(&app, &event_id(0xa1, sid(0xa1, 2))).await;
+    assert_eq!(chat["parent_event_id"], event_id(0xa1, sid(0xa1, 1)));
     assert_eq!(chat["snapshot"]["model"], "gpt-4o");
     assert_eq!(chat["metadata"]["input_tokens"], 100);
     assert_eq!(
@@ -145,7 +145,7 @@ async fn protobuf_spans_become_events() {
         "attributes keep the span's own times"
     );
     assert_eq!(chat["attributes"]["resource"]["service.version"], "1.2.3");
-    let refund = record(&app, &event_id(sid(0xa1, 4))).await;
+    let refund = record(&app, &event_id(0xa1, sid(0xa1, 4))).await;
     assert_eq!(refund["outcome"], "error");
     assert_eq!(refund["error"]["kind"], "PaymentDeclined");
     assert_eq!(refund["tool"]["name"], "issue_refund");
@@ -166,7 +166,7 @@ async fn otlp_json_and_gzip_are_accepted() {
     assert_eq!(json_reply.content_type(), JSON);
     assert_eq!(json_reply.json(), json!({}));
     assert_eq!(
-        record(&app, &event_id(sid(0xb1, 3))).await["tool"]["name"],
+        record(&app, &event_id(0xb1, sid(0xb1, 3))).await["tool"]["name"],
         "lookup_order"
     );
 
@@ -209,14 +209,14 @@ async fn the_same_span_in_protobuf_and_json_is_one_event() {
     let spans = request("svc", agent_run(0xc1));
     ok_protobuf(&post_protobuf(&app, &spans).await);
     let size = app.tree_size().await;
-    let first = app.get_event(&event_id(sid(0xc1, 2))).await.ok_json();
+    let first = app.get_event(&event_id(0xc1, sid(0xc1, 2))).await.ok_json();
     // Re-sent (an exporter retry), and re-sent in the other encoding.
     ok_protobuf(&post_protobuf(&app, &spans).await);
     let reply = post(&app, Some(&app.ingest), Some(JSON), None, otlp_json(&spans)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(app.tree_size().await, size, "a re-sent span is a no-op");
     assert_eq!(
-        app.get_event(&event_id(sid(0xc1, 2))).await.ok_json()["seq"],
+        app.get_event(&event_id(0xc1, sid(0xc1, 2))).await.ok_json()["seq"],
         first["seq"]
     );
 }
@@ -257,7 +257,10 @@ async fn invalid_spans_are_rejected_and_the_others_stored() {
         partial.error_message
     );
     assert_eq!(app.tree_size().await, before + 1);
-    assert_eq!(record(&app, &event_id(7)).await["event_type"], "model_call");
+    assert_eq!(
+        record(&app, &event_id(0xd1, 7)).await["event_type"],
+        "model_call"
+    );
 
     // In OTLP/JSON the answer is OTLP/JSON, `rejectedSpans` a decimal string.
     let mut bad = span(0xd2, 8, None, "bad", vec![]);
@@ -300,7 +303,7 @@ async fn a_span_resent_with_other_content_is_rejected_alone() {
         )
         .await,
     );
-    let first = record(&app, &event_id(1)).await;
+    let first = record(&app, &event_id(0xf1, 1)).await;
     let before = app.tree_size().await;
     let changed = span(0xf1, 1, None, "v2", vec![s("changed", "yes")]);
     let fresh = span(0xf1, 2, Some(1), "new", vec![]);
@@ -317,7 +320,7 @@ async fn a_span_resent_with_other_content_is_rejected_alone() {
     );
     assert_eq!(app.tree_size().await, before + 1, "the new span is stored");
     assert_eq!(
-        record(&app, &event_id(1)).await,
+        record(&app, &event_id(0xf1, 1)).await,
         first,
         "the stored span is unchanged"
     );
@@ -476,7 +479,7 @@ async fn a_span_with_ten_thousand_attributes_is_stored_whole() {
     let attributes = (0..10_000).map(|n| i(&format!("attr.{n:05}"), n)).collect();
     let wide = span(0x10, 1, None, "wide", attributes);
     ok_protobuf(&post_protobuf(&app, &request("svc", vec![wide])).await);
-    let stored = record(&app, &event_id(1)).await;
+    let stored = record(&app, &event_id(0x10, 1)).await;
     let span_attrs = stored["attributes"]["span"]
         .as_object()
         .expect("span attributes");
@@ -575,7 +578,7 @@ async fn the_trace_reads_back_as_a_tree() {
         "{}",
         trace["tree"]
     );
-    assert_eq!(trace["tree"][0]["event_id"], event_id(sid(0x55, 1)));
+    assert_eq!(trace["tree"][0]["event_id"], event_id(0x55, sid(0x55, 1)));
     let children: Vec<&str> = trace["tree"][0]["children"]
         .as_array()
         .unwrap()
@@ -585,9 +588,41 @@ async fn the_trace_reads_back_as_a_tree() {
     assert_eq!(
         children,
         [
-            event_id(sid(0x55, 2)),
-            event_id(sid(0x55, 3)),
-            event_id(sid(0x55, 4))
+            event_id(0x55, sid(0x55, 2)),
+            event_id(0x55, sid(0x55, 3)),
+            event_id(0x55, sid(0x55, 4))
         ]
     );
+}
+
+/// Span ids are unique only within a trace: two traces whose spans share ids are both
+/// stored whole, each span under `span_<trace id>_<span id>`, parents within their
+/// own trace (CONTRACT section 5).
+#[tokio::test]
+async fn two_traces_sharing_span_ids_are_both_stored() {
+    let app = TestApp::new().await;
+    for trace in [0x71, 0x72] {
+        let spans = vec![
+            span(trace, 1, None, "root", vec![]),
+            span(
+                trace,
+                2,
+                Some(1),
+                "child",
+                vec![s("trace.mark", &format!("{trace:x}"))],
+            ),
+        ];
+        let response = ok_protobuf(&post_protobuf(&app, &request("svc", spans)).await);
+        assert!(response.partial_success.is_none(), "{response:?}");
+    }
+    assert_eq!(app.tree_size().await, 4, "all four spans stored");
+    for trace in [0x71, 0x72] {
+        let child = record(&app, &event_id(trace, 2)).await;
+        assert_eq!(child["trace_id"], trace_hex(trace));
+        assert_eq!(child["parent_event_id"], event_id(trace, 1));
+        assert_eq!(
+            child["attributes"]["span"]["trace.mark"],
+            format!("{trace:x}")
+        );
+    }
 }

@@ -39,7 +39,10 @@ fn one_span_is_one_event() {
         assert_eq!(event["trace_id"], trace_hex(0xab));
     }
     let root = events[0];
-    assert_eq!(root["event_id"], "span_000000000000ab01");
+    assert_eq!(
+        root["event_id"],
+        format!("span_{}_000000000000ab01", trace_hex(0xab))
+    );
     assert!(root.get("parent_event_id").is_none());
     assert_eq!(root["event_type"], "agent_run");
     assert_eq!(
@@ -52,7 +55,7 @@ fn one_span_is_one_event() {
     assert_eq!(root["outcome"], "success");
 
     let chat = events[1];
-    assert_eq!(chat["parent_event_id"], "span_000000000000ab01");
+    assert_eq!(chat["parent_event_id"], root["event_id"]);
     assert_eq!(chat["event_type"], "model_call");
     assert_eq!(chat["snapshot"]["model"], "gpt-4o");
     assert_eq!(chat["metadata"]["input_tokens"], 100);
@@ -441,7 +444,7 @@ fn spans_without_valid_ids_or_start_are_rejected() {
         vec![no_trace, zero_span, short_parent, no_start, no_id, good],
     ));
     assert_eq!(mapped.spans.len(), 1);
-    assert_eq!(mapped.spans[0].event["event_id"], event_id(6));
+    assert_eq!(mapped.spans[0].event["event_id"], event_id(1, 6));
     let reasons: Vec<(&str, &str)> = mapped
         .rejected
         .iter()
@@ -557,8 +560,14 @@ fn otlp_json_decodes_as_the_specification_says() {
     assert_eq!(span.end_time_unix_nano, 1_795_443_728_000_000_000);
     assert_eq!(span.status.as_ref().map(|s| s.code), Some(2));
     let event = map_request(&request).spans.remove(0).event;
-    assert_eq!(event["event_id"], "span_eee19b7ec3c1b174");
-    assert_eq!(event["parent_event_id"], "span_eee19b7ec3c1b173");
+    assert_eq!(
+        event["event_id"],
+        "span_5b8efff798038103d269b633813fc60c_eee19b7ec3c1b174"
+    );
+    assert_eq!(
+        event["parent_event_id"],
+        "span_5b8efff798038103d269b633813fc60c_eee19b7ec3c1b173"
+    );
     assert_eq!(event["trace_id"], "5b8efff798038103d269b633813fc60c");
     assert_eq!(event["timestamp"], "2026-11-23T14:22:07.123456789Z");
     assert_eq!(event["event_type"], "model_call");

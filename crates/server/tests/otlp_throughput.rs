@@ -139,7 +139,7 @@ async fn otlp_stages_spans_per_second() {
     let principal = evident_server::auth::Principal {
         name: "bench".into(),
         role: evident_server::auth::Role::Ingest,
-        agents: Vec::new(),
+        agents: evident_store::AgentBinding::Any,
     };
     let started = Instant::now();
     for events in batches {

@@ -385,7 +385,7 @@ pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
         name: "ingest-1".into(),
         role: "ingest".into(),
         key_hash: [1; 32],
-        agents: vec!["a".into(), "b".into()],
+        agents: crate::AgentBinding::of(vec!["a".into(), "b".into()]),
         created_micros: 5,
         revoked_micros: None,
     };
@@ -398,6 +398,15 @@ pub async fn api_keys_roundtrip(store: Arc<dyn Store>) {
         store.api_key_by_hash(&[1; 32]).await.unwrap(),
         Some(key.clone())
     );
+    // An unreadable binding is never written (as `[]` it would mean any agent).
+    let unreadable = crate::ApiKeyRecord {
+        name: "unreadable".into(),
+        key_hash: [2; 32],
+        agents: crate::AgentBinding::Unreadable("damaged".into()),
+        ..key.clone()
+    };
+    assert!(store.create_api_key(unreadable).await.is_err());
+    assert_eq!(store.api_key_by_hash(&[2; 32]).await.unwrap(), None);
     store.revoke_api_key("ingest-1", 9).await.unwrap();
     assert_eq!(
         store
@@ -841,7 +850,7 @@ async fn effect_fixture(store: &dyn Store) {
                 name: name.into(),
                 role: "ingest".into(),
                 key_hash: [name.len() as u8; 32],
-                agents: vec![],
+                agents: crate::AgentBinding::Any,
                 created_micros: 1,
                 revoked_micros: None,
             })
@@ -870,7 +879,7 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             name: "new".into(),
             role: "auditor".into(),
             key_hash: [9; 32],
-            agents: vec![],
+            agents: crate::AgentBinding::Any,
             created_micros: 50,
             revoked_micros: None,
         }),
@@ -971,7 +980,7 @@ pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Ar
         name: "taken".into(),
         role: "auditor".into(),
         key_hash: [8; 32],
-        agents: vec![],
+        agents: crate::AgentBinding::Any,
         created_micros: 50,
         revoked_micros: None,
     });

@@ -7,6 +7,7 @@
 //! state changes and its events ([`FailMode::BetweenEffectAndAppend`]). Tests then check there is no fork, no gap, that retries get
 //! the first answer, and that the next append works.
 
+use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,7 +70,7 @@ fn injected() -> StoreError {
 }
 
 #[async_trait]
-impl<S: Store + ?Sized> Store for FaultyStore<S> {
+impl<S: Store + ?Sized> LogStore for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;
         if n != self.fail_at {
@@ -97,27 +98,35 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn tree_head(&self) -> StoreResult<TreeHead> {
         self.inner.tree_head().await
     }
+
     async fn read_tiles(&self, ids: &[TileId]) -> StoreResult<TileMap> {
         self.inner.read_tiles(ids).await
     }
+
     async fn read_entries(&self, start: u64, end: u64) -> StoreResult<Vec<StoredEntry>> {
         self.inner.read_entries(start, end).await
     }
+
     async fn entry_by_event_id(&self, event_id: &str) -> StoreResult<Option<StoredEntry>> {
         self.inner.entry_by_event_id(event_id).await
     }
+
     async fn index_rows(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, IndexKeys)>> {
         self.inner.index_rows(start, end).await
     }
+
     async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
         self.inner.read_indexed_entries(start, end).await
     }
+
     async fn put_checkpoint(&self, checkpoint: StoredCheckpoint) -> StoreResult<()> {
         self.inner.put_checkpoint(checkpoint).await
     }
+
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
         self.inner.latest_checkpoint().await
     }
+
     async fn checkpoints(
         &self,
         from_size: u64,
@@ -125,94 +134,137 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
     ) -> StoreResult<Vec<StoredCheckpoint>> {
         self.inner.checkpoints(from_size, limit).await
     }
+
+    async fn try_lead(&self) -> StoreResult<bool> {
+        self.inner.try_lead().await
+    }
+
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        self.inner.integrity_check().await
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> BlobStore for FaultyStore<S> {
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.inner.put_upload(blob, now_micros).await
     }
+
     async fn put_vault_values(&self, values: Vec<SealedValue>) -> StoreResult<()> {
         self.inner.put_vault_values(values).await
     }
+
     async fn uploads(&self, refs: &[BlobRef]) -> StoreResult<HashMap<BlobRef, UploadedBlob>> {
         self.inner.uploads(refs).await
     }
+
     async fn blob(&self, reference: &BlobRef) -> StoreResult<Option<StoredBlob>> {
         self.inner.blob(reference).await
     }
+
     async fn blobs_in_range(&self, start: u64, end: u64) -> StoreResult<Vec<StoredBlob>> {
         self.inner.blobs_in_range(start, end).await
     }
+
     async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64> {
         self.inner.drop_stale_uploads(cutoff_micros).await
     }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> ApiKeyStore for FaultyStore<S> {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
         self.inner.create_api_key(key).await
     }
+
     async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
         self.inner.api_key_by_hash(key_hash).await
     }
+
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
         self.inner.list_api_keys().await
     }
+
     async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()> {
         self.inner.revoke_api_key(name, now_micros).await
     }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> MetaStore for FaultyStore<S> {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.inner.get_meta(key).await
     }
+
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         self.inner.set_meta(key, value).await
     }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> SearchStore for FaultyStore<S> {
     async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         self.inner.search(query).await
     }
+
     async fn search_with_blobs(
         &self,
         query: &crate::SearchQuery,
     ) -> StoreResult<crate::EntriesWithBlobs> {
         self.inner.search_with_blobs(query).await
     }
+
     async fn text_indexed_through(&self) -> StoreResult<u64> {
         self.inner.text_indexed_through().await
     }
+
     async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()> {
         self.inner.index_text(from, docs).await
     }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> VaultStore for FaultyStore<S> {
     async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
         self.inner.active_data_keys(subjects).await
     }
+
     async fn insert_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
         self.inner.insert_data_keys(keys).await
     }
+
     async fn data_keys(&self, key_ids: &[String]) -> StoreResult<HashMap<String, DataKey>> {
         self.inner.data_keys(key_ids).await
     }
+
     async fn destroyed_keys(
         &self,
         key_ids: &[String],
     ) -> StoreResult<std::collections::HashSet<String>> {
         self.inner.destroyed_keys(key_ids).await
     }
+
     async fn all_data_keys(&self) -> StoreResult<Vec<DataKey>> {
         self.inner.all_data_keys().await
     }
+
     async fn rewrap_data_keys(&self, keys: Vec<DataKey>) -> StoreResult<()> {
         self.inner.rewrap_data_keys(keys).await
     }
+
     async fn vault_values(&self, tokens: &[String]) -> StoreResult<Vec<SealedValue>> {
         self.inner.vault_values(tokens).await
     }
+
     async fn erasure_plan(&self, subject: &str) -> StoreResult<ErasureReport> {
         self.inner.erasure_plan(subject).await
     }
+
     async fn vault_values_under(&self, key_id: &str) -> StoreResult<Vec<SealedValue>> {
         self.inner.vault_values_under(key_id).await
     }
+
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>> {
         self.inner.erased_at(subject).await
-    }
-    async fn try_lead(&self) -> StoreResult<bool> {
-        self.inner.try_lead().await
-    }
-    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
-        self.inner.integrity_check().await
     }
 }

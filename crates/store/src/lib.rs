@@ -1,10 +1,13 @@
-//! evident-store: where the log, its tree, its checkpoints, its blobs and its API keys
-//! live.
+//! evident-store: where the log, its tree, its checkpoints, its blobs, its keys and its
+//! vault live.
 //!
-//! [`Store`] is the one interface the server uses. Its doc comments are the durability
-//! contract every backend keeps; the [`conformance`] suite checks it, and runs against
-//! every backend (the embedded [`sqlite`] store today, PostgreSQL next). The server
-//! never writes SQL: it calls these methods.
+//! [`Store`] is the one interface the server holds: the sum of small traits by domain
+//! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
+//! [`VaultStore`]). Their doc comments are the durability contract every backend
+//! keeps; the [`conformance`] suite checks it against every backend (the embedded
+//! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
+//! one pure function ([`plan`]); state changes commit with the server events that
+//! record them ([`effect`]). The server never writes SQL: it calls these methods.
 //!
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
@@ -156,11 +159,11 @@ pub struct EntriesWithBlobs {
     pub entries: Vec<StoredEntry>,
     /// Every blob whose `seq` is one of the entries': an entry's inline payloads and
     /// the uploads it claimed first. An upload that a later entry references again
-    /// sits with the first entry only; readers fetch such a blob with [`Store::blob`].
+    /// sits with the first entry only; readers fetch such a blob with [`BlobStore::blob`].
     pub blobs: Vec<StoredBlob>,
 }
 
-/// What the backend's own structural check ([`Store::integrity_check`]) did.
+/// What the backend's own structural check ([`LogStore::integrity_check`]) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntegrityCheck {
     /// It ran: what it covered (e.g. "SQLite `PRAGMA integrity_check`"), and the
@@ -203,8 +206,8 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub role: String,
     pub key_hash: [u8; 32],
-    /// Agent ids the key may claim in `actor.id`; empty = any.
-    pub agents: Vec<String>,
+    /// Agent ids the key may claim in `actor.id`.
+    pub agents: AgentBinding,
     pub created_micros: i64,
     pub revoked_micros: Option<i64>,
 }
@@ -215,8 +218,74 @@ pub fn upload_key_subject(reference: &BlobRef) -> String {
     format!("upload:{reference}")
 }
 
-/// Largest page `Store::search` returns.
-pub const MAX_SEARCH_LIMIT: usize = 1_000;
+/// The agent ids a key may claim in `actor.id` (CONTRACT section 1, `keys create
+/// --agents`). Stored as a JSON array of strings, `[]` meaning any agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentBinding {
+    /// Not bound: any agent.
+    Any,
+    /// Only these agent ids (never empty).
+    Only(Vec<String>),
+    /// The stored value could not be read (damage, a hand edit): no agent at all, so
+    /// that a damaged binding fails closed. Holds why it could not be read.
+    Unreadable(String),
+}
+
+impl AgentBinding {
+    /// A binding to `agents`; an empty list is [`AgentBinding::Any`].
+    pub fn of(agents: Vec<String>) -> Self {
+        if agents.is_empty() {
+            Self::Any
+        } else {
+            Self::Only(agents)
+        }
+    }
+
+    /// `true` if a key with this binding may claim `agent_id`.
+    pub fn may_claim(&self, agent_id: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(agents) => agents.iter().any(|a| a == agent_id),
+            Self::Unreadable(_) => false,
+        }
+    }
+
+    /// Reads the stored column; anything but a JSON array of strings is
+    /// [`AgentBinding::Unreadable`], never "any".
+    pub fn from_stored(text: &str) -> Self {
+        match serde_json::from_str::<Vec<String>>(text) {
+            Ok(agents) => Self::of(agents),
+            Err(e) => Self::Unreadable(format!(
+                "stored agents {text:?} are not a JSON array of strings: {e}"
+            )),
+        }
+    }
+
+    /// The column to store.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for [`AgentBinding::Unreadable`], which is never written
+    /// (writing `[]` in its place would widen the key to any agent).
+    pub fn to_stored(&self) -> StoreResult<String> {
+        let agents: &[String] = match self {
+            Self::Any => &[],
+            Self::Only(agents) => agents,
+            Self::Unreadable(why) => {
+                return Err(StoreError::Internal(format!(
+                    "an unreadable agent binding cannot be stored: {why}"
+                )))
+            }
+        };
+        serde_json::to_string(agents).map_err(|e| StoreError::Internal(e.to_string()))
+    }
+}
+
+/// Largest page [`SearchStore::search`] returns; a larger `limit` is clamped to it.
+///
+/// Above the API's largest page (1,000) on purpose: a reader asks for one entry more
+/// than its page to learn whether another page follows, and a clamp at the page size
+/// itself would hide every page after a full one.
+pub const MAX_SEARCH_LIMIT: usize = 1_024;
 
 /// The order search results come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -253,7 +322,7 @@ pub struct SearchQuery {
     pub order: SearchOrder,
 }
 
-/// The storage interface of Evident.
+/// The log: entries, the hash tiles of their tree, its head and its checkpoints.
 ///
 /// # Durability contract
 /// - `append` returns `Ok` only once every appended entry, its blobs and the new tree
@@ -268,7 +337,7 @@ pub struct SearchQuery {
 ///   the size, so two writers (two processes on one database) cannot fork the log.
 /// - Checkpoints never shrink: `put_checkpoint` refuses a size below the latest.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait LogStore: Send + Sync + 'static {
     /// Appends requests, sharing one durable commit (group commit). See the contract.
     ///
     /// # Errors
@@ -293,7 +362,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Entries `start..end` in order, each with its index columns: what `verify`
     /// checks, in one read where the backend can. The default pairs
-    /// [`Store::read_entries`] with [`Store::index_rows`] by `seq`.
+    /// [`LogStore::read_entries`] with [`LogStore::index_rows`] by `seq`.
     async fn read_indexed_entries(&self, start: u64, end: u64) -> StoreResult<Vec<IndexedEntry>> {
         let entries = self.read_entries(start, end).await?;
         let mut rows = self.index_rows(start, end).await?.into_iter().peekable();
@@ -327,6 +396,22 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoints(&self, from_size: u64, limit: usize)
         -> StoreResult<Vec<StoredCheckpoint>>;
 
+    /// `true` if this process should do the log's single-writer chores (signing
+    /// checkpoints, feeding the text index). Backends shared by several processes
+    /// elect one; the embedded store has one process, which always leads.
+    async fn try_lead(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    /// The backend's own structural check (pages, indexes equal to their tables): what
+    /// it checked and the problems it found (none when sound), or, when it cannot run
+    /// here, why. Part of `evident verify` (not `--quick`).
+    async fn integrity_check(&self) -> StoreResult<IntegrityCheck>;
+}
+
+/// Payload blobs: uploads waiting for an event, and the sealed payloads entries commit to.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
     /// Stores an uploaded blob not yet referenced by any entry (`POST /api/v1/blobs`).
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()>;
 
@@ -347,7 +432,11 @@ pub trait Store: Send + Sync + 'static {
     /// with the data key of each (subject [`upload_key_subject`]) and the vault values
     /// sealed under it: personal data found in an upload expires with it.
     async fn drop_stale_uploads(&self, cutoff_micros: i64) -> StoreResult<u64>;
+}
 
+/// API keys, stored hashed.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
     /// Adds an API key.
     ///
     /// # Errors
@@ -365,17 +454,27 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NotFound`] if no such key exists.
     async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()>;
+}
 
+/// Configuration values kept with the log (origin, verifier key, key history).
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
     /// A configuration value kept with the log (origin, verifier key).
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
 
     /// Sets a configuration value kept with the log.
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}
 
+/// The derived indexes the read API answers from: search filters and full text.
+/// Backends answer each single filter (and `agent` with a time range) from an index,
+/// never a scan.
+#[async_trait]
+pub trait SearchStore: Send + Sync + 'static {
     /// Entries matching `query`, in its order, at most `query.limit`.
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>>;
 
-    /// [`Store::search`] with the blobs of the entries found (see [`EntriesWithBlobs`]),
+    /// [`SearchStore::search`] with the blobs of the entries found (see [`EntriesWithBlobs`]),
     /// read in one trip from one snapshot.
     async fn search_with_blobs(&self, query: &SearchQuery) -> StoreResult<EntriesWithBlobs>;
 
@@ -390,7 +489,12 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Conflict`] unless the index covers exactly `from` entries (another
     /// indexer got there first).
     async fn index_text(&self, from: u64, docs: Vec<String>) -> StoreResult<()>;
+}
 
+/// Data keys (one per subject, wrapped by the master key) and the personal-data values
+/// sealed under them; erasing a subject destroys its keys (see [`effect`]).
+#[async_trait]
+pub trait VaultStore: Send + Sync + 'static {
     /// The active (not destroyed) data key of each subject asked for (`""` = default).
     async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>>;
 
@@ -427,16 +531,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// When the subject was last erased, if ever.
     async fn erased_at(&self, subject: &str) -> StoreResult<Option<i64>>;
+}
 
-    /// `true` if this process should do the log's single-writer chores (signing
-    /// checkpoints, feeding the text index). Backends shared by several processes
-    /// elect one; the embedded store has one process, which always leads.
-    async fn try_lead(&self) -> StoreResult<bool> {
-        Ok(true)
-    }
+/// The storage interface of Evident: every domain trait, so the server holds one
+/// `Arc<dyn Store>`. A backend implements each small trait; a feature that needs
+/// storage adds a trait of its own here instead of growing one large interface.
+pub trait Store: LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore {}
 
-    /// The backend's own structural check (pages, indexes equal to their tables): what
-    /// it checked and the problems it found (none when sound), or, when it cannot run
-    /// here, why. Part of `evident verify` (not `--quick`).
-    async fn integrity_check(&self) -> StoreResult<IntegrityCheck>;
+impl<T: LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore + ?Sized> Store
+    for T
+{
 }

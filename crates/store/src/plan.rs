@@ -19,7 +19,7 @@
 //! A conflicting request stores nothing and takes no `seq`: the requests after it are
 //! planned as if it had not been sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use evident_tlog::Hash;
 
@@ -41,272 +41,261 @@ pub enum EventPlan {
     New { seq: u64 },
     /// Already in the log: answer with the first result.
     Stored(Appended),
-    /// Another event of this group is written at `seq` with the same submission:
-    /// answer with that entry (its leaf hash is known once it is written).
+    /// An event of this group is written at `seq` with the same submission: answer
+    /// with that entry (its leaf hash is known once it is written).
     SameAsNew { seq: u64 },
 }
 
-/// What to do with one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestPlan {
-    /// Every event of the request, in order.
-    Append(Vec<EventPlan>),
-    /// The event at `index` reuses an `event_id` with other content: store nothing.
-    Conflict { index: usize, event_id: String },
-}
-
-/// The decisions for one group commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupPlan {
-    pub requests: Vec<RequestPlan>,
-    /// The tree size before the group.
-    pub first_seq: u64,
-    /// The tree size after it.
-    pub next_seq: u64,
-}
-
-/// Every `event_id` of the group, once each: what a backend looks up in the log
-/// before calling [`plan_group`].
-pub fn event_ids(requests: &[AppendRequest]) -> Vec<&str> {
-    let mut seen = std::collections::HashSet::new();
-    requests
-        .iter()
-        .flat_map(|r| r.events.iter())
-        .map(|e| e.event.index.event_id.as_str())
-        .filter(|id| seen.insert(*id))
-        .collect()
-}
-
-/// Plans a group commit on a tree of `first_seq` entries. `stored` holds the first
-/// answer of every `event_id` of the group that is already in the log (see
-/// [`event_ids`]); ids absent from it are not in the log.
-pub fn plan_group(
-    requests: &[AppendRequest],
-    stored: &HashMap<String, FirstAnswer>,
-    first_seq: u64,
-) -> GroupPlan {
-    // event_id → (seq, submission digest) of what earlier requests of the group write.
-    let mut group: HashMap<&str, (u64, [u8; 32])> = HashMap::new();
-    let mut next_seq = first_seq;
-    let mut plans = Vec::with_capacity(requests.len());
-    for request in requests {
-        match plan_request(request, stored, &group, next_seq) {
-            Ok(events) => {
-                for (event, plan) in request.events.iter().zip(&events) {
-                    if let EventPlan::New { seq } = plan {
-                        group.insert(
-                            event.event.index.event_id.as_str(),
-                            (*seq, event.event.submission_digest),
-                        );
-                        next_seq = seq + 1;
-                    }
-                }
-                plans.push(RequestPlan::Append(events));
-            }
-            Err(conflict) => plans.push(conflict),
-        }
-    }
-    GroupPlan {
-        requests: plans,
-        first_seq,
-        next_seq,
-    }
-}
-
-fn plan_request(
-    request: &AppendRequest,
-    stored: &HashMap<String, FirstAnswer>,
-    group: &HashMap<&str, (u64, [u8; 32])>,
-    first_seq: u64,
-) -> Result<Vec<EventPlan>, RequestPlan> {
-    let mut next_seq = first_seq;
-    let mut in_request: HashMap<&str, usize> = HashMap::new();
-    let mut plans: Vec<EventPlan> = Vec::with_capacity(request.events.len());
-    for (index, appended) in request.events.iter().enumerate() {
-        let event_id = appended.event.index.event_id.as_str();
-        let digest = appended.event.submission_digest;
-        let conflict = || RequestPlan::Conflict {
-            index,
-            event_id: event_id.to_owned(),
-        };
-        if let Some(&earlier) = in_request.get(event_id) {
-            if request.events[earlier].event.submission_digest != digest {
-                return Err(conflict());
-            }
-            let same = match &plans[earlier] {
-                EventPlan::New { seq } => EventPlan::SameAsNew { seq: *seq },
-                other => other.clone(),
-            };
-            plans.push(same);
-            continue;
-        }
-        in_request.insert(event_id, index);
-        let plan = if let Some(&(seq, first_digest)) = group.get(event_id) {
-            if first_digest != digest {
-                return Err(conflict());
-            }
-            EventPlan::SameAsNew { seq }
-        } else if let Some(first) = stored.get(event_id) {
-            if first.digest != digest {
-                return Err(conflict());
-            }
-            EventPlan::Stored(Appended {
-                event_id: event_id.to_owned(),
-                seq: first.seq,
-                leaf_hash: first.leaf_hash,
-                is_dup: true,
-            })
-        } else {
-            let seq = next_seq;
-            next_seq += 1;
-            EventPlan::New { seq }
-        };
-        plans.push(plan);
-    }
-    Ok(plans)
-}
-
 /// What a back-link follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LinkKind {
     Trace,
     Subject,
 }
 
-impl GroupPlan {
-    /// Each new event as `(seq, request index, event index)`, in `seq` order.
-    pub fn new_events(&self) -> impl Iterator<Item = (u64, usize, usize)> + '_ {
-        self.requests
-            .iter()
-            .enumerate()
-            .filter_map(|(r, plan)| match plan {
-                RequestPlan::Append(events) => Some((r, events)),
-                RequestPlan::Conflict { .. } => None,
-            })
-            .flat_map(|(r, events)| {
-                events
-                    .iter()
-                    .enumerate()
-                    .filter_map(move |(e, plan)| match plan {
-                        EventPlan::New { seq } => Some((*seq, r, e)),
-                        _ => None,
-                    })
-            })
-    }
-
-    /// The traces and subjects the new entries continue, once each, in the order they
-    /// first appear: whose newest `seq` before the group a backend looks up before
-    /// calling [`GroupPlan::back_links`].
-    pub fn link_keys<'a>(&self, requests: &'a [AppendRequest]) -> Vec<(LinkKind, &'a str)> {
-        let mut seen = std::collections::HashSet::new();
-        let mut keys = Vec::new();
-        for (_, r, e) in self.new_events() {
-            let index = &requests[r].events[e].event.index;
-            let trace = (LinkKind::Trace, index.trace_id.as_str());
-            if seen.insert(trace) {
-                keys.push(trace);
-            }
-            if let Some(subject) = &index.subject {
-                let subject = (LinkKind::Subject, subject.as_str());
-                if seen.insert(subject) {
-                    keys.push(subject);
-                }
-            }
-        }
-        keys
-    }
-
-    /// `(trace_prev, subject_prev)` of each new entry, in `seq` order. `before` gives
-    /// the newest `seq` before the group of each key of [`GroupPlan::link_keys`]
-    /// (absent or `None`: the group starts it).
-    pub fn back_links(
-        &self,
-        requests: &[AppendRequest],
-        before: &HashMap<(LinkKind, String), Option<u64>>,
-    ) -> Vec<BackLinks> {
-        fn previous<'a>(
-            last: &mut HashMap<(LinkKind, &'a str), u64>,
-            before: &HashMap<(LinkKind, String), Option<u64>>,
-            key: (LinkKind, &'a str),
-            seq: u64,
-        ) -> Option<u64> {
-            let prev = match last.insert(key, seq) {
-                Some(seq) => Some(seq),
-                None => before.get(&(key.0, key.1.to_owned())).copied().flatten(),
-            };
-            prev
-        }
-        let mut last: HashMap<(LinkKind, &str), u64> = HashMap::new();
-        self.new_events()
-            .map(|(seq, r, e)| {
-                let index = &requests[r].events[e].event.index;
-                let trace = (LinkKind::Trace, index.trace_id.as_str());
-                BackLinks {
-                    seq,
-                    trace_prev: previous(&mut last, before, trace, seq),
-                    subject_prev: index.subject.as_deref().and_then(|subject| {
-                        previous(&mut last, before, (LinkKind::Subject, subject), seq)
-                    }),
-                }
-            })
-            .collect()
-    }
-
-    /// The answer to each request once the new entries are written; `leaves[i]` is
-    /// the leaf hash of the entry at `first_seq + i`.
-    ///
-    /// # Panics
-    /// If `leaves` does not hold one hash per new entry (a backend bug).
-    pub fn outcomes(&self, requests: &[AppendRequest], leaves: &[Hash]) -> Vec<AppendOutcome> {
-        assert_eq!(
-            leaves.len() as u64,
-            self.next_seq - self.first_seq,
-            "one leaf per new entry"
-        );
-        let leaf = |seq: u64| leaves[usize::try_from(seq - self.first_seq).expect("in memory")];
-        self.requests
-            .iter()
-            .zip(requests)
-            .map(|(plan, request)| match plan {
-                RequestPlan::Conflict { index, event_id } => AppendOutcome::Conflict {
-                    index: *index,
-                    event_id: event_id.clone(),
-                },
-                RequestPlan::Append(events) => AppendOutcome::Appended(
-                    events
-                        .iter()
-                        .zip(&request.events)
-                        .map(|(plan, event)| {
-                            let event_id = event.event.index.event_id.clone();
-                            match plan {
-                                EventPlan::New { seq } => Appended {
-                                    event_id,
-                                    seq: *seq,
-                                    leaf_hash: leaf(*seq),
-                                    is_dup: false,
-                                },
-                                EventPlan::SameAsNew { seq } => Appended {
-                                    event_id,
-                                    seq: *seq,
-                                    leaf_hash: leaf(*seq),
-                                    is_dup: true,
-                                },
-                                EventPlan::Stored(first) => first.clone(),
-                            }
-                        })
-                        .collect(),
-                ),
-            })
-            .collect()
-    }
+/// A trace or subject whose newest `seq` before the group the backend must look up:
+/// `first_seq` is the first new entry of the request that continues it (the embedded
+/// store numbers new traces by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLookup<'a> {
+    pub kind: LinkKind,
+    pub value: &'a str,
+    pub first_seq: u64,
 }
 
-/// A new entry's position and back-links.
+/// The newest `seq` before the group of each [`LinkLookup`], `None` where the group
+/// starts the trace or subject.
+pub type LinksBefore = HashMap<(LinkKind, String), Option<u64>>;
+
+/// A new entry of a request: where it goes and what it links back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackLinks {
+pub struct NewEntry {
+    /// Its index in the request.
+    pub index: usize,
     pub seq: u64,
     pub trace_prev: Option<u64>,
     pub subject_prev: Option<u64>,
+}
+
+/// The decisions of one group commit, taken a request at a time, so that a backend
+/// can apply a request's effects (which may be refused) between planning it and
+/// accepting it.
+///
+/// Per request: [`GroupPlanner::ids_to_look_up`] → the backend reads their first
+/// answers → [`GroupPlanner::plan`] (pure; a conflict stores nothing) → the backend
+/// applies the request's effects → [`GroupPlanner::links_to_look_up`] → the backend
+/// reads them → [`GroupPlanner::accept`] gives each new entry its `seq` and back-links
+/// → the backend writes them → [`answers`].
+#[derive(Debug, Default)]
+pub struct GroupPlanner {
+    first_seq: u64,
+    next_seq: u64,
+    /// `event_id` → (seq, submission digest) of what accepted requests write.
+    written: HashMap<String, (u64, [u8; 32])>,
+    /// The newest `seq` of each trace and subject the group has written.
+    last: HashMap<(LinkKind, String), u64>,
+}
+
+impl GroupPlanner {
+    /// A group on a tree of `first_seq` entries.
+    pub fn new(first_seq: u64) -> Self {
+        Self {
+            first_seq,
+            next_seq: first_seq,
+            ..Self::default()
+        }
+    }
+
+    /// The tree size before the group.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The tree size once every accepted request is written.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The newest `seq` of each trace and subject the group wrote (for a backend's
+    /// cache once the group commits).
+    pub fn last_links(&self) -> impl Iterator<Item = (LinkKind, &str, u64)> + '_ {
+        self.last
+            .iter()
+            .map(|((kind, value), seq)| (*kind, value.as_str(), *seq))
+    }
+
+    /// The request's `event_id`s that the group has not written, once each: those the
+    /// backend looks up in the log before [`GroupPlanner::plan`].
+    pub fn ids_to_look_up<'a>(&self, request: &'a AppendRequest) -> Vec<&'a str> {
+        let mut seen = HashSet::new();
+        request
+            .events
+            .iter()
+            .map(|e| e.event.index.event_id.as_str())
+            .filter(|id| !self.written.contains_key(*id) && seen.insert(*id))
+            .collect()
+    }
+
+    /// Plans a request. `stored` holds the first answer of each of its ids already in
+    /// the log (see [`GroupPlanner::ids_to_look_up`]; absent: not in the log).
+    ///
+    /// # Errors
+    /// [`AppendOutcome::Conflict`] if an `event_id` comes back with other content: the
+    /// request stores nothing.
+    pub fn plan(
+        &self,
+        request: &AppendRequest,
+        stored: &HashMap<String, FirstAnswer>,
+    ) -> Result<Vec<EventPlan>, AppendOutcome> {
+        let mut next_seq = self.next_seq;
+        let mut in_request: HashMap<&str, usize> = HashMap::new();
+        let mut plans: Vec<EventPlan> = Vec::with_capacity(request.events.len());
+        for (index, appended) in request.events.iter().enumerate() {
+            let event_id = appended.event.index.event_id.as_str();
+            let digest = appended.event.submission_digest;
+            let conflict = || AppendOutcome::Conflict {
+                index,
+                event_id: event_id.to_owned(),
+            };
+            if let Some(&earlier) = in_request.get(event_id) {
+                if request.events[earlier].event.submission_digest != digest {
+                    return Err(conflict());
+                }
+                let same = match &plans[earlier] {
+                    EventPlan::New { seq } => EventPlan::SameAsNew { seq: *seq },
+                    other => other.clone(),
+                };
+                plans.push(same);
+                continue;
+            }
+            in_request.insert(event_id, index);
+            let plan = if let Some(&(seq, first_digest)) = self.written.get(event_id) {
+                if first_digest != digest {
+                    return Err(conflict());
+                }
+                EventPlan::SameAsNew { seq }
+            } else if let Some(first) = stored.get(event_id) {
+                if first.digest != digest {
+                    return Err(conflict());
+                }
+                EventPlan::Stored(Appended {
+                    event_id: event_id.to_owned(),
+                    seq: first.seq,
+                    leaf_hash: first.leaf_hash,
+                    is_dup: true,
+                })
+            } else {
+                let seq = next_seq;
+                next_seq += 1;
+                EventPlan::New { seq }
+            };
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    /// The traces and subjects the request's new entries continue that the group has
+    /// not written yet, once each: whose newest `seq` before the group the backend
+    /// looks up before [`GroupPlanner::accept`].
+    pub fn links_to_look_up<'a>(
+        &self,
+        request: &'a AppendRequest,
+        plan: &[EventPlan],
+    ) -> Vec<LinkLookup<'a>> {
+        let mut seen = HashSet::new();
+        let mut lookups = Vec::new();
+        for (index, seq) in new_entries(plan) {
+            let keys = &request.events[index].event.index;
+            let trace = Some((LinkKind::Trace, keys.trace_id.as_str()));
+            let subject = keys.subject.as_deref().map(|s| (LinkKind::Subject, s));
+            for (kind, value) in [trace, subject].into_iter().flatten() {
+                if !self.last.contains_key(&(kind, value.to_owned())) && seen.insert((kind, value))
+                {
+                    lookups.push(LinkLookup {
+                        kind,
+                        value,
+                        first_seq: seq,
+                    });
+                }
+            }
+        }
+        lookups
+    }
+
+    /// Accepts a planned request: its new entries take their `seq`s and back-links,
+    /// in order. `before` answers [`GroupPlanner::links_to_look_up`].
+    ///
+    /// # Panics
+    /// If `plan` was not made by [`GroupPlanner::plan`] for this request at this point
+    /// of the group (a backend bug).
+    pub fn accept(
+        &mut self,
+        request: &AppendRequest,
+        plan: &[EventPlan],
+        before: &LinksBefore,
+    ) -> Vec<NewEntry> {
+        let mut entries = Vec::new();
+        for (index, seq) in new_entries(plan) {
+            assert_eq!(seq, self.next_seq, "plans are accepted in the order made");
+            self.next_seq += 1;
+            let event = &request.events[index].event;
+            let keys = &event.index;
+            self.written
+                .insert(keys.event_id.clone(), (seq, event.submission_digest));
+            let trace_prev = self.link(before, LinkKind::Trace, &keys.trace_id, seq);
+            let subject_prev = keys
+                .subject
+                .as_deref()
+                .and_then(|subject| self.link(before, LinkKind::Subject, subject, seq));
+            entries.push(NewEntry {
+                index,
+                seq,
+                trace_prev,
+                subject_prev,
+            });
+        }
+        entries
+    }
+
+    /// The back-link of a new entry at `seq`, which becomes the newest of `value`.
+    fn link(&mut self, before: &LinksBefore, kind: LinkKind, value: &str, seq: u64) -> Option<u64> {
+        let key = (kind, value.to_owned());
+        let previous = match self.last.get(&key) {
+            Some(seq) => Some(*seq),
+            None => before.get(&key).copied().flatten(),
+        };
+        self.last.insert(key, seq);
+        previous
+    }
+}
+
+/// `(index in the request, seq)` of each new entry of a plan.
+fn new_entries(plan: &[EventPlan]) -> impl Iterator<Item = (usize, u64)> + '_ {
+    plan.iter().enumerate().filter_map(|(i, p)| match p {
+        EventPlan::New { seq } => Some((i, *seq)),
+        _ => None,
+    })
+}
+
+/// The answer to an accepted request once its new entries are written; `leaf_of`
+/// gives the leaf hash of an entry the group wrote.
+pub fn answers(
+    request: &AppendRequest,
+    plan: &[EventPlan],
+    leaf_of: impl Fn(u64) -> Hash,
+) -> Vec<Appended> {
+    plan.iter()
+        .zip(&request.events)
+        .map(|(plan, event)| match plan {
+            EventPlan::Stored(first) => first.clone(),
+            EventPlan::New { seq } | EventPlan::SameAsNew { seq } => Appended {
+                event_id: event.event.index.event_id.clone(),
+                seq: *seq,
+                leaf_hash: leaf_of(*seq),
+                is_dup: matches!(plan, EventPlan::SameAsNew { .. }),
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -323,19 +312,37 @@ mod tests {
         test_event(id, trace, subject, body)
     }
 
+    /// Plans and accepts each request in turn with nothing stored before the group,
+    /// as a backend would.
+    fn run(
+        first_seq: u64,
+        requests: &[AppendRequest],
+    ) -> (GroupPlanner, Vec<Result<Vec<EventPlan>, AppendOutcome>>) {
+        let mut planner = GroupPlanner::new(first_seq);
+        let mut plans = Vec::new();
+        for request in requests {
+            let plan = planner.plan(request, &HashMap::new());
+            if let Ok(plan) = &plan {
+                planner.accept(request, plan, &LinksBefore::new());
+            }
+            plans.push(plan);
+        }
+        (planner, plans)
+    }
+
     #[test]
     fn new_events_take_consecutive_seqs_across_requests() {
         let requests = vec![
             request(vec![ev("a", "t1", None, "x"), ev("b", "t1", None, "y")]),
             request(vec![ev("c", "t2", None, "z")]),
         ];
-        let plan = plan_group(&requests, &HashMap::new(), 10);
-        assert_eq!(plan.next_seq, 13);
+        let (planner, plans) = run(10, &requests);
+        assert_eq!(planner.next_seq(), 13);
         assert_eq!(
-            plan.requests,
+            plans,
             vec![
-                RequestPlan::Append(vec![EventPlan::New { seq: 10 }, EventPlan::New { seq: 11 }]),
-                RequestPlan::Append(vec![EventPlan::New { seq: 12 }]),
+                Ok(vec![EventPlan::New { seq: 10 }, EventPlan::New { seq: 11 }]),
+                Ok(vec![EventPlan::New { seq: 12 }]),
             ]
         );
     }
@@ -343,45 +350,62 @@ mod tests {
     #[test]
     fn the_same_id_twice_in_one_group_is_one_entry_or_a_conflict() {
         let first = ev("a", "t1", None, "x");
-        let same = first.clone();
-        let other = ev("a", "t1", None, "different");
         let requests = vec![
+            request(vec![first.clone()]),
             request(vec![first]),
-            request(vec![same]),
-            request(vec![ev("b", "t1", None, "y"), other]),
+            request(vec![
+                ev("b", "t1", None, "y"),
+                ev("a", "t1", None, "different"),
+            ]),
             request(vec![ev("b", "t1", None, "y")]),
         ];
-        let plan = plan_group(&requests, &HashMap::new(), 0);
+        let (planner, plans) = run(0, &requests);
         assert_eq!(
-            plan.requests,
+            plans,
             vec![
-                RequestPlan::Append(vec![EventPlan::New { seq: 0 }]),
-                RequestPlan::Append(vec![EventPlan::SameAsNew { seq: 0 }]),
-                RequestPlan::Conflict {
+                Ok(vec![EventPlan::New { seq: 0 }]),
+                Ok(vec![EventPlan::SameAsNew { seq: 0 }]),
+                Err(AppendOutcome::Conflict {
                     index: 1,
                     event_id: "a".into()
-                },
+                }),
                 // The conflicting request took no seq: "b" is new here.
-                RequestPlan::Append(vec![EventPlan::New { seq: 1 }]),
+                Ok(vec![EventPlan::New { seq: 1 }]),
             ]
         );
-        assert_eq!(plan.next_seq, 2);
-        let outcomes = plan.outcomes(&requests, &[Hash([1; 32]), Hash([2; 32])]);
+        assert_eq!(planner.next_seq(), 2);
+        assert!(planner.ids_to_look_up(&requests[1]).is_empty());
+        let answered = answers(&requests[1], plans[1].as_ref().unwrap(), |_| Hash([1; 32]));
         assert_eq!(
-            outcomes[1],
-            AppendOutcome::Appended(vec![Appended {
+            answered,
+            vec![Appended {
                 event_id: "a".into(),
                 seq: 0,
                 leaf_hash: Hash([1; 32]),
                 is_dup: true
-            }])
+            }]
         );
+    }
+
+    #[test]
+    fn a_plan_not_accepted_takes_nothing() {
+        let requests = [
+            request(vec![ev("a", "t1", None, "x")]),
+            request(vec![ev("a", "t1", None, "x")]),
+        ];
+        let mut planner = GroupPlanner::new(0);
+        // The first request's effects are refused: it is planned, never accepted.
+        let _refused = planner.plan(&requests[0], &HashMap::new()).unwrap();
+        let plan = planner.plan(&requests[1], &HashMap::new()).unwrap();
+        assert_eq!(plan, vec![EventPlan::New { seq: 0 }]);
+        planner.accept(&requests[1], &plan, &LinksBefore::new());
+        assert_eq!(planner.next_seq(), 1);
     }
 
     #[test]
     fn a_repeat_inside_one_request_answers_like_its_first() {
         let e = ev("a", "t1", None, "x");
-        let requests = vec![request(vec![e.clone(), e.clone()])];
+        let requests = [request(vec![e.clone(), e.clone()])];
         let stored = HashMap::from([(
             "a".to_owned(),
             FirstAnswer {
@@ -390,7 +414,8 @@ mod tests {
                 leaf_hash: Hash([9; 32]),
             },
         )]);
-        let plan = plan_group(&requests, &stored, 7);
+        let planner = GroupPlanner::new(7);
+        assert_eq!(planner.ids_to_look_up(&requests[0]), vec!["a"]);
         let first = EventPlan::Stored(Appended {
             event_id: "a".into(),
             seq: 3,
@@ -398,63 +423,79 @@ mod tests {
             is_dup: true,
         });
         assert_eq!(
-            plan.requests,
-            vec![RequestPlan::Append(vec![first.clone(), first])]
+            planner.plan(&requests[0], &stored),
+            Ok(vec![first.clone(), first])
         );
-        assert_eq!(plan.next_seq, 7);
 
-        let changed = vec![request(vec![e.clone(), ev("a", "t1", None, "y")])];
+        let changed = request(vec![e.clone(), ev("a", "t1", None, "y")]);
         assert_eq!(
-            plan_group(&changed, &HashMap::new(), 0).requests,
-            vec![RequestPlan::Conflict {
+            planner.plan(&changed, &HashMap::new()),
+            Err(AppendOutcome::Conflict {
                 index: 1,
                 event_id: "a".into()
-            }]
+            })
         );
         let mut other_digest = stored;
         other_digest.get_mut("a").unwrap().digest = [0; 32];
         assert!(matches!(
-            plan_group(&[request(vec![e])], &other_digest, 0).requests[0],
-            RequestPlan::Conflict { index: 0, .. }
+            planner.plan(&request(vec![e]), &other_digest),
+            Err(AppendOutcome::Conflict { index: 0, .. })
         ));
     }
 
     #[test]
     fn back_links_follow_the_group_then_what_was_before() {
-        let requests = vec![
+        let requests = [
             request(vec![
                 ev("a", "t1", Some("jane"), "x"),
                 ev("b", "t2", None, "y"),
             ]),
             request(vec![ev("c", "t1", Some("jane"), "z")]),
         ];
-        let plan = plan_group(&requests, &HashMap::new(), 5);
-        let keys = plan.link_keys(&requests);
-        assert_eq!(keys.len(), 3, "{keys:?}");
         let subject = requests[0].events[0].event.index.subject.clone().unwrap();
-        let before = HashMap::from([
+        let mut planner = GroupPlanner::new(5);
+        let plan = planner.plan(&requests[0], &HashMap::new()).unwrap();
+        let lookups = planner.links_to_look_up(&requests[0], &plan);
+        assert_eq!(
+            lookups
+                .iter()
+                .map(|l| (l.kind, l.value, l.first_seq))
+                .collect::<Vec<_>>(),
+            vec![
+                (LinkKind::Trace, "t1", 5),
+                (LinkKind::Subject, subject.as_str(), 5),
+                (LinkKind::Trace, "t2", 6)
+            ]
+        );
+        let before = LinksBefore::from([
             ((LinkKind::Trace, "t1".to_owned()), Some(2)),
-            ((LinkKind::Subject, subject), Some(4)),
+            ((LinkKind::Subject, subject.clone()), Some(4)),
             ((LinkKind::Trace, "t2".to_owned()), None),
         ]);
+        let first = planner.accept(&requests[0], &plan, &before);
+        let plan = planner.plan(&requests[1], &HashMap::new()).unwrap();
+        // Everything the second request continues is the group's own.
+        assert!(planner.links_to_look_up(&requests[1], &plan).is_empty());
+        let second = planner.accept(&requests[1], &plan, &LinksBefore::new());
+        let entry = |index, seq, trace_prev, subject_prev| NewEntry {
+            index,
+            seq,
+            trace_prev,
+            subject_prev,
+        };
         assert_eq!(
-            plan.back_links(&requests, &before),
+            first,
+            vec![entry(0, 5, Some(2), Some(4)), entry(1, 6, None, None)]
+        );
+        assert_eq!(second, vec![entry(0, 7, Some(5), Some(5))]);
+        let mut last: Vec<_> = planner.last_links().collect();
+        last.sort();
+        assert_eq!(
+            last,
             vec![
-                BackLinks {
-                    seq: 5,
-                    trace_prev: Some(2),
-                    subject_prev: Some(4)
-                },
-                BackLinks {
-                    seq: 6,
-                    trace_prev: None,
-                    subject_prev: None
-                },
-                BackLinks {
-                    seq: 7,
-                    trace_prev: Some(5),
-                    subject_prev: Some(5)
-                },
+                (LinkKind::Trace, "t1", 7),
+                (LinkKind::Trace, "t2", 6),
+                (LinkKind::Subject, subject.as_str(), 7)
             ]
         );
     }

@@ -1,5 +1,5 @@
 //! The embedded store answers the read side's queries from its indexes, never by
-//! scanning the log (issue 4; the benchmark issue measures them at 1M and 10M events).
+//! scanning the log (`evident bench` measures them at 1M and 10M events).
 //!
 //! Each check asks SQLite for the plan of the exact SQL `Store::search` runs
 //! (`EXPLAIN QUERY PLAN`, through `SqliteStore::explain_search`) and asserts it
@@ -8,7 +8,8 @@
 
 use evident_store::conformance::test_event;
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
-use evident_store::{AppendRequest, SearchOrder, SearchQuery, Store};
+use evident_store::LogStore;
+use evident_store::{AppendRequest, SearchOrder, SearchQuery};
 
 /// A store holding a few hundred events over many traces, jobs and subjects.
 async fn store() -> (SqliteStore, tempfile::TempDir) {

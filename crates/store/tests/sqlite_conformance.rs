@@ -1,6 +1,7 @@
 //! The conformance suite against the embedded SQLite store.
 
 use evident_store::sqlite::{SqliteOptions, SqliteStore};
+use evident_store::{LogStore, SearchStore};
 
 async fn fresh_store() -> (std::sync::Arc<dyn evident_store::Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -16,7 +17,7 @@ evident_store::conformance_suite!(fresh_store);
 #[tokio::test]
 async fn back_links_stay_exact_when_another_writer_appends() {
     use evident_store::conformance::{test_event, test_token_key};
-    use evident_store::{AppendRequest, Store};
+    use evident_store::AppendRequest;
     use serde_json::Value;
 
     let dir = tempfile::tempdir().unwrap();
@@ -67,7 +68,7 @@ async fn back_links_stay_exact_when_another_writer_appends() {
 #[tokio::test]
 async fn entries_are_kept_compressed_and_read_back_exactly() {
     use evident_store::conformance::test_event;
-    use evident_store::{AppendOutcome, AppendRequest, SearchQuery, Store, StoreError};
+    use evident_store::{AppendOutcome, AppendRequest, SearchQuery, StoreError};
     use evident_tlog::leaf_hash;
 
     const TRAIN_AFTER: u64 = 600;
@@ -241,7 +242,7 @@ async fn entries_are_kept_compressed_and_read_back_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_ahead_log_is_rewound_under_continuous_load() {
     use evident_store::conformance::test_event;
-    use evident_store::{AppendRequest, Store};
+    use evident_store::AppendRequest;
 
     const REWIND_FRAMES: i64 = 256; // 1 MiB of 4 KiB pages
     let dir = tempfile::tempdir().unwrap();

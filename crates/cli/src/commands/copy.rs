@@ -2,6 +2,7 @@
 //! and prove both trees equal: the destination is verified from its entries up, and
 //! its root and latest checkpoint must be the source's.
 
+use evident_store::LogStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -36,7 +36,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         let principal = evident_server::auth::Principal {
             name: "cli".into(),
             role: evident_server::auth::Role::Privacy,
-            agents: Vec::new(),
+            agents: evident_store::AgentBinding::Any,
         };
         let request = evident_server::privacy::EraseRequest {
             subject: args.subject.clone(),

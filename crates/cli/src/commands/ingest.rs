@@ -97,7 +97,7 @@ impl Sink {
                 let principal = Principal {
                     name: "cli".into(),
                     role: Role::Admin,
-                    agents: Vec::new(),
+                    agents: evident_store::AgentBinding::Any,
                 };
                 let results = evident_server::ingest::ingest(app, &principal, events)
                     .await

@@ -5,7 +5,7 @@
 
 use clap::Subcommand;
 use evident_server::auth::{is_valid_key_name, Principal, Role};
-use evident_store::Store;
+use evident_store::{AgentBinding, Store};
 
 use crate::Cli;
 
@@ -54,7 +54,7 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
     let principal = Principal {
         name: CLI_PRINCIPAL.into(),
         role: Role::Admin,
-        agents: Vec::new(),
+        agents: AgentBinding::Any,
     };
     match command {
         KeysCommand::List => {}
@@ -115,10 +115,11 @@ async fn list(store: &dyn Store) -> anyhow::Result<()> {
         } else {
             "active"
         };
-        let agents = if key.agents.is_empty() {
-            "*".to_owned()
-        } else {
-            key.agents.join(",")
+        let agents = match &key.agents {
+            AgentBinding::Any => "*".to_owned(),
+            AgentBinding::Only(agents) => agents.join(","),
+            // Such a key may claim no agent (see the server log).
+            AgentBinding::Unreadable(_) => "(unreadable: none)".to_owned(),
         };
         println!("{:<24} {:<9} {:<10} {agents}", key.name, key.role, state);
     }

@@ -133,7 +133,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         let principal = Principal {
             name: "demo-loader".into(),
             role: Role::Admin,
-            agents: Vec::new(),
+            agents: evident_store::AgentBinding::Any,
         };
         evident_server::ingest::ingest(&app, &principal, events)
             .await

@@ -146,8 +146,8 @@ fn check_agents(principal: &Principal, events: &[Value]) -> Result<(), OtlpError
         .find(|agent| !principal.may_claim(agent));
     match other {
         Some(agent) => Err(OtlpError::permission_denied(format!(
-            "the key {:?} may not submit spans of agent {agent:?}; nothing was stored",
-            principal.name
+            "{}; nothing was stored",
+            principal.claim_refusal(agent)
         ))),
         None => Ok(()),
     }

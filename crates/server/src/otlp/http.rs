@@ -8,8 +8,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::decode::{decode_request, decompress, encoding_of};
 use super::export::{authenticate, export};
@@ -18,10 +18,32 @@ use crate::auth::Role;
 use crate::error::RETRY_AFTER_SECS;
 use crate::state::{App, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/traces", post(export_traces))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export_traces))
 }
 
+/// OTLP/HTTP trace export (CONTRACT section 5): `ExportTraceServiceRequest` as
+/// protobuf or OTLP/JSON, gzip accepted; errors are `google.rpc.Status` in the
+/// request's encoding, spans that fail validation are reported in `partial_success`.
+#[utoipa::path(
+    post,
+    path = "/v1/traces",
+    tag = "otlp",
+    request_body(content(
+        (crate::routes::openapi::Binary = "application/x-protobuf"),
+        (Object = "application/json")
+    )),
+    responses(
+        (status = 200, description = "ExportTraceServiceResponse (partial_success lists rejected spans)"),
+        (status = 400, description = "google.rpc.Status: nothing valid was sent"),
+        (status = 401, description = "google.rpc.Status: no or an unknown key"),
+        (status = 403, description = "google.rpc.Status: the key may not send these spans"),
+        (status = 413, description = "google.rpc.Status: the body is over the limit"),
+        (status = 415, description = "google.rpc.Status: not protobuf or JSON"),
+        (status = 503, description = "google.rpc.Status: retry after Retry-After"),
+    ),
+    security(("api_key" = []))
+)]
 async fn export_traces(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -28,9 +28,9 @@
 //!
 //! | field | from |
 //! |---|---|
-//! | `event_id` | `span_` + the 16-hex span id |
+//! | `event_id` | `span_<32-hex trace id>_<16-hex span id>`: span ids are unique only within a trace |
 //! | `trace_id` | the 32-hex trace id |
-//! | `parent_event_id` | `span_` + the parent span id (none for a root) |
+//! | `parent_event_id` | `span_<trace id>_<parent span id>` (none for a root) |
 //! | `timestamp` | span start, RFC 3339 UTC with all 9 fractional digits |
 //! | `actor` | `{type: agent, id}`, id the first valid id of `gen_ai.agent.id`, `gen_ai.agent.name`, `agent.name` (span, then resource), `service.name`, else `unknown_service`; `version` from `gen_ai.agent.version` or `service.version`; `environment` from `deployment.environment.name` or `deployment.environment` |
 //! | `event_type` | [`event_type`] |
@@ -189,6 +189,14 @@ fn span_label(span: &Span, position: usize) -> String {
     }
 }
 
+/// The `event_id` of a span (CONTRACT section 5): the trace id is part of it because
+/// span ids are unique only within their trace. Spans stored before this form
+/// (`span_<span id>`) keep their ids; such a span sent again is stored again under
+/// this id.
+pub fn span_event_id(trace_id: &str, span_id: &str) -> String {
+    format!("span_{trace_id}_{span_id}")
+}
+
 fn map_span(span: &Span, origin: &Origin) -> Result<Value, String> {
     let trace_id = valid_id(&span.trace_id, 16)
         .ok_or("trace_id must be 16 bytes and not all zero (32 hex digits in OTLP/JSON)")?;
@@ -235,14 +243,17 @@ fn map_span(span: &Span, origin: &Origin) -> Result<Value, String> {
     let payloads = content::extract(&mut attributes, &events);
 
     let mut event = Map::new();
-    event.insert("event_id".into(), Value::String(format!("span_{span_id}")));
-    event.insert("trace_id".into(), Value::String(trace_id));
+    event.insert(
+        "event_id".into(),
+        Value::String(span_event_id(&trace_id, &span_id)),
+    );
     if let Some(parent) = parent_span_id {
         event.insert(
             "parent_event_id".into(),
-            Value::String(format!("span_{parent}")),
+            Value::String(span_event_id(&trace_id, &parent)),
         );
     }
+    event.insert("trace_id".into(), Value::String(trace_id));
     let start_time = rfc3339_nanos(span.start_time_unix_nano);
     event.insert("timestamp".into(), Value::String(start_time.clone()));
     event.insert("actor".into(), actor);

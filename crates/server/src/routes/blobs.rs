@@ -11,10 +11,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use evident_core::blob::parse_blob_ref;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{body_error, media_type};
 use crate::auth::{Principal, Role};
@@ -22,12 +23,25 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::vault::BlobContent;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/blobs", post(post_blob))
-        .route("/api/v1/blobs/{reference}", get(get_blob))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_blob))
+        .routes(routes!(get_blob))
 }
 
+/// Upload a large payload (any media type) to reference from an event's payload; one
+/// no event references within 24 h is dropped.
+#[utoipa::path(
+    post,
+    path = "/api/v1/blobs",
+    tag = "blobs",
+    request_body(content = super::openapi::Binary, content_type = "*/*"),
+    responses(
+        (status = 200, description = "Stored; put the reference in a payload as is", body = super::openapi::BlobRef),
+        super::openapi::WriteErrors,
+    ),
+    security(("api_key" = []))
+)]
 async fn post_blob(
     State(state): State<AppState>,
     principal: Principal,
@@ -44,6 +58,20 @@ async fn post_blob(
     Ok(Json(json!({"$blob": reference.to_ref_string()})))
 }
 
+/// A blob's (tokenized) bytes, in its media type.
+#[utoipa::path(
+    get,
+    path = "/api/v1/blobs/{reference}",
+    tag = "blobs",
+    params(("reference" = String, Path, description = "sha256:<64 lowercase hex>")),
+    responses(
+        (status = 200, description = "The blob's bytes", body = super::openapi::Binary, content_type = "application/octet-stream"),
+        (status = 410, description = "Erased: its subject's key was destroyed", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn get_blob(
     State(state): State<AppState>,
     principal: Principal,

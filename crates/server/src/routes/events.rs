@@ -5,10 +5,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use evident_core::json::{parse_events_body, BodyFormat};
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::params::Params;
 use super::{body_error, media_type};
@@ -18,11 +19,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::search::SearchParams;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/events", post(post_events).get(list_events))
-        .route("/api/v1/events/search", post(search_events))
-        .route("/api/v1/events/{event_id}", get(get_event))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_events, list_events))
+        .routes(routes!(search_events))
+        .routes(routes!(get_event))
 }
 
 /// The body format a content type names.
@@ -46,6 +47,22 @@ pub fn events_body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
     }
 }
 
+/// Ingest one event, an array of events, or NDJSON: all are stored, durably, or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "events",
+    request_body(content(
+        (super::openapi::EventsBody = "application/json"),
+        (String = "application/x-ndjson")
+    )),
+    responses(
+        (status = 200, description = "Stored and durable; one answer per event, in order", body = Vec<super::openapi::Accepted>),
+        super::openapi::WriteErrors,
+        super::openapi::Conflict,
+    ),
+    security(("api_key" = []))
+)]
 async fn post_events(
     State(state): State<AppState>,
     principal: Principal,
@@ -65,6 +82,22 @@ async fn post_events(
     )))
 }
 
+/// One event by id, with its payloads resolved; optionally its inclusion proof.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event_id}",
+    tag = "events",
+    params(
+        ("event_id" = String, Path, description = "The event's id"),
+        ("proof" = Option<bool>, Query, description = "Add the inclusion proof and its checkpoint"),
+    ),
+    responses(
+        (status = 200, description = "The event", body = super::openapi::EventAnswer),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn get_event(
     State(state): State<AppState>,
     principal: Principal,
@@ -101,6 +134,30 @@ async fn get_event(
     Ok(answer.finish())
 }
 
+/// Search the trail, a page at a time in `seq` order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "search",
+    params(
+        ("agent" = Option<String>, Query, description = "actor.id"),
+        ("type" = Option<String>, Query, description = "event_type"),
+        ("trace_id" = Option<String>, Query),
+        ("job_id" = Option<String>, Query, description = "context.job_id"),
+        ("case_id" = Option<String>, Query, description = "context.case_id"),
+        ("subject" = Option<String>, Query, description = "A subj_ token or a clear id (prefer POST for clear ids)"),
+        ("from" = Option<String>, Query, description = "RFC 3339, inclusive, exact to the microsecond (at most six fractional digits)"),
+        ("to" = Option<String>, Query, description = "RFC 3339, inclusive, exact to the microsecond (at most six fractional digits)"),
+        ("q" = Option<String>, Query, description = "Words (all must match), \"exact phrases\", prefix*"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100); larger is a 400"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = super::openapi::SearchAnswer),
+        super::openapi::ReadErrors,
+    ),
+    security(("api_key" = []))
+)]
 async fn list_events(
     State(state): State<AppState>,
     principal: Principal,
@@ -114,6 +171,17 @@ async fn list_events(
 
 /// The same filters as `GET /api/v1/events`, in a JSON body, so clear subject
 /// identifiers stay out of URLs and logs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/search",
+    tag = "search",
+    request_body = super::openapi::SearchBody,
+    responses(
+        (status = 200, description = "A page of events", body = super::openapi::SearchAnswer),
+        super::openapi::ReadErrors,
+    ),
+    security(("api_key" = []))
+)]
 async fn search_events(
     State(state): State<AppState>,
     principal: Principal,

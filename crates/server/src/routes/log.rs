@@ -8,10 +8,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use evident_tlog::{parse_tile_path, TileId, HASH_SIZE, TILE_WIDTH};
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::params::Params;
 use super::path_error;
@@ -19,15 +20,25 @@ use crate::auth::{MaybePrincipal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
-        .route("/api/v1/log", get(log_info))
-        .route("/api/v1/proofs/inclusion", get(inclusion))
-        .route("/api/v1/proofs/consistency", get(consistency))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkpoint))
+        .routes(routes!(tile))
+        .routes(routes!(log_info))
+        .routes(routes!(inclusion))
+        .routes(routes!(consistency))
 }
 
+/// The latest signed checkpoint (C2SP tlog-checkpoint, a signed note); public.
+#[utoipa::path(
+    get,
+    path = "/checkpoint",
+    tag = "log",
+    responses(
+        (status = 200, description = "The signed note", body = String, content_type = "text/plain"),
+        crate::routes::openapi::NotFound,
+    )
+)]
 async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
     let checkpoint = state
         .app
@@ -45,6 +56,20 @@ async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
         .into_response())
 }
 
+/// C2SP tlog-tiles: hash tiles `tile/<L>/<N>[.p/<W>]` (public) and entry bundles
+/// `tile/entries/<N>[.p/<W>]` (a reading role).
+#[utoipa::path(
+    get,
+    path = "/tile/{*path}",
+    tag = "log",
+    params(("path" = String, Path, description = "The tile path after /tile/, e.g. 0/x001/234.p/17 or entries/000")),
+    responses(
+        (status = 200, description = "The tile's bytes", body = crate::routes::openapi::Binary, content_type = "application/octet-stream"),
+        crate::routes::openapi::ReadErrors,
+        crate::routes::openapi::NotFound,
+    ),
+    security((), ("api_key" = []))
+)]
 async fn tile(
     State(state): State<AppState>,
     MaybePrincipal(principal): MaybePrincipal,
@@ -103,6 +128,13 @@ async fn tile(
         .into_response())
 }
 
+/// The log's origin, verifier key, size and latest checkpoint; public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/log",
+    tag = "log",
+    responses((status = 200, description = "The log", body = crate::routes::openapi::LogInfo))
+)]
 async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let app = &state.app;
     let head = app.store.tree_head().await?;
@@ -149,6 +181,22 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     })))
 }
 
+/// RFC 6962 inclusion proof of entry `seq` in the tree of `tree_size` (default: the
+/// latest checkpoint's); a `seq` it does not cover is 409.
+#[utoipa::path(
+    get,
+    path = "/api/v1/proofs/inclusion",
+    tag = "log",
+    params(
+        ("seq" = u64, Query, description = "The entry"),
+        ("tree_size" = Option<u64>, Query, description = "Default: the latest checkpoint's size"),
+    ),
+    responses(
+        (status = 200, description = "The proof", body = crate::routes::openapi::InclusionProof),
+        crate::routes::openapi::ReadErrors,
+        crate::routes::openapi::Conflict,
+    )
+)]
 async fn inclusion(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let seq = params
         .u64("seq")?
@@ -157,6 +205,21 @@ async fn inclusion(State(state): State<AppState>, params: Params) -> ApiResult<J
     Ok(Json(json!(proof)))
 }
 
+/// RFC 6962 consistency proof between two tree sizes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/proofs/consistency",
+    tag = "log",
+    params(
+        ("from" = u64, Query, description = "The earlier tree size"),
+        ("to" = Option<u64>, Query, description = "Default: the latest checkpoint's size"),
+    ),
+    responses(
+        (status = 200, description = "The proof", body = crate::routes::openapi::ConsistencyProof),
+        crate::routes::openapi::ReadErrors,
+        crate::routes::openapi::Conflict,
+    )
+)]
 async fn consistency(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let from = params
         .u64("from")?

@@ -5,21 +5,25 @@ pub mod blobs;
 pub mod events;
 pub mod health;
 pub mod log;
+pub mod openapi;
 pub mod params;
 pub mod privacy;
 pub mod trail;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The whole HTTP API.
-pub fn router(state: AppState) -> Router {
-    let limit = state.app.settings.max_body_bytes;
-    Router::new()
+/// Every documented route, and the OpenAPI document their annotations make.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(events::router())
         .merge(blobs::router())
         .merge(log::router())
@@ -27,6 +31,37 @@ pub fn router(state: AppState) -> Router {
         .merge(privacy::router())
         .merge(health::router())
         .merge(crate::otlp::router())
+        .split_for_parts();
+    let mut document = openapi::finish(openapi);
+    // Served beside the routes it describes, from the document itself.
+    document.paths.add_path_operation(
+        OPENAPI_PATH,
+        vec![utoipa::openapi::HttpMethod::Get],
+        utoipa::openapi::path::OperationBuilder::new()
+            .tag("health")
+            .summary(Some("This document (OpenAPI 3.1); public"))
+            .response(
+                "200",
+                utoipa::openapi::Response::new("The OpenAPI document"),
+            )
+            .build(),
+    );
+    (routes, document)
+}
+
+/// The OpenAPI 3.1 description of the API, as served at `GET /api/v1/openapi.json`
+/// (pretty-printed).
+pub fn openapi_json() -> String {
+    documented().1.to_pretty_json().unwrap_or_default()
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.app.settings.max_body_bytes;
+    let (routes, document) = documented();
+    let document = Arc::new(document.to_pretty_json().unwrap_or_default());
+    routes
+        .route(OPENAPI_PATH, openapi::serve(document))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -38,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
+
+/// Where the OpenAPI document is served (anyone may read it).
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// Maps a failure to read the body (too large, broken connection) to problem+json.
 pub fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ApiError {

@@ -3,9 +3,10 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::body_error;
 use crate::auth::{Principal, Role};
@@ -15,10 +16,10 @@ use crate::record::RecordError;
 use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/vault/reveal", post(reveal))
-        .route("/api/v1/subjects/erase", post(erase))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(reveal))
+        .routes(routes!(erase))
 }
 
 /// A JSON body, strictly parsed.
@@ -27,6 +28,19 @@ fn json_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Value> {
     Ok(evident_core::json::parse_value(&body)?)
 }
 
+/// Reveal the clear values of tokens; each call is a `vault_access` event.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vault/reveal",
+    tag = "privacy",
+    request_body = super::openapi::RevealRequest,
+    responses(
+        (status = 200, description = "The clear values", body = super::openapi::RevealAnswer),
+        (status = 410, description = "Erased", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::WriteErrors,
+    ),
+    security(("api_key" = []))
+)]
 async fn reveal(
     State(state): State<AppState>,
     principal: Principal,
@@ -39,6 +53,21 @@ async fn reveal(
     ))
 }
 
+/// Erase a subject by destroying its keys (crypto-shredding); logged as a
+/// `subject_erasure` event; answers a receipt.
+#[utoipa::path(
+    post,
+    path = "/api/v1/subjects/erase",
+    tag = "privacy",
+    request_body = super::openapi::EraseRequest,
+    responses(
+        (status = 200, description = "The erasure's receipt", body = super::openapi::ErasureReceipt),
+        super::openapi::WriteErrors,
+        super::openapi::NotFound,
+        super::openapi::Conflict,
+    ),
+    security(("api_key" = []))
+)]
 async fn erase(
     State(state): State<AppState>,
     principal: Principal,

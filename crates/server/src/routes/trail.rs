@@ -2,8 +2,8 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::params::Params;
 use super::path_error;
@@ -12,14 +12,27 @@ use crate::auth::{Principal, Role};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/traces/{trace_id}", get(trace))
-        .route("/api/v1/jobs/{job_id}", get(job))
-        .route("/api/v1/jobs/{job_id}/decisions", get(job_decisions))
-        .route("/api/v1/workflow-runs/{run_id}/timeline", get(timeline))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(trace))
+        .routes(routes!(job))
+        .routes(routes!(job_decisions))
+        .routes(routes!(timeline))
 }
 
+/// A trace's events by timestamp then `seq`, and its causal tree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{trace_id}",
+    tag = "search",
+    params(("trace_id" = String, Path, description = "The trace id")),
+    responses(
+        (status = 200, description = "A trace's events by timestamp then `seq`, and its causal tree", body = super::openapi::TraceAnswer),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn trace(
     State(state): State<AppState>,
     principal: Principal,
@@ -30,6 +43,19 @@ async fn trace(
     crate::search::trace(&state.app, &trace_id).await
 }
 
+/// A job's state, derived from its events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}",
+    tag = "search",
+    params(("job_id" = String, Path, description = "context.job_id")),
+    responses(
+        (status = 200, description = "A job's state, derived from its events", body = super::openapi::JobAnswer),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn job(
     State(state): State<AppState>,
     principal: Principal,
@@ -40,6 +66,19 @@ async fn job(
     crate::search::job(&state.app, &job_id).await
 }
 
+/// A job's `policy_decision` events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{job_id}/decisions",
+    tag = "search",
+    params(("job_id" = String, Path, description = "context.job_id")),
+    responses(
+        (status = 200, description = "A job's `policy_decision` events", body = super::openapi::JobDecisions),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn job_decisions(
     State(state): State<AppState>,
     principal: Principal,
@@ -50,6 +89,22 @@ async fn job_decisions(
     crate::search::job_decisions(&state.app, &job_id).await
 }
 
+/// A workflow run's first `limit` events in time order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflow-runs/{run_id}/timeline",
+    tag = "search",
+    params(
+        ("run_id" = String, Path, description = "context.workflow_run_id"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000 (default 1000); larger is a 400"),
+    ),
+    responses(
+        (status = 200, description = "The run's events", body = super::openapi::Timeline),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
 async fn timeline(
     State(state): State<AppState>,
     principal: Principal,

@@ -220,6 +220,33 @@ impl TestApp {
         key.secret
     }
 
+    /// Overwrites the stored `agents` column of key `name` with `raw`, straight in the
+    /// database (as damage or a hand edit would), bypassing the store's checks.
+    pub async fn overwrite_key_agents(&self, name: &str, raw: &str) {
+        let sql = "UPDATE api_keys SET agents = $1 WHERE name = $2";
+        match &self._database {
+            Some(database) => {
+                let (client, connection) =
+                    tokio_postgres::connect(&database.url(), tokio_postgres::NoTls)
+                        .await
+                        .expect("connect to the test database");
+                tokio::spawn(connection);
+                let n = client.execute(sql, &[&raw, &name]).await.expect("update");
+                assert_eq!(n, 1, "key {name} exists");
+            }
+            None => {
+                let db = rusqlite::Connection::open(self.dir.path().join("evident.db"))
+                    .expect("open the database file");
+                db.busy_timeout(Duration::from_secs(5))
+                    .expect("busy timeout");
+                let n = db
+                    .execute(&sql.replace('$', "?"), rusqlite::params![raw, name])
+                    .expect("update");
+                assert_eq!(n, 1, "key {name} exists");
+            }
+        }
+    }
+
     /// Sends one request through a fresh router.
     pub async fn send(
         &self,
@@ -454,7 +481,7 @@ pub fn detail(problem: &Value) -> &str {
 }
 
 // ---------------------------------------------------------------------------------
-// Reading the trail (issue 4): search requests and the text index.
+// Reading the trail: search requests and the text index.
 
 /// A URL query string (`a=1&b=2`), every value percent-encoded (so `+01:00` stays a
 /// plus sign).
@@ -576,6 +603,14 @@ impl PgDatabase {
             .await
             .expect("open the PostgreSQL store");
         Some((Arc::new(store), Self { admin_url, name }))
+    }
+}
+
+impl PgDatabase {
+    /// The URL of this test database.
+    pub fn url(&self) -> String {
+        let base = self.admin_url.rsplit_once('/').expect("a database URL").0;
+        format!("{base}/{}", self.name)
     }
 }
 

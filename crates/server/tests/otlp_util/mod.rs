@@ -87,9 +87,9 @@ pub fn span(
     }
 }
 
-/// `event_id` of the span with id `id`.
-pub fn event_id(id: u64) -> String {
-    format!("span_{id:016x}")
+/// `event_id` of the span with id `id` in trace `trace`: `span_<trace id>_<span id>`.
+pub fn event_id(trace: u8, id: u64) -> String {
+    format!("span_{}_{id:016x}", trace_hex(trace))
 }
 
 /// A span with status ERROR and an exception event.
@@ -134,8 +134,8 @@ pub fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
-/// The id of the `n`th span of [`agent_run`]`(trace)`: span ids must not repeat
-/// across traces, since `event_id` is `span_<span id>` (CONTRACT section 5).
+/// The id of the `n`th span of [`agent_run`]`(trace)`; distinct across traces,
+/// though `event_id` (`span_<trace id>_<span id>`) would not need it.
 pub fn sid(trace: u8, n: u64) -> u64 {
     (u64::from(trace) << 8) | n
 }

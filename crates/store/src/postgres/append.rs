@@ -3,8 +3,10 @@
 //! Several servers may append at once: each takes the tree head's row lock
 //! (`SELECT ... FOR UPDATE`), so appends are serialized across processes and every
 //! one sees the tree the previous one left. Inside the lock the steps are those of
-//! the embedded store (see `sqlite/append.rs`): classify, sequence, write, integrate,
-//! move the head; the commit (with `synchronous_commit = on`) makes it durable.
+//! the embedded store (see `sqlite/append.rs`), decided by the same pure
+//! [`GroupPlanner`]: plan, apply effects, sequence, write, integrate, move the head;
+//! the commit (with `synchronous_commit = on`) makes it durable. Look-ups take one
+//! round trip per request: its ids, then the traces and subjects it continues.
 
 use std::collections::HashMap;
 
@@ -12,13 +14,8 @@ use evident_tlog::{integrate, leaf_hash, right_edge_tiles, Hash, TileMap};
 use tokio_postgres::Transaction;
 
 use super::{map_err, pg_seq, seq_of};
-use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
-
-enum Plan {
-    New,
-    Stored(Appended),
-    SameAs(usize),
-}
+use crate::plan::{answers, FirstAnswer, GroupPlanner, LinkKind, LinkLookup, LinksBefore};
+use crate::{AppendOutcome, AppendRequest, EventToAppend, StoreError, StoreResult};
 
 pub(super) async fn append(
     tx: &Transaction<'_>,
@@ -35,15 +32,15 @@ pub(super) async fn append(
         .await
         .map_err(map_err)?;
     let old_size = seq_of(head.get::<_, i64>(0));
-    let mut next_seq = old_size;
-    let mut last_of: HashMap<(bool, String), Option<u64>> = HashMap::new();
+    let mut planner = GroupPlanner::new(old_size);
     let mut rows = Rows::default();
     let mut leaves: Vec<Hash> = Vec::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
-    for request in requests {
-        let plans = match classify(tx, &request.events, &rows.event_ids).await? {
-            Ok(plans) => plans,
+    for request in &requests {
+        let stored = first_answers(tx, &planner.ids_to_look_up(request)).await?;
+        let plan = match planner.plan(request, &stored) {
+            Ok(plan) => plan,
             Err(conflict) => {
                 outcomes.push(conflict);
                 continue;
@@ -53,42 +50,20 @@ pub(super) async fn append(
             outcomes.push(refused);
             continue;
         }
-        let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
-        for (appended, plan) in request.events.into_iter().zip(plans) {
-            let result = match plan {
-                Plan::Stored(first) => first,
-                Plan::SameAs(i) => Appended {
-                    is_dup: true,
-                    ..results[i].clone()
-                },
-                Plan::New => {
-                    let seq = next_seq;
-                    next_seq += 1;
-                    let keys = &appended.event.index;
-                    let trace_prev = previous(tx, &mut last_of, false, &keys.trace_id, seq).await?;
-                    let subject_prev = match &keys.subject {
-                        Some(subject) => previous(tx, &mut last_of, true, subject, seq).await?,
-                        None => None,
-                    };
-                    let bytes = appended
-                        .event
-                        .members
-                        .with_position(seq, trace_prev, subject_prev);
-                    let leaf = leaf_hash(&bytes);
-                    leaves.push(leaf);
-                    let result = Appended {
-                        event_id: keys.event_id.clone(),
-                        seq,
-                        leaf_hash: leaf,
-                        is_dup: false,
-                    };
-                    rows.push(seq, bytes, &appended);
-                    result
-                }
-            };
-            results.push(result);
+        let before = links_before(tx, &planner.links_to_look_up(request, &plan)).await?;
+        for entry in planner.accept(request, &plan, &before) {
+            let appended = &request.events[entry.index];
+            let bytes = appended.event.members.with_position(
+                entry.seq,
+                entry.trace_prev,
+                entry.subject_prev,
+            );
+            leaves.push(leaf_hash(&bytes));
+            rows.push(entry.seq, bytes, appended);
         }
-        outcomes.push(AppendOutcome::Appended(results));
+        outcomes.push(AppendOutcome::Appended(answers(request, &plan, |seq| {
+            leaves[usize::try_from(seq - old_size).expect("a group fits in memory")]
+        })));
     }
     if leaves.is_empty() {
         return Ok(outcomes);
@@ -124,93 +99,79 @@ async fn apply_effects(
     Ok(Ok(()))
 }
 
-/// The newest seq before `seq` with this trace id (or subject token).
-async fn previous(
+/// The first answers of these `event_id`s, where the log already holds them.
+async fn first_answers(
     tx: &Transaction<'_>,
-    last_of: &mut HashMap<(bool, String), Option<u64>>,
-    subject: bool,
-    value: &str,
-    seq: u64,
-) -> StoreResult<Option<u64>> {
-    let key = (subject, value.to_owned());
-    let previous = match last_of.get(&key) {
-        Some(known) => *known,
-        None => {
-            let sql = if subject {
-                "SELECT max(seq) FROM entries WHERE subject = $1"
-            } else {
-                "SELECT max(seq) FROM entries WHERE trace_id = $1"
-            };
-            let row = tx.query_one(sql, &[&value]).await.map_err(map_err)?;
-            row.get::<_, Option<i64>>(0).map(seq_of)
-        }
-    };
-    last_of.insert(key, Some(seq));
-    Ok(previous)
-}
-
-async fn classify(
-    tx: &Transaction<'_>,
-    events: &[EventToAppend],
-    pending: &HashMap<String, (u64, [u8; 32], Hash)>,
-) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
-    let ids: Vec<&str> = events
-        .iter()
-        .map(|e| e.event.index.event_id.as_str())
-        .collect();
-    let stored: HashMap<String, (u64, Vec<u8>, Vec<u8>)> = tx
+    event_ids: &[&str],
+) -> StoreResult<HashMap<String, FirstAnswer>> {
+    if event_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx
         .query(
             "SELECT event_id, seq, digest, entry FROM entries WHERE event_id = ANY($1)",
-            &[&ids],
+            &[&event_ids],
         )
         .await
-        .map_err(map_err)?
-        .into_iter()
-        .map(|r| (r.get(0), (seq_of(r.get(1)), r.get(2), r.get(3))))
-        .collect();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut plans = Vec::with_capacity(events.len());
-    for (index, EventToAppend { event, .. }) in events.iter().enumerate() {
-        let event_id = event.index.event_id.as_str();
-        let conflict = || AppendOutcome::Conflict {
-            index,
-            event_id: event_id.to_owned(),
-        };
-        if let Some(&earlier) = seen.get(event_id) {
-            if events[earlier].event.submission_digest != event.submission_digest {
-                return Ok(Err(conflict()));
-            }
-            plans.push(Plan::SameAs(earlier));
+        .map_err(map_err)?;
+    rows.into_iter()
+        .map(|r| {
+            let seq = seq_of(r.get(1));
+            let digest: Vec<u8> = r.get(2);
+            let digest = digest.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("seq {seq}: the stored digest is not 32 bytes"))
+            })?;
+            let entry: Vec<u8> = r.get(3);
+            Ok((
+                r.get(0),
+                FirstAnswer {
+                    seq,
+                    digest,
+                    leaf_hash: leaf_hash(&entry),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The newest `seq` of each trace and subject looked up, in one round trip per kind;
+/// each is the index's max (a backward step of its `(…, seq)` index).
+async fn links_before(
+    tx: &Transaction<'_>,
+    lookups: &[LinkLookup<'_>],
+) -> StoreResult<LinksBefore> {
+    let mut before = LinksBefore::new();
+    for (kind, sql) in [
+        (
+            LinkKind::Trace,
+            "SELECT v, (SELECT max(seq) FROM entries WHERE trace_id = v)
+             FROM unnest($1::text[]) AS v",
+        ),
+        (
+            LinkKind::Subject,
+            "SELECT v, (SELECT max(seq) FROM entries WHERE subject = v)
+             FROM unnest($1::text[]) AS v",
+        ),
+    ] {
+        let values: Vec<&str> = lookups
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.value)
+            .collect();
+        if values.is_empty() {
             continue;
         }
-        seen.insert(event_id, index);
-        let first = if let Some((seq, digest, leaf)) = pending.get(event_id) {
-            Some((*seq, digest.to_vec(), *leaf))
-        } else {
-            stored
-                .get(event_id)
-                .map(|(seq, digest, entry)| (*seq, digest.clone(), leaf_hash(entry)))
-        };
-        match first {
-            None => plans.push(Plan::New),
-            Some((_, digest, _)) if digest != event.submission_digest => {
-                return Ok(Err(conflict()))
-            }
-            Some((seq, _, leaf)) => plans.push(Plan::Stored(Appended {
-                event_id: event_id.to_owned(),
-                seq,
-                leaf_hash: leaf,
-                is_dup: true,
-            })),
+        for row in tx.query(sql, &[&values]).await.map_err(map_err)? {
+            let previous: Option<i64> = row.get(1);
+            before.insert((kind, row.get(0)), previous.map(seq_of));
         }
     }
-    Ok(Ok(plans))
+    Ok(before)
 }
 
 /// New rows of one transaction, written with one multi-row statement per table.
 #[derive(Default)]
 struct Rows {
-    event_ids: HashMap<String, (u64, [u8; 32], Hash)>,
     seq: Vec<i64>,
     event_id: Vec<String>,
     digest: Vec<Vec<u8>>,
@@ -231,10 +192,6 @@ struct Rows {
 impl Rows {
     fn push(&mut self, seq: u64, bytes: Vec<u8>, appended: &EventToAppend) {
         let keys = &appended.event.index;
-        self.event_ids.insert(
-            keys.event_id.clone(),
-            (seq, appended.event.submission_digest, leaf_hash(&bytes)),
-        );
         self.seq.push(pg_seq(seq));
         self.event_id.push(keys.event_id.clone());
         self.digest.push(appended.event.submission_digest.to_vec());

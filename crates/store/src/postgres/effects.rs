@@ -101,8 +101,7 @@ pub(super) async fn apply(
             Ok(Ok(()))
         }
         Effect::CreateApiKey(key) => {
-            let agents = serde_json::to_string(&key.agents)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let agents = key.agents.to_stored()?;
             let inserted = tx
                 .execute(
                     "INSERT INTO api_keys(name, role, key_hash, agents, created_at)

@@ -4,7 +4,7 @@
 //!
 //! - Durability: every append commits with `synchronous_commit = on`.
 //! - One tree: appends serialize on the tree head's row lock (see `append.rs`).
-//! - One signer: [`Store::try_lead`] holds a session advisory lock on a dedicated
+//! - One signer: [`crate::LogStore::try_lead`] holds a session advisory lock on a dedicated
 //!   connection; when that process dies the lock is released and another server's
 //!   checkpointer takes over within its next tick.
 //! - Append-only: triggers in the schema (see `schema.rs`).
@@ -13,10 +13,12 @@
 //!   in `effects.rs`.
 
 mod append;
+pub mod connect;
 mod effects;
 mod integrity;
 pub mod schema;
 
+use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -25,12 +27,13 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    SealedBlob, SealedValue, SearchOrder, SearchQuery, Store, StoreError, StoreResult, StoredBlob,
-    StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
+    AgentBinding, ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs,
+    ErasureReport, SealedBlob, SealedValue, SearchOrder, SearchQuery, StoreError, StoreResult,
+    StoredBlob, StoredCheckpoint, StoredEntry, TreeHead, MAX_SEARCH_LIMIT,
 };
 
 /// Connections in the pool of one process.
@@ -43,6 +46,8 @@ const LEADER_LOCK: i64 = 0x4556_5347;
 pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` says (see [`connect`]).
+    tls: MakeRustlsConnect,
     /// A dedicated connection and whether it holds the signer's lock.
     leader: Mutex<Option<(Client, bool)>>,
 }
@@ -50,7 +55,7 @@ pub struct PgStore {
 pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
     let Some(code) = e.code() else {
-        return StoreError::Unavailable(format!("database: {e}"));
+        return StoreError::Unavailable(format!("database: {}", with_causes(&e)));
     };
     let text = format!("database: {e}");
     if *code == SqlState::UNIQUE_VIOLATION {
@@ -77,6 +82,22 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// An error with its causes (`error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer`): the outer message alone does not say what to fix.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 pub(crate) fn seq_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
@@ -92,17 +113,17 @@ fn hash_of(bytes: &[u8]) -> StoreResult<Hash> {
 }
 
 impl PgStore {
-    /// Connects to `url` and migrates the schema.
+    /// Connects to `url` (TLS as its `sslmode` says, see [`connect`]) and migrates the
+    /// schema.
     ///
     /// # Errors
-    /// The URL is invalid, the database unreachable, or a migration fails.
+    /// The URL is invalid or asks for cleartext beyond this machine, the database is
+    /// unreachable or its certificate not trusted, or a migration fails.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
+        let connect::PgConnection { config, tls, .. } = connect::prepare(url)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -114,6 +135,7 @@ impl PgStore {
         let store = Self {
             pool,
             config,
+            tls,
             leader: Mutex::new(None),
         };
         let mut client = store.client().await?;
@@ -122,10 +144,9 @@ impl PgStore {
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("database connection: {e}")))
+        self.pool.get().await.map_err(|e| {
+            StoreError::Unavailable(format!("database connection: {}", with_causes(&e)))
+        })
     }
 
     /// A pooled connection, for the copy from an embedded store.
@@ -214,7 +235,7 @@ fn api_key_of(row: &Row) -> StoreResult<ApiKeyRecord> {
         name: row.get(0),
         role: row.get(1),
         key_hash: hash_of(row.get(2))?.0,
-        agents: serde_json::from_str(&agents).unwrap_or_default(),
+        agents: AgentBinding::from_stored(&agents),
         created_micros: row.get(4),
         revoked_micros: row.get(5),
     })
@@ -317,7 +338,7 @@ impl SearchSql {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl LogStore for PgStore {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
@@ -486,6 +507,50 @@ impl Store for PgStore {
         rows.iter().map(checkpoint_of).collect()
     }
 
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        let client = self.client().await?;
+        integrity::check(&client).await
+    }
+
+    async fn try_lead(&self) -> StoreResult<bool> {
+        let mut leader = self.leader.lock().await;
+        if leader
+            .as_ref()
+            .is_some_and(|(client, _)| client.is_closed())
+        {
+            *leader = None;
+        }
+        if leader.is_none() {
+            let (client, connection) = self
+                .config
+                .connect(self.tls.clone())
+                .await
+                .map_err(map_err)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "leader connection ended");
+                }
+            });
+            *leader = Some((client, false));
+        }
+        let Some((client, held)) = leader.as_mut() else {
+            return Ok(false);
+        };
+        if !*held {
+            // Session-level: held until this connection closes or the process dies,
+            // and then another server's next attempt takes it.
+            *held = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .await
+                .map_err(map_err)?
+                .get(0);
+        }
+        Ok(*held)
+    }
+}
+
+#[async_trait]
+impl BlobStore for PgStore {
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.execute(
             "INSERT INTO blobs(ref, seq, uploaded, subject, media_type, size, key_id, sealed, created_at)
@@ -583,10 +648,12 @@ impl Store for PgStore {
         tx.commit().await.map_err(map_err)?;
         Ok(n)
     }
+}
 
+#[async_trait]
+impl ApiKeyStore for PgStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        let agents =
-            serde_json::to_string(&key.agents).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let agents = key.agents.to_stored()?;
         let inserted = self
             .execute(
                 "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
@@ -641,7 +708,10 @@ impl Store for PgStore {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl MetaStore for PgStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         let rows = self
             .query("SELECT value FROM meta WHERE key = $1", &[&key])
@@ -657,7 +727,10 @@ impl Store for PgStore {
         .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl SearchStore for PgStore {
     async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         let search = SearchSql::new(query);
         let rows = self.query(&search.sql, &search.params()).await?;
@@ -740,7 +813,10 @@ impl Store for PgStore {
         .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
+}
 
+#[async_trait]
+impl VaultStore for PgStore {
     async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
         let rows = self
             .query(
@@ -877,42 +953,5 @@ impl Store for PgStore {
             )
             .await?;
         Ok(rows.first().map(|r| r.get(0)))
-    }
-
-    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
-        let client = self.client().await?;
-        integrity::check(&client).await
-    }
-
-    async fn try_lead(&self) -> StoreResult<bool> {
-        let mut leader = self.leader.lock().await;
-        if leader
-            .as_ref()
-            .is_some_and(|(client, _)| client.is_closed())
-        {
-            *leader = None;
-        }
-        if leader.is_none() {
-            let (client, connection) = self.config.connect(NoTls).await.map_err(map_err)?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %e, "leader connection ended");
-                }
-            });
-            *leader = Some((client, false));
-        }
-        let Some((client, held)) = leader.as_mut() else {
-            return Ok(false);
-        };
-        if !*held {
-            // Session-level: held until this connection closes or the process dies,
-            // and then another server's next attempt takes it.
-            *held = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
-                .await
-                .map_err(map_err)?
-                .get(0);
-        }
-        Ok(*held)
     }
 }

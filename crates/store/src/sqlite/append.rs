@@ -1,11 +1,12 @@
 //! Sequencing and integration in one SQLite transaction (the embedded store's
 //! `Store::append`).
 //!
-//! In one `BEGIN IMMEDIATE` transaction: classify every event of every request as new,
-//! duplicate or conflicting; give new events consecutive `seq`s and their back-links;
-//! write entries and blobs; extend the hash tiles (evident-tlog's `integrate`); move
-//! the tree head with a compare-and-swap on its size; commit (fsync). A failure
-//! anywhere rolls the whole transaction back.
+//! In one `BEGIN IMMEDIATE` transaction, request by request: plan it (new, duplicate
+//! or conflicting events, their `seq`s and back-links: the pure [`GroupPlanner`], with
+//! this backend's look-ups around it); apply its effects; write its entries and blobs.
+//! Then extend the hash tiles (evident-tlog's `integrate`), move the tree head with a
+//! compare-and-swap on its size, and commit (fsync). A failure anywhere rolls the
+//! whole transaction back.
 //!
 //! The back-links (`trace_prev`, `subject_prev`) and the numbers traces, jobs, cases
 //! and runs are indexed by (`id_numbers`, schema migration 3) come from a
@@ -20,17 +21,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::compress::{Dictionaries, Packer};
 use super::search::IdKind;
 use super::{map_err, read_tree_head, seq_of, sql_seq};
-use crate::{AppendOutcome, AppendRequest, Appended, EventToAppend, StoreError, StoreResult};
-
-/// What to do with one event of a request.
-enum Plan {
-    /// Append it.
-    New,
-    /// Already in the log with the same submission: answer with the first result.
-    Stored(Appended),
-    /// The same `event_id` appears earlier in this request with the same content.
-    SameAs(usize),
-}
+use crate::plan::{
+    answers, FirstAnswer, GroupPlanner, LinkKind, LinkLookup, LinksBefore, NewEntry,
+};
+use crate::{AppendOutcome, AppendRequest, EventToAppend, StoreError, StoreResult};
 
 /// The newest `seq` of each recently seen trace and subject, and the numbers of
 /// recently seen ids, so that a new entry's back-links and index numbers cost no
@@ -157,13 +151,14 @@ pub(super) fn append(
         *links = BackLinks::default();
     }
     let mut pending = Links::default();
-    let mut next_seq = head.size;
+    let mut planner = GroupPlanner::new(head.size);
     let mut leaves: Vec<Hash> = Vec::new();
     let mut outcomes = Vec::with_capacity(requests.len());
 
     for request in requests {
-        let plans = match classify(&tx, dictionaries, &request.events)? {
-            Ok(plans) => plans,
+        let stored = first_answers(&tx, dictionaries, &planner.ids_to_look_up(request))?;
+        let plan = match planner.plan(request, &stored) {
+            Ok(plan) => plan,
             Err(conflict) => {
                 outcomes.push(conflict);
                 continue;
@@ -173,30 +168,26 @@ pub(super) fn append(
             outcomes.push(refused);
             continue;
         }
-        let mut results: Vec<Appended> = Vec::with_capacity(plans.len());
-        for (event, plan) in request.events.iter().zip(plans) {
-            let result = match plan {
-                Plan::Stored(first) => first,
-                Plan::SameAs(i) => Appended {
-                    is_dup: true,
-                    ..results[i].clone()
-                },
-                Plan::New => {
-                    let seq = next_seq;
-                    next_seq += 1;
-                    let leaf = insert_event(&tx, links, &mut pending, packer, seq, event)?;
-                    leaves.push(leaf);
-                    Appended {
-                        event_id: event.event.index.event_id.clone(),
-                        seq,
-                        leaf_hash: leaf,
-                        is_dup: false,
-                    }
-                }
-            };
-            results.push(result);
+        let mut before = LinksBefore::new();
+        for lookup in planner.links_to_look_up(request, &plan) {
+            let previous = link_before(&tx, links, &mut pending, lookup)?;
+            before.insert((lookup.kind, lookup.value.to_owned()), previous);
         }
-        outcomes.push(AppendOutcome::Appended(results));
+        for entry in planner.accept(request, &plan, &before) {
+            let event = &request.events[entry.index];
+            leaves.push(insert_event(
+                &tx,
+                links,
+                &mut pending,
+                packer,
+                entry,
+                event,
+            )?);
+        }
+        let first_seq = head.size;
+        outcomes.push(AppendOutcome::Appended(answers(request, &plan, |seq| {
+            leaves[usize::try_from(seq - first_seq).expect("a group fits in memory")]
+        })));
     }
 
     if !leaves.is_empty() {
@@ -205,8 +196,16 @@ pub(super) fn append(
     // A request may be effects alone, or events that were all duplicates: committed
     // all the same.
     tx.commit().map_err(map_err)?;
-    links.committed(pending, next_seq);
-    packer.prepare(conn, next_seq);
+    for (kind, value, seq) in planner.last_links() {
+        let map = match kind {
+            LinkKind::Trace => &mut pending.trace,
+            LinkKind::Subject => &mut pending.subject,
+        };
+        map.insert(value.to_owned(), seq);
+    }
+    let size = planner.next_seq();
+    links.committed(pending, size);
+    packer.prepare(conn, size);
     Ok(outcomes)
 }
 
@@ -232,31 +231,17 @@ fn apply_effects(
     Ok(Ok(()))
 }
 
-/// Decides, before anything of the request is written, whether it can be appended.
-fn classify(
+/// The first answers of these `event_id`s, where the log already holds them.
+fn first_answers(
     tx: &Transaction<'_>,
     dictionaries: &Dictionaries,
-    events: &[EventToAppend],
-) -> StoreResult<Result<Vec<Plan>, AppendOutcome>> {
+    event_ids: &[&str],
+) -> StoreResult<HashMap<String, FirstAnswer>> {
     let mut lookup = tx
         .prepare_cached("SELECT seq, digest, entry FROM entries WHERE event_id = ?1")
         .map_err(map_err)?;
-    let mut seen_in_request: HashMap<&str, usize> = HashMap::new();
-    let mut plans = Vec::with_capacity(events.len());
-    for (index, EventToAppend { event, .. }) in events.iter().enumerate() {
-        let event_id = event.index.event_id.as_str();
-        let conflict = || AppendOutcome::Conflict {
-            index,
-            event_id: event_id.to_owned(),
-        };
-        if let Some(&earlier) = seen_in_request.get(event_id) {
-            if events[earlier].event.submission_digest != event.submission_digest {
-                return Ok(Err(conflict()));
-            }
-            plans.push(Plan::SameAs(earlier));
-            continue;
-        }
-        seen_in_request.insert(event_id, index);
+    let mut found = HashMap::new();
+    for event_id in event_ids {
         let stored = lookup
             .query_row([event_id], |r| {
                 let seq = r.get::<_, i64>(0)?;
@@ -268,39 +253,76 @@ fn classify(
             })
             .optional()
             .map_err(map_err)?;
-        match stored {
-            None => plans.push(Plan::New),
-            Some((_, digest, _)) if digest != event.submission_digest => {
-                return Ok(Err(conflict()));
-            }
-            Some((seq, _, entry)) => plans.push(Plan::Stored(Appended {
-                event_id: event_id.to_owned(),
-                seq: seq_of(seq),
-                leaf_hash: leaf_hash(&entry),
-                is_dup: true,
-            })),
+        if let Some((seq, digest, entry)) = stored {
+            let digest = digest.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("seq {seq}: the stored digest is not 32 bytes"))
+            })?;
+            found.insert(
+                (*event_id).to_owned(),
+                FirstAnswer {
+                    seq: seq_of(seq),
+                    digest,
+                    leaf_hash: leaf_hash(&entry),
+                },
+            );
         }
     }
-    Ok(Ok(plans))
+    Ok(found)
 }
 
-/// Writes one new entry at `seq` with its blobs and vault values; returns its leaf hash.
+/// The newest `seq` before this group of a trace or subject: from the cache of
+/// committed back-links, else from the index (a trace the log has never named, as its
+/// new number says, has none).
+fn link_before(
+    tx: &Transaction<'_>,
+    links: &BackLinks,
+    pending: &mut Links,
+    lookup: LinkLookup<'_>,
+) -> StoreResult<Option<u64>> {
+    match lookup.kind {
+        LinkKind::Trace => {
+            if let Some(previous) = links.committed.trace.get(lookup.value) {
+                return Ok(Some(*previous));
+            }
+            let (trace_no, new) = id_number(
+                tx,
+                links,
+                pending,
+                IdKind::Trace,
+                lookup.value,
+                lookup.first_seq,
+            )?;
+            if new {
+                Ok(None)
+            } else {
+                previous_seq(tx, PREVIOUS_IN_TRACE, trace_no)
+            }
+        }
+        LinkKind::Subject => match links.committed.subject.get(lookup.value) {
+            Some(previous) => Ok(Some(*previous)),
+            None => previous_seq(tx, PREVIOUS_OF_SUBJECT, lookup.value),
+        },
+    }
+}
+
+/// Writes one new entry with its blobs and vault values; returns its leaf hash.
 fn insert_event(
     tx: &Transaction<'_>,
     links: &BackLinks,
     pending: &mut Links,
     packer: &mut Packer,
-    seq: u64,
+    entry: NewEntry,
     appended: &EventToAppend,
 ) -> StoreResult<Hash> {
+    let NewEntry {
+        seq,
+        trace_prev,
+        subject_prev,
+        ..
+    } = entry;
     let event = &appended.event;
     let keys = &event.index;
-    let (trace_no, new_trace) = id_number(tx, links, pending, IdKind::Trace, &keys.trace_id, seq)?;
-    let trace_prev = match seen(&pending.trace, &links.committed.trace, &keys.trace_id) {
-        Some(prev) => Some(prev),
-        None if new_trace => None,
-        None => previous_seq(tx, PREVIOUS_IN_TRACE, trace_no)?,
-    };
+    let (trace_no, _) = id_number(tx, links, pending, IdKind::Trace, &keys.trace_id, seq)?;
     let job_no = optional_id_number(tx, links, pending, IdKind::Job, keys.job_id.as_deref(), seq)?;
     let case_no = optional_id_number(
         tx,
@@ -318,18 +340,6 @@ fn insert_event(
         keys.workflow_run_id.as_deref(),
         seq,
     )?;
-    pending.trace.insert(keys.trace_id.clone(), seq);
-    let subject_prev = match &keys.subject {
-        Some(subject) => {
-            let prev = match seen(&pending.subject, &links.committed.subject, subject) {
-                Some(prev) => Some(prev),
-                None => previous_seq(tx, PREVIOUS_OF_SUBJECT, subject)?,
-            };
-            pending.subject.insert(subject.clone(), seq);
-            prev
-        }
-        None => None,
-    };
     let bytes = event.members.with_position(seq, trace_prev, subject_prev);
     let leaf = leaf_hash(&bytes);
     tx.prepare_cached(

@@ -26,8 +26,7 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             Ok(Ok(()))
         }
         Effect::CreateApiKey(key) => {
-            let agents = serde_json::to_string(&key.agents)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let agents = key.agents.to_stored()?;
             let inserted = tx
                 .execute(
                     "INSERT INTO api_keys(name, role, key_hash, agents, created_at)

@@ -18,6 +18,7 @@ pub mod search;
 pub mod sizes;
 mod wal;
 
+use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,8 +30,8 @@ use evident_tlog::{Hash, TileId, TileMap};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs, ErasureReport,
-    IndexedEntry, SealedBlob, SealedValue, Store, StoreError, StoreResult, StoredBlob,
+    AgentBinding, ApiKeyRecord, AppendOutcome, AppendRequest, DataKey, EntriesWithBlobs,
+    ErasureReport, IndexedEntry, SealedBlob, SealedValue, StoreError, StoreResult, StoredBlob,
     StoredCheckpoint, StoredEntry, TreeHead,
 };
 
@@ -392,7 +393,7 @@ fn sql_seq(seq: u64) -> i64 {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl LogStore for SqliteStore {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let inner = self.inner.clone();
         let (outcomes, spent) = self
@@ -596,6 +597,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
+        let problems = self
+            .read(|conn| {
+                // It reads every page of the file.
+                let _mapped = BulkRead::start(conn)?;
+                let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+                Ok(problems.into_iter().filter(|p| p != "ok").collect())
+            })
+            .await?;
+        Ok(crate::IntegrityCheck::Ran {
+            what: "SQLite `PRAGMA integrity_check`: every page, every index and the full-text index against their tables".into(),
+            problems,
+        })
+    }
+}
+
+#[async_trait]
+impl BlobStore for SqliteStore {
     async fn put_upload(&self, blob: SealedBlob, now_micros: i64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
@@ -718,11 +739,13 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
         self.write(move |conn| {
-            let agents = serde_json::to_string(&key.agents)
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let agents = key.agents.to_stored()?;
             let inserted = conn
                 .execute(
                     "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
@@ -788,7 +811,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl MetaStore for SqliteStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.read(move |conn| {
@@ -799,6 +825,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SearchStore for SqliteStore {
     async fn search(&self, query: &crate::SearchQuery) -> StoreResult<Vec<StoredEntry>> {
         let query = query.clone();
         let dictionaries = self.inner.dictionaries.clone();
@@ -875,7 +918,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl VaultStore for SqliteStore {
     async fn active_data_keys(&self, subjects: &[String]) -> StoreResult<HashMap<String, DataKey>> {
         let subjects = subjects.to_vec();
         self.read(move |conn| {
@@ -1052,37 +1098,6 @@ impl Store for SqliteStore {
         })
         .await
     }
-
-    async fn integrity_check(&self) -> StoreResult<crate::IntegrityCheck> {
-        let problems = self
-            .read(|conn| {
-                // It reads every page of the file.
-                let _mapped = BulkRead::start(conn)?;
-                let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
-                Ok(problems.into_iter().filter(|p| p != "ok").collect())
-            })
-            .await?;
-        Ok(crate::IntegrityCheck::Ran {
-            what: "SQLite `PRAGMA integrity_check`: every page, every index and the full-text index against their tables".into(),
-            problems,
-        })
-    }
-
-    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        let (key, value) = (key.to_owned(), value.to_owned());
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map_err(map_err)?;
-            Ok(())
-        })
-        .await
-    }
 }
 
 fn read_text_position(conn: &Connection) -> rusqlite::Result<u64> {
@@ -1139,7 +1154,7 @@ fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
         name: r.get(0)?,
         role: r.get(1)?,
         key_hash: hash_from_blob(&r.get::<_, Vec<u8>>(2)?)?.0,
-        agents: serde_json::from_str(&agents).unwrap_or_default(),
+        agents: AgentBinding::from_stored(&agents),
         created_micros: r.get(4)?,
         revoked_micros: r.get(5)?,
     })

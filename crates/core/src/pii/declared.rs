@@ -1,0 +1,273 @@
+//! Identifiers no pattern can see (CONTRACT section 2): the values an event declares
+//! in `context.subject_identifiers` (`{"name": "Wei Novak", "customer_id": "C-1042"}`)
+//! are tokenized wherever they occur in the event's text, case- and
+//! whitespace-insensitively, names also as "Novak, Wei", "Novak Wei" and "W. Novak".
+//!
+//! Every variant of a value gets the value's one token (`<NAME_…>`, typed by the
+//! declaration's key), and the finding holds the declared value, so a reveal answers
+//! "Wei Novak" whichever way the text wrote it. One Aho-Corasick automaton matches
+//! all variants of all values in one pass over the text.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::{pii_token, Finding};
+use crate::token::TokenKey;
+
+/// The longest key of `subject_identifiers`: it becomes a token's type.
+pub const MAX_IDENTIFIER_KEY: usize = 64;
+
+/// A declared value and its kind.
+#[derive(Debug, Clone)]
+struct Declared {
+    kind: String,
+    value: String,
+}
+
+/// Values to find in text, ready to match: the declared identifiers of one event, or
+/// a configured dictionary. `Debug` shows how many, never the values.
+#[derive(Clone)]
+pub struct DeclaredIdentifiers {
+    declared: Vec<Declared>,
+    matcher: AhoCorasick,
+    /// For each pattern of `matcher`, the index of its value in `declared`.
+    owner: Vec<usize>,
+}
+
+impl std::fmt::Debug for DeclaredIdentifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeclaredIdentifiers")
+            .field("values", &self.declared.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token type of a declaration's key: `customer_id` → `CUSTOMER_ID`.
+pub fn identifier_kind(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl DeclaredIdentifiers {
+    /// The matcher for `(key, value)` pairs as declared; `None` when there is nothing
+    /// to match.
+    pub fn new<'a>(identifiers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
+        let mut declared = Vec::new();
+        let mut patterns = Vec::new();
+        let mut owner = Vec::new();
+        for (key, value) in identifiers {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            if value.is_empty() {
+                continue;
+            }
+            let kind = identifier_kind(key);
+            let index = declared.len();
+            for variant in variants(&kind, &value) {
+                let normal = normalize(&variant).0;
+                if !normal.is_empty() && !patterns.contains(&normal) {
+                    patterns.push(normal);
+                    owner.push(index);
+                }
+            }
+            declared.push(Declared { kind, value });
+        }
+        if patterns.is_empty() {
+            return None;
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .expect("a handful of short patterns always builds");
+        Some(Self {
+            declared,
+            matcher,
+            owner,
+        })
+    }
+
+    /// One finding per declared value, for the vault: a value is kept there even when
+    /// this event's text does not mention it, so later reveals and erasure cover it.
+    pub fn findings<'k>(&'k self, key: &'k TokenKey) -> impl Iterator<Item = Finding> + 'k {
+        self.declared.iter().map(|d| Finding {
+            token: pii_token(key, &d.kind, &d.value),
+            kind: d.kind.clone(),
+            value: d.value.clone(),
+        })
+    }
+
+    /// The token of the declared value of `key`, if declared.
+    pub fn token_of(&self, token_key: &TokenKey, key: &str, value: &str) -> Option<String> {
+        let kind = identifier_kind(key);
+        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.declared
+            .iter()
+            .find(|d| d.kind == kind && d.value == value)
+            .map(|d| pii_token(token_key, &d.kind, &d.value))
+    }
+
+    /// Replaces every occurrence of a declared value in `text` by its token; `None`
+    /// when there is none. Findings go to `found`.
+    pub fn tokenize(&self, key: &TokenKey, text: &str, found: &mut Vec<Finding>) -> Option<String> {
+        let (normal, spans) = normalize(text);
+        // Every match, overlapping ones too: the first one found may be glued to a
+        // word ("at Robinson" holds "t robinson", the "T Robinson" variant) and
+        // must not hide the real one that overlaps it.
+        let mut matches: Vec<(usize, usize, usize)> = self
+            .matcher
+            .find_overlapping_iter(&normal)
+            .map(|m| {
+                (
+                    spans[m.start()].0,
+                    spans[m.end() - 1].1,
+                    m.pattern().as_usize(),
+                )
+            })
+            .filter(|&(start, end, _)| stands_alone(text, start, end))
+            .collect();
+        matches.sort_by_key(|&(start, end, _)| (start, usize::MAX - end));
+        let mut out = String::new();
+        let mut at = 0;
+        for (start, end, pattern) in matches {
+            if start < at {
+                continue;
+            }
+            let declared = &self.declared[self.owner[pattern]];
+            let token = pii_token(key, &declared.kind, &declared.value);
+            out.push_str(&text[at..start]);
+            out.push_str(&token);
+            found.push(Finding {
+                token,
+                kind: declared.kind.clone(),
+                value: declared.value.clone(),
+            });
+            at = end;
+        }
+        if at == 0 {
+            return None;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
+    }
+}
+
+/// The ways a value is written: as declared, and for names (a kind that is or ends in
+/// `NAME`) of two or more words, "Last, First", "Last First", "F. Last" and "F Last",
+/// with the family name taken as every tail of the words ("Bas van Salmen": "Salmen",
+/// "van Salmen"), and "First Last" without middle names.
+fn variants(kind: &str, value: &str) -> Vec<String> {
+    let mut out = vec![value.to_owned()];
+    let words: Vec<&str> = value.split(' ').collect();
+    if !kind.ends_with("NAME") || words.len() < 2 {
+        return out;
+    }
+    let first = words[0];
+    let initial: String = first.chars().take(1).collect();
+    for split in 1..words.len() {
+        let given = words[..split].join(" ");
+        let family = words[split..].join(" ");
+        out.push(format!("{family}, {given}"));
+        out.push(format!("{family} {given}"));
+        out.push(format!("{initial}. {family}"));
+        out.push(format!("{initial} {family}"));
+        out.push(format!("{first} {family}"));
+    }
+    out
+}
+
+/// Lowercase with runs of whitespace as one space, and for each byte of the result
+/// the byte range of the character of `text` it came from.
+fn normalize(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut normal = String::with_capacity(text.len());
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (offset, c) in text.char_indices() {
+        let end = offset + c.len_utf8();
+        if c.is_whitespace() {
+            if in_space {
+                // The space already written stands for the whole run.
+                if let Some(last) = spans.last_mut() {
+                    last.1 = end;
+                }
+                continue;
+            }
+            in_space = true;
+            normal.push(' ');
+            spans.push((offset, end));
+            continue;
+        }
+        in_space = false;
+        for lower in c.to_lowercase() {
+            let mut buf = [0; 4];
+            for _ in lower.encode_utf8(&mut buf).bytes() {
+                spans.push((offset, end));
+            }
+            normal.push(lower);
+        }
+    }
+    (normal, spans)
+}
+
+/// A declared value is not part of a longer word ("Wei Novakowski" is not "Wei
+/// Novak"). Letters of scripts written without spaces (CJK and after) do not count.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let word = |c: char| c.is_alphanumeric() && c < '\u{2E80}';
+    !text[..start].chars().next_back().is_some_and(word)
+        && !text[end..].chars().next().is_some_and(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> TokenKey {
+        TokenKey::from_bytes([4; 32])
+    }
+
+    fn declared() -> DeclaredIdentifiers {
+        DeclaredIdentifiers::new([("name", "Wei  Novak"), ("customer_id", "C-1042")]).unwrap()
+    }
+
+    #[test]
+    fn names_in_their_usual_variants_get_one_token() {
+        let d = declared();
+        let token = d.token_of(&key(), "name", "Wei Novak").unwrap();
+        for text in [
+            "Customer Wei Novak called.",
+            "NOVAK, WEI (gold)",
+            "wei\n novak",
+            "Dear W. Novak,",
+            "联系Wei Novak谢谢",
+            "{\"name\":\"Novak Wei\"}",
+        ] {
+            let mut found = Vec::new();
+            let out = d
+                .tokenize(&key(), text, &mut found)
+                .unwrap_or_else(|| text.to_owned());
+            assert!(out.contains(&token), "{text:?} → {out:?}");
+            assert!(!out.to_lowercase().contains("novak"), "{out}");
+            assert_eq!(found[0].value, "Wei Novak");
+            assert_eq!(found[0].kind, "NAME");
+        }
+    }
+
+    #[test]
+    fn longer_words_and_other_people_stay() {
+        let d = declared();
+        for text in ["Wei Novakowski", "Weilin Novak?", "C-10423", "Anna Novak"] {
+            let mut found = Vec::new();
+            assert!(d.tokenize(&key(), text, &mut found).is_none(), "{text}");
+        }
+        let mut found = Vec::new();
+        let out = d.tokenize(&key(), "account c-1042.", &mut found).unwrap();
+        assert!(
+            out.starts_with("account <CUSTOMER_ID_") && out.ends_with(">."),
+            "{out}"
+        );
+    }
+}

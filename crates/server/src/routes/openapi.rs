@@ -1,0 +1,442 @@
+//! The OpenAPI 3.1 description of the HTTP API (CONTRACT section 4), served at
+//! `GET /api/v1/openapi.json`.
+//!
+//! Paths come from the routers themselves: every handler is registered through
+//! utoipa-axum's `OpenApiRouter` with its `#[utoipa::path]`, so a route cannot be
+//! served undocumented. The types here only describe bodies for the document (the
+//! handlers write their answers as bytes, see `answer.rs`); they are never built.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+
+/// Name of the bearer-key security scheme.
+pub const API_KEY: &str = "api_key";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Evident",
+        description = "A tamper-evident audit trail for AI agents: ingest events, read them back with proofs, search, and manage personal data.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "events", description = "Ingest and read events"),
+        (name = "search", description = "Search, traces, jobs and run timelines"),
+        (name = "log", description = "The Merkle log: checkpoints, tiles, proofs"),
+        (name = "blobs", description = "Large payloads"),
+        (name = "privacy", description = "Reveal and erasure (the privacy role)"),
+        (name = "otlp", description = "OpenTelemetry traces"),
+        (name = "health", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <api key>`; a key has one role: ingest, auditor, approver, privacy or admin",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Serves the document, made once when the router is built.
+pub fn serve(document: Arc<String>) -> axum::routing::MethodRouter<crate::state::AppState> {
+    axum::routing::get(move || {
+        let document = document.clone();
+        async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                document.as_str().to_owned(),
+            )
+                .into_response()
+        }
+    })
+}
+
+/// The document's final form: axum's catch-all segments (`{*path}`) written as
+/// OpenAPI path parameters (`{path}`).
+pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut openapi.paths.paths);
+    openapi.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    openapi
+}
+
+// ---------------------------------------------------------------------------------
+// Bodies.
+
+/// Bytes of any media type.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(Vec<u8>);
+
+/// An RFC 9457 problem; `detail` names the field at fault (a JSON pointer or a
+/// query parameter).
+#[derive(ToSchema)]
+pub struct Problem {
+    #[schema(example = "about:blank")]
+    r#type: String,
+    #[schema(example = "Invalid request")]
+    title: String,
+    #[schema(example = 400)]
+    status: u16,
+    #[schema(example = "/2/actor/id: must be 1 to 128 printable ASCII characters")]
+    detail: String,
+    /// JSON pointer to the field at fault, when there is one.
+    pointer: Option<String>,
+}
+
+/// One event as a client sends it (CONTRACT section 1); unknown top-level fields are
+/// kept. The server adds `received_at`, `principal`, `schema`, `trace_prev`,
+/// `subject_prev` and `seq`, and refuses them from a client.
+#[derive(ToSchema)]
+#[schema(example = json!({"event_id": "call-1", "trace_id": "t-42", "timestamp": "2026-11-23T14:22:07.123+01:00", "actor": {"type": "agent", "id": "refund-bot"}, "event_type": "tool_call", "tool": {"name": "issue_refund"}, "outcome": "success"}))]
+pub struct Event {
+    event_id: Option<String>,
+    trace_id: String,
+    parent_event_id: Option<String>,
+    /// RFC 3339 with an offset.
+    timestamp: String,
+    actor: Actor,
+    /// A client event type: model_call, tool_call, tool_result, retrieval, agent_run,
+    /// decision, guardrail, human_review, external_action, error, step.
+    event_type: String,
+    #[schema(value_type = Object)]
+    context: Option<Value>,
+    #[schema(value_type = Object)]
+    snapshot: Option<Value>,
+    #[schema(value_type = Object)]
+    tool: Option<Value>,
+    /// Any JSON, or `{"$blob": "<ref>"}` of an uploaded blob.
+    #[schema(value_type = Object)]
+    input: Option<Value>,
+    #[schema(value_type = Object)]
+    output: Option<Value>,
+    #[schema(value_type = Object)]
+    attributes: Option<Value>,
+    #[schema(value_type = Object)]
+    decision: Option<Value>,
+    #[schema(value_type = Object)]
+    metadata: Option<Value>,
+    outcome: Option<String>,
+    job_hash: Option<String>,
+    #[schema(value_type = Object)]
+    error: Option<Value>,
+}
+
+#[derive(ToSchema)]
+pub struct Actor {
+    /// agent, user or system.
+    r#type: String,
+    id: String,
+    run_id: Option<String>,
+    version: Option<String>,
+    environment: Option<String>,
+}
+
+/// One event, an array of them, or NDJSON (`application/x-ndjson`).
+#[derive(ToSchema)]
+pub enum EventsBody {
+    One(Box<Event>),
+    Many(Vec<Event>),
+}
+
+/// Where an accepted event sits in the log; in the order sent.
+#[derive(ToSchema)]
+pub struct Accepted {
+    event_id: String,
+    seq: u64,
+    /// Base64 RFC 6962 leaf hash.
+    leaf_hash: String,
+}
+
+/// A stored record: the event as submitted after privacy (subject and personal data
+/// tokenized), payloads resolved, plus the server's fields.
+#[derive(ToSchema)]
+pub struct Record {
+    seq: u64,
+    event_id: String,
+    trace_id: String,
+    received_at: String,
+    principal: String,
+    schema: String,
+    trace_prev: Option<u64>,
+    subject_prev: Option<u64>,
+    #[schema(inline)]
+    rest: Object,
+}
+
+/// Any other members of the record.
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+pub struct Object(Value);
+
+/// `GET /api/v1/events/{event_id}`.
+#[derive(ToSchema)]
+pub struct EventAnswer {
+    seq: u64,
+    leaf_hash: String,
+    record: Record,
+    /// With `?proof=true`, once a checkpoint covers the event.
+    proof: Option<InclusionProof>,
+    /// The checkpoint the proof is against (signed note text).
+    checkpoint: Option<String>,
+    /// With `?proof=true`, before a checkpoint covers the event.
+    pending: Option<bool>,
+}
+
+/// The filters of `POST /api/v1/events/search` (those of `GET /api/v1/events`, as
+/// strings or numbers); use it for clear subject ids, which stay out of URLs.
+#[derive(ToSchema)]
+pub struct SearchBody {
+    agent: Option<String>,
+    r#type: Option<String>,
+    trace_id: Option<String>,
+    job_id: Option<String>,
+    case_id: Option<String>,
+    /// A clear subject id or a `subj_` token.
+    subject: Option<String>,
+    /// RFC 3339, inclusive, at most six fractional digits.
+    from: Option<String>,
+    /// RFC 3339, inclusive, at most six fractional digits.
+    to: Option<String>,
+    /// Words (all must match), "exact phrases", prefix*.
+    q: Option<String>,
+    cursor: Option<String>,
+    /// 1 to 1000, default 100.
+    limit: Option<u32>,
+}
+
+/// A page of search results, in `seq` order.
+#[derive(ToSchema)]
+pub struct SearchAnswer {
+    events: Vec<Record>,
+    /// Null on the last page.
+    next_cursor: Option<String>,
+    /// The highest `seq` every filter already covers (null while nothing is indexed).
+    indexed_through: Option<u64>,
+}
+
+/// `GET /api/v1/traces/{trace_id}`.
+#[derive(ToSchema)]
+pub struct TraceAnswer {
+    trace_id: String,
+    /// By timestamp, then `seq`.
+    events: Vec<Record>,
+    tree: Vec<TreeNode>,
+    /// More events than one answer holds (10,000).
+    truncated: bool,
+}
+
+#[derive(ToSchema)]
+pub struct TreeNode {
+    event_id: String,
+    #[schema(no_recursion)]
+    children: Vec<TreeNode>,
+    /// Its parent is not in the trace.
+    orphan: Option<bool>,
+    /// Listed at the root: deeper than the tree's nesting limit.
+    detached: Option<bool>,
+}
+
+/// `GET /api/v1/jobs/{job_id}`: the job's state, derived from its events.
+#[derive(ToSchema)]
+pub struct JobAnswer {
+    job_id: String,
+    outcome: Option<String>,
+    context_ptr: Pointer,
+    result_ptr: Option<Pointer>,
+    #[schema(value_type = Object)]
+    output_safety: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    approvals: Vec<Value>,
+    events: u64,
+    truncated: bool,
+    first_timestamp: Option<String>,
+    last_timestamp: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct Pointer {
+    event_id: String,
+    seq: u64,
+}
+
+/// `GET /api/v1/jobs/{job_id}/decisions`.
+#[derive(ToSchema)]
+pub struct JobDecisions {
+    job_id: String,
+    decisions: Vec<Record>,
+    truncated: bool,
+}
+
+/// `GET /api/v1/workflow-runs/{run_id}/timeline`.
+#[derive(ToSchema)]
+pub struct Timeline {
+    workflow_run_id: String,
+    /// By timestamp, then `seq`; at most `limit`.
+    events: Vec<Record>,
+    /// The run has more events than this answer.
+    truncated: bool,
+}
+
+/// RFC 6962 inclusion proof; hashes in base64.
+#[derive(ToSchema)]
+pub struct InclusionProof {
+    seq: u64,
+    tree_size: u64,
+    leaf_hash: String,
+    root_hash: String,
+    hashes: Vec<String>,
+}
+
+/// RFC 6962 consistency proof; hashes in base64.
+#[derive(ToSchema)]
+pub struct ConsistencyProof {
+    from: u64,
+    to: u64,
+    hashes: Vec<String>,
+}
+
+/// `GET /api/v1/log`.
+#[derive(ToSchema)]
+pub struct LogInfo {
+    origin: String,
+    /// Signed-note verifier key `<name>+<hex8>+<base64>`.
+    verifier_key: String,
+    tree_size: u64,
+    /// The latest signed checkpoint (signed-note text), null before the first.
+    checkpoint: Option<String>,
+    /// Entries not yet covered by a checkpoint.
+    pending: u64,
+    #[schema(value_type = Vec<Object>)]
+    witnesses: Vec<Value>,
+    #[schema(value_type = Object)]
+    last_verify: Option<Value>,
+}
+
+/// An uploaded blob's reference, to put in an event's payload as is.
+#[derive(ToSchema)]
+#[schema(example = json!({"$blob": "sha256:5c0e..."}))]
+pub struct BlobRef {
+    #[schema(rename = "$blob")]
+    blob: String,
+}
+
+/// `POST /api/v1/vault/reveal`.
+#[derive(ToSchema)]
+pub struct RevealRequest {
+    /// Typed tokens (`<EMAIL_...>`) or subject tokens.
+    tokens: Vec<String>,
+    /// Why, recorded in the `vault_access` event.
+    reason: String,
+}
+
+#[derive(ToSchema)]
+pub struct RevealAnswer {
+    /// Token → clear value.
+    #[schema(value_type = Object)]
+    values: Value,
+}
+
+/// `POST /api/v1/subjects/erase`.
+#[derive(ToSchema)]
+pub struct EraseRequest {
+    /// A clear subject id or its `subj_` token.
+    subject: String,
+    reason: String,
+}
+
+/// The receipt of an erasure: its `subject_erasure` event and what was destroyed.
+#[derive(ToSchema)]
+pub struct ErasureReceipt {
+    event_id: String,
+    seq: u64,
+    #[schema(value_type = Object)]
+    counts: Value,
+    #[schema(inline)]
+    rest: Object,
+}
+
+// ---------------------------------------------------------------------------------
+// Error answers shared by the endpoints.
+
+/// Errors of an endpoint that reads the trail.
+#[derive(IntoResponses)]
+pub enum ReadErrors {
+    /// A parameter or path segment is invalid; `detail` names it.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No or an unknown API key.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The key's role may not do this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Storage is unavailable or the server overloaded; retry after `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// Errors of an endpoint that writes.
+#[derive(IntoResponses)]
+pub enum WriteErrors {
+    /// The body or a field is invalid; `detail` names it (a JSON pointer); nothing
+    /// was stored.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No or an unknown API key.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The key's role, or its agent binding, does not allow this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// The body is over the server's limit; nothing was stored.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is neither of the media types this endpoint takes.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Storage is unavailable or the server overloaded; nothing was stored, retry
+    /// after `Retry-After`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// Not found (problem+json).
+#[derive(IntoResponses)]
+pub enum NotFound {
+    /// No such resource (the detail says which).
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// Conflict (problem+json).
+#[derive(IntoResponses)]
+pub enum Conflict {
+    /// The request conflicts with what is stored (the detail says how); nothing was
+    /// stored.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+}
