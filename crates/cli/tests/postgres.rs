@@ -540,6 +540,87 @@ fn verify_runs_amcheck_or_says_it_was_skipped() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// `keys rotate-signing` while two servers share the database (CONTRACT sections 7
+/// and 9): the elected signer, another process, picks up the new key from the key
+/// history and the key file; the old key signs the checkpoint covering the
+/// announcement, the new key every later one, and the log verifies.
+#[test]
+fn rotating_the_signing_key_while_two_servers_share_the_database() {
+    let Some((url, _admin)) = fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("secrets-dir");
+    let out = with_db(&url, &["init", "--origin", "pg.example/log"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("admin API key (shown once, keep it safe): "))
+        .unwrap()
+        .to_owned();
+    let extra = ["--database-url", url.as_str(), "--otlp-grpc-listen", "off"];
+    let servers = [Server::start(&data, &extra), Server::start(&data, &extra)];
+    let ingest = |n: usize, prefix: &str| {
+        for (i, server) in servers.iter().enumerate() {
+            let batch: Vec<Value> = (0..n)
+                .map(|j| event(&format!("{prefix}-{i}-{j}"), "t-rot"))
+                .collect();
+            let response = http()
+                .post(server.url("/api/v1/events"))
+                .bearer_auth(&key)
+                .json(&batch)
+                .send()
+                .unwrap();
+            assert!(response.status().is_success());
+        }
+    };
+    ingest(3, "before");
+    let out = with_db(&url, &["keys", "rotate-signing", "--wait", "20"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "the running signer took over: {}",
+        stderr(&out)
+    );
+    let new_key = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier key: "))
+        .unwrap()
+        .to_owned();
+    ingest(4, "after");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let info = loop {
+        let info: Value = http()
+            .get(servers[0].url("/api/v1/log"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if info["pending"] == 0 && info["tree_size"].as_u64() > Some(13) {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(info["verifier_key"], new_key.as_str());
+    let latest = info["checkpoint"].as_str().unwrap();
+    evident_tlog::open_checkpoint(latest.as_bytes(), &new_key).unwrap();
+    let old_key = info["verifier_keys"][0]["verifier_key"].as_str().unwrap();
+    let handover = info["verifier_keys"][1]["handover_checkpoint"]
+        .as_str()
+        .unwrap();
+    let opened = evident_tlog::open_checkpoint(handover.as_bytes(), old_key).unwrap();
+    assert_eq!(
+        opened.size,
+        info["verifier_keys"][1]["announced_at"].as_u64().unwrap() + 1
+    );
+    for server in servers {
+        server.stop();
+    }
+    let out = with_db(&url, &["verify"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// The binary connects to PostgreSQL over TLS as the URL says: `verify-full` with the
 /// cluster's CA works; a CA that did not sign the server's certificate, or a host name
 /// it does not hold, fails with the reason; cleartext to a remote host is refused

@@ -4,6 +4,13 @@
 //! appended), and at most once per `interval` signs the tree head if it grew. Before
 //! signing it recomputes the root from the stored tiles and refuses to sign a head the
 //! tiles do not support: a signature is forever, so it is never put on a guess.
+//!
+//! Each checkpoint is signed with the key in force at its size (the history in the
+//! store, re-read every time, so a key rotated in by `evident keys rotate-signing`
+//! while this process runs is picked up at the next checkpoint). When a new key takes
+//! over between the latest checkpoint and the head, the old key first signs the size
+//! that covers the new key's announcement, then the new key signs the head (see
+//! [`crate::signing`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,10 +38,13 @@ pub async fn run(app: Arc<App>, appended: Arc<Notify>, interval: Duration) {
     }
 }
 
-/// Signs and stores a checkpoint if the tree grew past the latest one (or none exists).
+/// Signs and stores a checkpoint if the tree grew past the latest one (or none exists):
+/// one of the tree head, preceded by the old key's last checkpoint where a key takes
+/// over in between. Returns the last checkpoint signed.
 ///
 /// # Errors
-/// The store failed, or the stored tiles do not support the tree head.
+/// The store failed, the stored tiles do not support the tree head, or this process
+/// does not hold the key in force.
 pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>> {
     // One signing at a time in this process: the periodic task and the last
     // checkpoint at shutdown would otherwise race on the mirrored file's temp file.
@@ -46,27 +56,61 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         return Ok(None);
     }
     let head = store.tree_head().await?;
-    let latest = store.latest_checkpoint().await?;
-    if latest.as_ref().is_some_and(|cp| cp.size >= head.size) {
-        return Ok(None);
+    let mut latest = store.latest_checkpoint().await?.map(|cp| cp.size);
+    let history = crate::signing::history(store).await?;
+    let signers = app.identity.signer()?;
+    let mut signed = None;
+    // Each pass signs a larger size, the head at the latest.
+    while latest.is_none_or(|size| size < head.size) {
+        // Where a key takes over between the latest checkpoint and the head, the old
+        // key's last size is signed first: that checkpoint covers the announcement.
+        let size = crate::signing::next_size_to_sign(&history, latest, head.size);
+        let checkpoint = sign(app, &history, signers, &head, size).await?;
+        latest = Some(checkpoint.size);
+        signed = Some(checkpoint);
     }
-    let tiles = store
-        .read_tiles(&evident_tlog::tiles_for_root(head.size))
-        .await?;
-    let root = evident_tlog::tree_root(head.size, &tiles)?;
+    finish_rotation(signers, &history, latest.unwrap_or(0));
+    Ok(signed)
+}
+
+/// Signs the tree at `size` (at most the head's) with the key in force there, stores
+/// the checkpoint and mirrors it.
+async fn sign(
+    app: &App,
+    history: &[crate::signing::KeyInForce],
+    signers: &crate::signing::Signers,
+    head: &evident_store::TreeHead,
+    size: u64,
+) -> anyhow::Result<StoredCheckpoint> {
+    let store: &dyn Store = &*app.store;
+    let in_force = crate::signing::key_for_size(history, size)
+        .ok_or_else(|| anyhow::anyhow!("no signing key is in force at size {size}"))?;
+    let signer = signers.for_key(&in_force.verifier_key).ok_or_else(|| {
+        anyhow::anyhow!(
+            "this process does not hold the signing key in force at size {size} ({}); it belongs in {} or {}",
+            in_force.verifier_key,
+            signers.key_file().display(),
+            crate::signing::next_key_file(signers.key_file()).display()
+        )
+    })?;
+    let mut wanted = evident_tlog::tiles_for_root(head.size);
+    wanted.extend(evident_tlog::tiles_for_root(size));
+    let tiles = store.read_tiles(&wanted).await?;
+    let head_root = evident_tlog::tree_root(head.size, &tiles)?;
     anyhow::ensure!(
-        root == head.root,
+        head_root == head.root,
         "tree head root at size {} does not match its tiles",
         head.size
     );
-    let note = app.identity.signer()?.sign_checkpoint(&Checkpoint {
+    let root = evident_tlog::tree_root(size, &tiles)?;
+    let note = signer.sign_checkpoint(&Checkpoint {
         origin: app.identity.origin.clone(),
-        size: head.size,
-        root: head.root,
+        size,
+        root,
     })?;
     let checkpoint = StoredCheckpoint {
-        size: head.size,
-        root: head.root,
+        size,
+        root,
         note,
         created_micros: app.now_micros(),
     };
@@ -75,8 +119,20 @@ pub async fn sign_if_grown(app: &App) -> anyhow::Result<Option<StoredCheckpoint>
         write_checkpoint_file(path, &checkpoint.note)?;
     }
     app.metrics.record_checkpoint();
-    tracing::debug!(tree_size = head.size, "signed checkpoint");
-    Ok(Some(checkpoint))
+    tracing::debug!(tree_size = size, "signed checkpoint");
+    Ok(checkpoint)
+}
+
+/// Moves a rotated signing key into the key file once the old key's last checkpoint
+/// is stored (see [`crate::signing::promote_next_key`]); a failure only delays it.
+fn finish_rotation(
+    signers: &crate::signing::Signers,
+    history: &[crate::signing::KeyInForce],
+    latest: u64,
+) {
+    if let Err(e) = crate::signing::promote_next_key(signers.key_file(), history, latest) {
+        tracing::warn!(error = %e, "moving the rotated signing key into place failed; retrying");
+    }
 }
 
 /// Replaces `path` with `note` atomically and durably (write, fsync, rename, fsync dir).

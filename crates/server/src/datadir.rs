@@ -25,6 +25,7 @@ use evident_tlog::LogSigner;
 use rand::RngCore;
 
 use crate::auth::{generate_api_key, Role};
+use crate::signing::Signers;
 use crate::state::LogIdentity;
 use crate::vault::MasterKey;
 use evident_core::crypto::SecretKey;
@@ -186,19 +187,8 @@ pub async fn load(store: &dyn Store, paths: &SecretPaths) -> anyhow::Result<Secr
     {
         bail!("the recorded verifier key {verifier_key} does not name the origin {origin:?}");
     }
-    let signer = match read_secret(&paths.signing_key)? {
-        Some(text) => {
-            let signer = LogSigner::new(text.trim()).context("reading the signing key")?;
-            if signer.verifier_key() != verifier_key || signer.name() != origin {
-                bail!(
-                    "the signing key at {} does not belong to this log (verifier key {verifier_key})",
-                    paths.signing_key.display()
-                );
-            }
-            Some(signer)
-        }
-        None => None,
-    };
+    let history = crate::signing::history(store).await?;
+    let signer = load_signers(paths, &origin, &history)?;
     let token_key = parse_token_key(
         &read_secret(&paths.token_key)?
             .with_context(|| format!("missing token key {}", paths.token_key.display()))?,
@@ -214,6 +204,41 @@ pub async fn load(store: &dyn Store, paths: &SecretPaths) -> anyhow::Result<Secr
         token_key,
         master,
     })
+}
+
+/// The signing keys a process holds: the key file's, which must be the log's current
+/// key, or the one before it while a rotation's new key waits in `FILE.next` (see
+/// [`crate::signing`]). `None` if there is no key file (a server that does not sign).
+fn load_signers(
+    paths: &SecretPaths,
+    origin: &str,
+    history: &[crate::signing::KeyInForce],
+) -> anyhow::Result<Option<Signers>> {
+    let Some(text) = read_secret(&paths.signing_key)? else {
+        return Ok(None);
+    };
+    let signer = LogSigner::new(text.trim()).context("reading the signing key")?;
+    let newest = history.last().map(|k| k.verifier_key.as_str());
+    let position = history
+        .iter()
+        .position(|k| k.verifier_key == signer.verifier_key());
+    let Some(position) = position.filter(|_| signer.name() == origin) else {
+        bail!(
+            "the signing key at {} does not belong to this log (verifier key {})",
+            paths.signing_key.display(),
+            newest.unwrap_or_default()
+        );
+    };
+    let signers = Signers::new(paths.signing_key.clone(), signer);
+    if position + 1 < history.len() && newest.and_then(|k| signers.for_key(k)).is_none() {
+        bail!(
+            "the signing key at {} was retired by a rotation; this log now signs with {} (its private key belongs in that file, or in {} while the rotation finishes)",
+            paths.signing_key.display(),
+            newest.unwrap_or_default(),
+            crate::signing::next_key_file(&paths.signing_key).display()
+        );
+    }
+    Ok(Some(signers))
 }
 
 /// Loads the master key, finishing a rotation a crash interrupted.
@@ -291,6 +316,114 @@ pub async fn rotate_master(
     }
     std::fs::rename(&pending, &paths.master_key).context("installing the new master key")?;
     Ok((new.epoch, rewrapped))
+}
+
+/// What `evident keys rotate-signing` did.
+#[derive(Debug)]
+pub struct SigningRotation {
+    pub verifier_key: String,
+    pub previous_verifier_key: String,
+    /// The `seq` of the `key_change` entry announcing the new key.
+    pub announced_at: u64,
+    /// Whether the old key's last checkpoint (size `announced_at` + 1) was stored
+    /// within the wait and the new key moved into the key file.
+    pub took_over: bool,
+}
+
+/// Replaces the log's signing key (see [`crate::signing`] for the files and why each
+/// step is crash-safe): a new key with the same name is written to `FILE.next` and
+/// synced, its announcement commits with the key history
+/// ([`crate::keys::record_signing_rotation`]), then, once a checkpoint signed with the
+/// old key covers the announcement (the checkpointer of this process or of a running
+/// server signs it), the new key is renamed over the old. Waits at most `wait` for
+/// that checkpoint; if it does not come, the rename is left to the checkpointer.
+///
+/// # Errors
+/// No signing key here; a rotation under way (`FILE.next` exists); I/O, store and
+/// sequencer errors. The log changed only if the error says so.
+pub async fn rotate_signing(
+    app: &crate::state::App,
+    principal: &crate::auth::Principal,
+    paths: &SecretPaths,
+    wait: std::time::Duration,
+) -> anyhow::Result<SigningRotation> {
+    use crate::signing;
+    let key_file = &paths.signing_key;
+    let next = signing::next_key_file(key_file);
+    let old = match read_secret(key_file)? {
+        Some(text) => LogSigner::new(text.trim()).context("reading the signing key")?,
+        None => bail!(
+            "no signing key at {}: rotate where the log's signing key is",
+            key_file.display()
+        ),
+    };
+    if next.exists() {
+        let pending = read_secret(&next)?
+            .and_then(|text| LogSigner::new(text.trim()).ok())
+            .map(|signer| signer.verifier_key());
+        let history = signing::history(app.store.as_ref()).await?;
+        let named = pending.is_some_and(|key| history.iter().any(|k| k.verifier_key == key));
+        if named {
+            bail!(
+                "a rotation is finishing: {} holds the new key, which takes over once a checkpoint covers its announcement (a running server signs it)",
+                next.display()
+            );
+        }
+        bail!(
+            "{} exists but the log does not name its key: an earlier rotation stopped before it committed; remove the file and retry",
+            next.display()
+        );
+    }
+    let (private_key, _) = LogSigner::generate(&app.identity.origin)?;
+    let new = LogSigner::new(&private_key)?;
+    write_secret(&next, &private_key)?;
+    sync_parent(&next)?;
+    let recorded = crate::keys::record_signing_rotation(app, principal, &new.verifier_key()).await;
+    let event = match recorded {
+        Ok(event) => event,
+        Err(e) => {
+            // The file may go only if the log certainly does not name its key.
+            let named = signing::history(app.store.as_ref())
+                .await
+                .map(|h| h.iter().any(|k| k.verifier_key == new.verifier_key()));
+            if matches!(named, Ok(false)) {
+                let _ = std::fs::remove_file(&next);
+            }
+            return Err(e.into());
+        }
+    };
+    let last_of_old = event.seq + 1;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut took_over = false;
+    loop {
+        let latest = app.store.latest_checkpoint().await?.map_or(0, |c| c.size);
+        if latest >= last_of_old {
+            let history = signing::history(app.store.as_ref()).await?;
+            signing::promote_next_key(key_file, &history, latest)
+                .context("moving the new signing key into place")?;
+            took_over = !next.exists();
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(SigningRotation {
+        verifier_key: new.verifier_key(),
+        previous_verifier_key: old.verifier_key(),
+        announced_at: event.seq,
+        took_over,
+    })
+}
+
+fn sync_parent(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// A sealed known value: it opens only with the master key it was made with.

@@ -1,5 +1,5 @@
 //! The keys service (CONTRACT section 7, `evident keys`): API keys created and
-//! revoked, the master key rotated. Each change commits with the `key_change` event
+//! revoked, the master and signing keys rotated. Each change commits with the `key_change` event
 //! that records it (see [`crate::record`]); the event names the key, its role and
 //! agents, never a secret, a key hash or key material.
 
@@ -22,6 +22,8 @@ pub enum KeyError {
     UnknownKey(String),
     #[error(transparent)]
     Record(RecordError),
+    #[error(transparent)]
+    History(#[from] crate::signing::HistoryError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -128,4 +130,41 @@ pub async fn record_master_rotation(
         .await
         .map_err(KeyError::Record)?;
     Ok((count, event))
+}
+
+/// Records a signing-key rotation: the `key_change` event announcing `new_key` (and
+/// the key it follows), committed with the history that makes it the key of every
+/// checkpoint from the event's `seq` + 2 and the current verifier key (see
+/// [`crate::signing`]). The private key must be where the checkpointer finds it
+/// before this is called.
+///
+/// # Errors
+/// The history cannot be read; store and sequencer errors. Nothing changed then.
+pub async fn record_signing_rotation(
+    app: &App,
+    principal: &Principal,
+    new_key: &str,
+) -> Result<Appended, KeyError> {
+    let history = crate::signing::history(&*app.store).await?;
+    let previous = history.last().map(|k| k.verifier_key.clone());
+    let event = key_change(json!({
+        "action": "rotate", "kind": "signing_key", "verifier_key": new_key,
+        "previous_verifier_key": previous,
+    }));
+    let prepared = crate::record::prepare(app, principal, event);
+    let row = crate::signing::rotated_records(&*app.store, new_key, &prepared.event.index.event_id)
+        .await?;
+    let effects = vec![
+        Effect::SetMeta {
+            key: crate::signing::META_SIGNING_KEYS.to_owned(),
+            value: row,
+        },
+        Effect::SetMeta {
+            key: crate::datadir::META_VERIFIER_KEY.to_owned(),
+            value: new_key.to_owned(),
+        },
+    ];
+    crate::record::record_prepared(app, prepared, effects)
+        .await
+        .map_err(KeyError::Record)
 }

@@ -2,8 +2,9 @@
 //!
 //! - Services: [`ingest`] (validation → sequencer), [`record`] (server events with
 //!   the state changes they record), [`privacy`] (reveal, erasure), [`proofs`], [`reading`],
-//!   [`verifier`], [`uploads`], [`artifacts`] (the registry), [`clock`] ("now"), [`auth`] (API keys and roles), [`datadir`] (secrets
-//!   and the log's identity).
+//!   [`verifier`], [`uploads`], [`artifacts`] (the registry), [`clock`] ("now"),
+//!   [`auth`] (API keys and roles), [`datadir`] (secrets and the log's identity),
+//!   [`signing`] (signing keys over time).
 //! - Background tasks: the [`sequencer`] (group commit) and the [`checkpointer`].
 //! - HTTP: [`routes::router`], one router per resource area; [`serve`] binds it.
 //!
@@ -30,6 +31,7 @@ pub mod routes;
 pub mod search;
 pub mod sequencer;
 pub mod serve;
+pub mod signing;
 pub mod state;
 pub mod uploads;
 pub mod vault;

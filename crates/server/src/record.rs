@@ -83,10 +83,11 @@ pub async fn record(
     record_prepared(app, prepare(app, principal, event), effects).await
 }
 
-/// [`record`] of an event already prepared (see [`prepare_at`]).
+/// [`record`] for an event already [`prepare`]d: for effects that name the event
+/// (its `event_id` is fixed by then, its `seq` not yet).
 ///
 /// # Errors
-/// As [`record`].
+/// Those of [`record`].
 pub async fn record_prepared(
     app: &App,
     event: EventToAppend,

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use evident_core::token::TokenKey;
 use evident_store::Store;
-use evident_tlog::LogSigner;
 use tokio::sync::Notify;
 
 use crate::auth::KeyResolver;
 use crate::datadir::Secrets;
 use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
+use crate::signing::Signers;
 use crate::vault::Vault;
 
 /// Default largest request body (CONTRACT section 4).
@@ -20,19 +20,21 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Default pause between two checkpoints; well inside the contract's 1 s.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Who this log is: its origin line, verifier key, and (on a signing server) its key.
+/// Who this log is: its origin line, the verifier key in force when this process
+/// started (a rotation may replace it: [`crate::signing::history`] is the current
+/// list), and (on a signing server) its signing keys.
 pub struct LogIdentity {
     pub origin: String,
     pub verifier_key: String,
-    pub signer: Option<LogSigner>,
+    pub signer: Option<Signers>,
 }
 
 impl LogIdentity {
-    /// The signing key.
+    /// The signing keys.
     ///
     /// # Errors
     /// This process was started without one.
-    pub fn signer(&self) -> anyhow::Result<&LogSigner> {
+    pub fn signer(&self) -> anyhow::Result<&Signers> {
         self.signer
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("this process has no signing key"))

@@ -67,7 +67,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     let verified = evident_server::verifier::verify_store(
         &*destination,
         &vault,
-        &secrets.identity.verifier_key,
+        evident_server::signing::verifier_keys(&*destination).await?,
         &[],
         // The copy is a fresh PostgreSQL database, which checks its own pages.
         evident_server::verifier::Depth::Log,

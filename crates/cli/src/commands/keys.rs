@@ -29,6 +29,15 @@ pub enum KeysCommand {
     Revoke { name: String },
     /// Replace the master key and re-wrap every data key under it.
     RotateMaster,
+    /// Replace the log's signing key: a new Ed25519 key with the same name, announced
+    /// in the log and covered by a last checkpoint signed with the old key; from then
+    /// on checkpoints are signed with the new key. Prints the new verifier key.
+    RotateSigning {
+        /// Seconds to wait for the old key's last checkpoint before leaving the new
+        /// key in `FILE.next` for the checkpointer to move into place.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        wait: u64,
+    },
 }
 
 /// Who the log names as the acting key of a change made from the command line.
@@ -70,6 +79,29 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> anyhow::Result<()> {
             let (epoch, rewrapped) =
                 evident_server::datadir::rotate_master(&app, &principal, &paths).await?;
             println!("master key rotated to epoch {epoch}; {rewrapped} data keys re-wrapped");
+        }
+        KeysCommand::RotateSigning { wait } => {
+            let paths = config.secret_paths();
+            let rotation = evident_server::datadir::rotate_signing(
+                &app,
+                &principal,
+                &paths,
+                std::time::Duration::from_secs(*wait),
+            )
+            .await?;
+            println!("verifier key: {}", rotation.verifier_key);
+            println!(
+                "announced at seq {}; checkpoints up to size {} are signed with {}, later ones with the new key",
+                rotation.announced_at,
+                rotation.announced_at + 1,
+                rotation.previous_verifier_key
+            );
+            if !rotation.took_over {
+                eprintln!(
+                    "note: no checkpoint covers the announcement yet; the new key waits in {} and takes over once a running server signs it",
+                    evident_server::signing::next_key_file(&paths.signing_key).display()
+                );
+            }
         }
     }
     Ok(())

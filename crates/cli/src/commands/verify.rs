@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use evident_core::verify::VerifierKeys;
 use evident_server::datadir;
 use evident_server::verifier::{verify_store, Depth};
 use evident_store::{IntegrityCheck, Store};
@@ -18,7 +19,8 @@ pub struct Args {
     /// A checkpoint saved earlier: prove the log is consistent with it.
     #[arg(long)]
     pub against: Option<PathBuf>,
-    /// The verifier key to trust (default: the one the store records).
+    /// The verifier key to trust (default: the keys the store records, each for the
+    /// checkpoints from the size at which it took over; one of those may be given).
     #[arg(long)]
     pub key: Option<String>,
     /// Skip the database's own integrity check (SQLite `PRAGMA integrity_check`: every
@@ -74,11 +76,18 @@ async fn check(
     store: std::sync::Arc<dyn Store>,
     against: Option<&[u8]>,
 ) -> anyhow::Result<()> {
-    let recorded = store
-        .get_meta(datadir::META_VERIFIER_KEY)
-        .await?
-        .context("the store has no verifier key; was it initialised?")?;
-    let verifier_key = args.key.clone().unwrap_or(recorded);
+    // Every checkpoint is checked with the key in force at its size: the history of
+    // signing keys the store records. A key given with --key replaces it unless it is
+    // one of them (then the handover checkpoints carry trust in it to the others).
+    let recorded = evident_server::signing::verifier_keys(&*store)
+        .await
+        .map_err(|e| CheckFailed(e.to_string()))?;
+    let keys = match &args.key {
+        Some(key) if !recorded.keys().iter().any(|(_, k)| k == key) => {
+            VerifierKeys::one(key.as_str())
+        }
+        _ => recorded,
+    };
     // The secrets must still be the ones the log was created with.
     let paths = config.secret_paths();
     let secrets = datadir::load(&*store, &paths)
@@ -101,7 +110,7 @@ async fn check(
     let progress = |done: u64, _total: u64| bar.set_position(done);
     let saved: Vec<&[u8]> = against.into_iter().chain(mirrored.as_deref()).collect();
     let depth = if args.quick { Depth::Log } else { Depth::Full };
-    let report = verify_store(&*store, &vault, &verifier_key, &saved, depth, &progress)
+    let report = verify_store(&*store, &vault, keys.clone(), &saved, depth, &progress)
         .await
         .map_err(|e| CheckFailed(e.to_string()))?;
     bar.finish_and_clear();
@@ -128,7 +137,7 @@ async fn check(
         );
     }
     if let Some(note) = against {
-        let saved = evident_tlog::open_checkpoint(note, &verifier_key)?;
+        let saved = keys.open(note)?;
         println!(
             "consistent with the saved checkpoint of size {}",
             saved.size

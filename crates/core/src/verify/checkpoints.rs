@@ -45,6 +45,22 @@ impl VerifierKeys {
         &self.keys[at.saturating_sub(1)].1
     }
 
+    /// The keys with the size from which each signs, oldest first.
+    pub fn keys(&self) -> &[(u64, String)] {
+        &self.keys
+    }
+
+    /// The sizes at which a key hands over: each later key's `from_size` - 1, the
+    /// last size the key before it signs. A checkpoint of that size, signed by the
+    /// old key, covers the entry announcing the new one (the entry at `from_size` -
+    /// 2), so trust in the first key carries over to every later one.
+    pub fn handovers(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.keys
+            .iter()
+            .skip(1)
+            .map(|(from, key)| (from.saturating_sub(1), key.as_str()))
+    }
+
     /// Opens a signed checkpoint with the key in force at the size it names.
     ///
     /// # Errors
@@ -75,7 +91,9 @@ impl From<&String> for VerifierKeys {
     }
 }
 
-/// Checks a log's stored checkpoints, given in increasing order of size.
+/// Checks a log's stored checkpoints, given in increasing order of size: each signed
+/// by the key in force at its size, and, where a key hands over, the old key's last
+/// checkpoint stored (see [`VerifierKeys::handovers`]) unless none came after it yet.
 #[derive(Debug, Default)]
 pub struct CheckpointCheck {
     previous: Option<u64>,
@@ -111,6 +129,17 @@ impl CheckpointCheck {
         }
         if self.previous.is_some_and(|p| p >= size) {
             return Err(failure("checkpoints are not increasing".into()));
+        }
+        let skipped = keys
+            .handovers()
+            .find(|(last, _)| self.previous.is_none_or(|p| p < *last) && *last < size);
+        if let Some((last, key)) = skipped {
+            return Err(Failure::Checkpoint {
+                size: last,
+                why: format!(
+                    "missing: no checkpoint signed with the previous key covers the announcement of verifier key {key}"
+                ),
+            });
         }
         self.previous = Some(size);
         self.count += 1;

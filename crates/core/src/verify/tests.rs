@@ -293,6 +293,52 @@ fn checkpoints_are_opened_with_the_key_in_force_at_their_size() {
 }
 
 #[test]
+fn a_key_takes_over_only_after_the_old_keys_last_checkpoint() {
+    let (old_secret, old_verifier) = LogSigner::generate("log.example/a").unwrap();
+    let (new_secret, new_verifier) = LogSigner::generate("log.example/a").unwrap();
+    let sign = |secret: &str, size: u64| {
+        LogSigner::new(secret)
+            .unwrap()
+            .sign_checkpoint(&Checkpoint {
+                origin: "log.example/a".into(),
+                size,
+                root: Hash([size as u8; 32]),
+            })
+            .unwrap()
+    };
+    // Announced at seq 10: the old key signs up to 11, the new one from 12.
+    let keys = VerifierKeys::new(vec![(0, old_verifier), (12, new_verifier.clone())]).unwrap();
+    assert_eq!(
+        keys.handovers().collect::<Vec<_>>(),
+        vec![(11, new_verifier.as_str())]
+    );
+    let run = |sizes: &[u64]| {
+        let mut check = CheckpointCheck::new();
+        sizes.iter().try_for_each(|&size| {
+            let secret = if size < 12 { &old_secret } else { &new_secret };
+            check.check(
+                &keys,
+                size,
+                Hash([size as u8; 32]),
+                sign(secret, size).as_bytes(),
+            )
+        })
+    };
+    run(&[5, 11, 15]).unwrap();
+    run(&[11, 12]).unwrap();
+    // Nothing after the handover yet: the old key's last checkpoint is still to come.
+    run(&[5, 9]).unwrap();
+    let skipped = run(&[5, 15]).unwrap_err().to_string();
+    assert!(
+        skipped.starts_with(
+            "checkpoint of size 11: missing: no checkpoint signed with the previous key"
+        ),
+        "{skipped}"
+    );
+    assert!(run(&[15]).is_err());
+}
+
+#[test]
 fn commitments_open_only_with_their_salt_and_bytes() {
     let salt = [3u8; 32];
     let reference = BlobRef::commit(&salt, b"{}");

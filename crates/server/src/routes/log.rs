@@ -140,9 +140,36 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let head = app.store.tree_head().await?;
     let checkpoint = app.store.latest_checkpoint().await?;
     let checkpoint_size = checkpoint.as_ref().map_or(0, |c| c.size);
+    let history = crate::signing::history(&*app.store)
+        .await
+        .map_err(|e| match e {
+            crate::signing::HistoryError::Store(e) => ApiError::from(e),
+            other => ApiError::internal(other),
+        })?;
+    // Each later key with the old key's last checkpoint, which covers its
+    // announcement: a client that trusts any one key can follow the chain.
+    let mut verifier_keys = Vec::with_capacity(history.len());
+    for key in &history {
+        let handover = match key.from_size.checked_sub(1) {
+            Some(last_of_old) if key.from_size > 0 => app
+                .store
+                .checkpoints(last_of_old, 1)
+                .await?
+                .into_iter()
+                .find(|c| c.size == last_of_old)
+                .map(|c| c.note),
+            _ => None,
+        };
+        verifier_keys.push(json!({
+            "verifier_key": key.verifier_key, "from_size": key.from_size,
+            "announced_at": key.announced_at, "handover_checkpoint": handover,
+        }));
+    }
     Ok(Json(json!({
         "origin": app.identity.origin,
-        "verifier_key": app.identity.verifier_key,
+        // The key that signs checkpoints from now on.
+        "verifier_key": history.last().map(|k| &k.verifier_key),
+        "verifier_keys": verifier_keys,
         "tree_size": head.size,
         "checkpoint": checkpoint.map(|c| c.note),
         "pending": head.size - checkpoint_size.min(head.size),
