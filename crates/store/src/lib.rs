@@ -543,7 +543,14 @@ pub trait Store:
 {
 }
 
-impl<T: LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore + ?Sized> Store
-    for T
+impl<T> Store for T where
+    T: LogStore
+        + BlobStore
+        + ApiKeyStore
+        + MetaStore
+        + SearchStore
+        + VaultStore
+        + ArtifactStore
+        + ?Sized
 {
 }

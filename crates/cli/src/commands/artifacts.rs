@@ -76,7 +76,7 @@ async fn publish(cli: &Cli, args: &PublishArgs) -> anyhow::Result<Value> {
     let principal = evident_server::auth::Principal {
         name: "cli".into(),
         role: evident_server::auth::Role::Admin,
-        agents: Vec::new(),
+        agents: evident_store::AgentBinding::Any,
     };
     let request = evident_server::artifacts::PublishRequest {
         kind: args.kind.clone(),

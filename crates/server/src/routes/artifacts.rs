@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::{ArtifactAnswer, Conflict, LabelMove, NotFound, Object, PublishArtifact, ReadErrors, WriteErrors};
+use super::openapi::{
+    ArtifactAnswer, Conflict, LabelMove, NotFound, PublishArtifact, ReadErrors, WriteErrors,
+};
 use super::params::Params;
 use super::{body_error, path_error};
 use crate::artifacts::{ArtifactError, Field, PublishRequest};
@@ -97,7 +99,7 @@ async fn publish(
     ),
     request_body(content = LabelMove, content_type = "application/json"),
     responses(
-        (status = 200, description = "Where the label points now, where it pointed before, and the event that moved it (none if it was already there)", body = Object),
+        (status = 200, description = "Where the label points now, where it pointed before, and the event that moved it (none if it was already there)", body = super::openapi::Object),
         WriteErrors,
         NotFound,
     ),
