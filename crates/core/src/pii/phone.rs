@@ -139,6 +139,7 @@ const ID_CUES: &[&str] = &[
 
 /// Every phone number in `text`: `(start, end)` byte ranges.
 pub(crate) fn find(text: &str, regions: &[PhoneRegion], out: &mut Vec<(usize, usize)>) {
+    enlarge_regex_cache();
     let pattern = candidate_pattern();
     let mut at = 0;
     while let Some(m) = pattern.find_at(text, at) {
@@ -165,6 +166,27 @@ pub(crate) fn find(text: &str, regions: &[PhoneRegion], out: &mut Vec<(usize, us
             at += 1;
         }
     }
+}
+
+/// Compiled expressions `phonenumber` keeps. Its own default (100) is smaller than the
+/// working set of the ten default regions (each plan has a dozen or more expressions,
+/// and international numbers bring their own countries'), so an LRU of 100 evicted and
+/// recompiled expressions on nearly every parse: compiling was most of the scanner's
+/// time. The whole metadata has a few thousand; this holds every region a deployment
+/// plausibly sees, at a few kilobytes each.
+const PHONE_REGEX_CACHE: usize = 2048;
+
+/// Replaces `phonenumber`'s regular-expression cache by a larger one, once. Every
+/// cached expression of the metadata holds the same shared cache and looks its
+/// compiled form up there by source, so swapping the cache's contents changes only
+/// how much stays compiled.
+fn enlarge_regex_cache() {
+    static ENLARGED: OnceLock<()> = OnceLock::new();
+    ENLARGED.get_or_init(|| {
+        let cache = DATABASE.cache();
+        let mut guard = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = regex_cache::RegexCache::new(PHONE_REGEX_CACHE);
+    });
 }
 
 /// The places where a digit group of the span ends: where a number inside it may end.
