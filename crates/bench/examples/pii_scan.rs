@@ -18,7 +18,14 @@ use evident_core::token::TokenKey;
 use serde_json::Value;
 
 /// Fields whose text the record step scans (CONTRACT section 2).
-const SCANNED: &[&str] = &["input", "output", "attributes", "decision", "approval", "error"];
+const SCANNED: &[&str] = &[
+    "input",
+    "output",
+    "attributes",
+    "decision",
+    "approval",
+    "error",
+];
 
 fn main() {
     let events: usize = std::env::args()
@@ -64,7 +71,8 @@ fn main() {
                 .and_then(Value::as_object)
                 .and_then(|ids| {
                     DeclaredIdentifiers::new(
-                        ids.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+                        ids.iter()
+                            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
                     )
                 });
             (texts, declared)

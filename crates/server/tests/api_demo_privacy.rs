@@ -20,7 +20,10 @@ async fn no_generated_customer_name_is_shown_in_clear() {
         .filter_map(|e| e.pointer("/output/name")?.as_str())
         .map(str::to_owned)
         .collect();
-    assert!(names.len() >= 5, "the workload looks customers up: {names:?}");
+    assert!(
+        names.len() >= 5,
+        "the workload looks customers up: {names:?}"
+    );
     // The generator writes the names into its texts: otherwise this test shows nothing.
     let submitted = Value::Array(events.clone()).to_string();
     assert!(names.iter().any(|name| submitted.contains(name.as_str())));
@@ -32,8 +35,12 @@ async fn no_generated_customer_name_is_shown_in_clear() {
     let mut traces = BTreeSet::new();
     let mut shown = String::new();
     for event in &events {
-        let id = event["event_id"].as_str().expect("generated events have ids");
-        let reply = t.get(&format!("/api/v1/events/{id}"), Some(&t.auditor)).await;
+        let id = event["event_id"]
+            .as_str()
+            .expect("generated events have ids");
+        let reply = t
+            .get(&format!("/api/v1/events/{id}"), Some(&t.auditor))
+            .await;
         shown.push_str(&reply.ok_json().to_string());
         traces.insert(event["trace_id"].as_str().expect("a trace id").to_owned());
     }

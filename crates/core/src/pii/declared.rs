@@ -211,7 +211,9 @@ fn variants(kind: &str, value: &str) -> Vec<String> {
 /// nothing but the case of letters.
 fn already_normal(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.iter().all(|&b| b.is_ascii() && !matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+    bytes
+        .iter()
+        .all(|&b| b.is_ascii() && !matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
         && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 

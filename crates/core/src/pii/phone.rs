@@ -184,7 +184,9 @@ fn enlarge_regex_cache() {
     static ENLARGED: OnceLock<()> = OnceLock::new();
     ENLARGED.get_or_init(|| {
         let cache = DATABASE.cache();
-        let mut guard = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = regex_cache::RegexCache::new(PHONE_REGEX_CACHE);
     });
 }
@@ -358,9 +360,9 @@ fn possible(number: &PhoneNumber) -> bool {
     DATABASE
         .by_code(&number.code().value())
         .is_some_and(|plans| {
-            plans.iter().any(|plan| {
-                descriptors(plan).any(|desc| desc.possible_length().contains(&length))
-            })
+            plans
+                .iter()
+                .any(|plan| descriptors(plan).any(|desc| desc.possible_length().contains(&length)))
         })
 }
 
