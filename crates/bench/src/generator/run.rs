@@ -155,6 +155,9 @@ fn envelope(
             "workflow_run_id": run.workflow_run_id,
             "workflow_step_id": format!("step-{:02}-{event_type}", run.step),
             "subject": run.job.subject,
+            // What identifies the customer in the text: declared, so the name is
+            // tokenized wherever the agent writes it (CONTRACT section 2).
+            "subject_identifiers": {"name": run.customer, "customer_id": run.job.subject},
             "correlation_ids": run.correlation_ids,
         },
         "snapshot": {

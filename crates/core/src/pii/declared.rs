@@ -8,13 +8,19 @@
 //! "Wei Novak" whichever way the text wrote it. One Aho-Corasick automaton matches
 //! all variants of all values in one pass over the text.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::{pii_token, Finding};
 use crate::token::TokenKey;
 
 /// The longest key of `subject_identifiers`: it becomes a token's type.
 pub const MAX_IDENTIFIER_KEY: usize = 64;
+
+/// At most this many patterns (a few declared values and their variants) are built
+/// into the quick-to-build automaton; more (a dictionary) into the quick-to-search one.
+const PER_EVENT_PATTERNS: usize = 256;
 
 /// A declared value and its kind.
 #[derive(Debug, Clone)]
@@ -60,6 +66,9 @@ impl DeclaredIdentifiers {
     pub fn new<'a>(identifiers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
         let mut declared = Vec::new();
         let mut patterns = Vec::new();
+        // A dictionary holds tens of thousands of variants: a set keeps building it
+        // linear.
+        let mut seen = std::collections::HashSet::new();
         let mut owner = Vec::new();
         for (key, value) in identifiers {
             let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -70,7 +79,7 @@ impl DeclaredIdentifiers {
             let index = declared.len();
             for variant in variants(&kind, &value) {
                 let normal = normalize(&variant).0;
-                if !normal.is_empty() && !patterns.contains(&normal) {
+                if !normal.is_empty() && seen.insert(normal.clone()) {
                     patterns.push(normal);
                     owner.push(index);
                 }
@@ -80,8 +89,18 @@ impl DeclaredIdentifiers {
         if patterns.is_empty() {
             return None;
         }
-        let matcher = AhoCorasick::builder()
+        let mut builder = AhoCorasick::builder();
+        builder
             .match_kind(MatchKind::Standard)
+            // ASCII text is searched as written (`tokenize`'s fast path): the patterns
+            // are lowercase, the text may not be.
+            .ascii_case_insensitive(true);
+        // An event's few values are matched once: a DFA would cost more to build than
+        // it saves. A dictionary is built once and matched in every text.
+        if patterns.len() <= PER_EVENT_PATTERNS {
+            builder.kind(Some(AhoCorasickKind::ContiguousNFA));
+        }
+        let matcher = builder
             .build(&patterns)
             .expect("a handful of short patterns always builds");
         Some(Self {
@@ -114,19 +133,27 @@ impl DeclaredIdentifiers {
     /// Replaces every occurrence of a declared value in `text` by its token; `None`
     /// when there is none. Findings go to `found`.
     pub fn tokenize(&self, key: &TokenKey, text: &str, found: &mut Vec<Finding>) -> Option<String> {
-        let (normal, spans) = normalize(text);
+        // ASCII text with single spaces only is its own normal form up to ASCII case,
+        // which the matcher ignores: most text needs no copy and no offset map.
+        let (normal, spans) = if already_normal(text) {
+            (Cow::Borrowed(text), None)
+        } else {
+            let (normal, spans) = normalize(text);
+            (Cow::Owned(normal), Some(spans))
+        };
+        let original = |start: usize, end: usize| match &spans {
+            Some(spans) => (spans[start].0, spans[end - 1].1),
+            None => (start, end),
+        };
         // Every match, overlapping ones too: the first one found may be glued to a
         // word ("at Robinson" holds "t robinson", the "T Robinson" variant) and
         // must not hide the real one that overlaps it.
         let mut matches: Vec<(usize, usize, usize)> = self
             .matcher
-            .find_overlapping_iter(&normal)
+            .find_overlapping_iter(normal.as_ref())
             .map(|m| {
-                (
-                    spans[m.start()].0,
-                    spans[m.end() - 1].1,
-                    m.pattern().as_usize(),
-                )
+                let (start, end) = original(m.start(), m.end());
+                (start, end, m.pattern().as_usize())
             })
             .filter(|&(start, end, _)| stands_alone(text, start, end))
             .collect();
@@ -178,6 +205,16 @@ fn variants(kind: &str, value: &str) -> Vec<String> {
         out.push(format!("{first} {family}"));
     }
     out
+}
+
+/// `text` is ASCII and its only whitespace is single spaces: `normalize` would change
+/// nothing but the case of letters.
+fn already_normal(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .all(|&b| b.is_ascii() && !matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
+        && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 
 /// Lowercase with runs of whitespace as one space, and for each byte of the result

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use phonenumber::country::Id;
-use phonenumber::metadata::DATABASE;
+use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
 use phonenumber::PhoneNumber;
 use regex::Regex;
 
@@ -22,7 +22,11 @@ use super::boundary::stands_alone;
 
 /// A region whose national phone formats are recognised (ISO 3166-1 alpha-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PhoneRegion(Id);
+pub struct PhoneRegion {
+    id: Id,
+    /// The national number lengths its plan allows, read from the metadata once.
+    national_lengths: u64,
+}
 
 /// A region code libphonenumber does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,18 +38,32 @@ impl FromStr for PhoneRegion {
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
         let upper = code.trim().to_ascii_uppercase();
-        Id::from_str(&upper)
-            .ok()
-            .filter(|id| DATABASE.by_id(id.as_ref()).is_some())
-            .map(PhoneRegion)
-            .ok_or_else(|| UnknownRegion(code.to_owned()))
+        let id = Id::from_str(&upper).map_err(|_| UnknownRegion(code.to_owned()))?;
+        let plan = DATABASE
+            .by_id(id.as_ref())
+            .ok_or_else(|| UnknownRegion(code.to_owned()))?;
+        let national_lengths = descriptors(plan)
+            .flat_map(|desc| desc.possible_length().iter().copied())
+            .fold(0u64, |set, length| {
+                set | 1u64.checked_shl(u32::from(length)).unwrap_or(0)
+            });
+        Ok(PhoneRegion {
+            id,
+            national_lengths,
+        })
     }
 }
 
 impl PhoneRegion {
     /// The region's ISO 3166-1 alpha-2 code.
     pub fn code(&self) -> &str {
-        self.0.as_ref()
+        self.id.as_ref()
+    }
+
+    /// The national number lengths the region's plan allows for any type of number,
+    /// as a bit set (bit `n` set: `n` digits are possible).
+    fn national_lengths(&self) -> u64 {
+        self.national_lengths
     }
 }
 
@@ -121,6 +139,7 @@ const ID_CUES: &[&str] = &[
 
 /// Every phone number in `text`: `(start, end)` byte ranges.
 pub(crate) fn find(text: &str, regions: &[PhoneRegion], out: &mut Vec<(usize, usize)>) {
+    enlarge_regex_cache();
     let pattern = candidate_pattern();
     let mut at = 0;
     while let Some(m) = pattern.find_at(text, at) {
@@ -147,6 +166,29 @@ pub(crate) fn find(text: &str, regions: &[PhoneRegion], out: &mut Vec<(usize, us
             at += 1;
         }
     }
+}
+
+/// Compiled expressions `phonenumber` keeps. Its own default (100) is smaller than the
+/// working set of the ten default regions (each plan has a dozen or more expressions,
+/// and international numbers bring their own countries'), so an LRU of 100 evicted and
+/// recompiled expressions on nearly every parse: compiling was most of the scanner's
+/// time. The whole metadata has a few thousand; this holds every region a deployment
+/// plausibly sees, at a few kilobytes each.
+const PHONE_REGEX_CACHE: usize = 2048;
+
+/// Replaces `phonenumber`'s regular-expression cache by a larger one, once. Every
+/// cached expression of the metadata holds the same shared cache and looks its
+/// compiled form up there by source, so swapping the cache's contents changes only
+/// how much stays compiled.
+fn enlarge_regex_cache() {
+    static ENLARGED: OnceLock<()> = OnceLock::new();
+    ENLARGED.get_or_init(|| {
+        let cache = DATABASE.cache();
+        let mut guard = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = regex_cache::RegexCache::new(PHONE_REGEX_CACHE);
+    });
 }
 
 /// The places where a digit group of the span ends: where a number inside it may end.
@@ -218,7 +260,7 @@ fn is_phone(
         let normal = format!("+{digits_only}");
         let e164_digits = normal.bytes().filter(u8::is_ascii_digit).count();
         return (7..=15).contains(&e164_digits)
-            && phonenumber::parse(None, &normal).is_ok_and(|n| n.is_valid() || possible(&n));
+            && phonenumber::parse(None, &normal).is_ok_and(|n| plausible(&n));
     }
     if !(7..=15).contains(&digits) || date_pattern().is_match(number) || regions.is_empty() {
         return false;
@@ -228,8 +270,8 @@ fn is_phone(
         if !grouped_like_a_phone(number) || id_cue() {
             return false;
         }
-        return regions.iter().any(|region| {
-            phonenumber::parse(Some(region.0), number).is_ok_and(|n| n.is_valid() || possible(&n))
+        return fitting(regions, digits).any(|region| {
+            phonenumber::parse(Some(region.id), number).is_ok_and(|n| plausible(&n))
         });
     }
     // A bare run of digits is a phone number when a word such as "phone" announces
@@ -239,16 +281,43 @@ fn is_phone(
     // far more often than Spanish numbers; 13 digits is an EAN), is not announced as an order, invoice or other id, and is
     // not a Unix time of this century (seconds or milliseconds).
     if cue() {
-        return regions.iter().any(|region| {
-            phonenumber::parse(Some(region.0), number).is_ok_and(|n| n.is_valid() || possible(&n))
+        return fitting(regions, digits).any(|region| {
+            phonenumber::parse(Some(region.id), number).is_ok_and(|n| plausible(&n))
         });
     }
     ((10..=12).contains(&digits) || (digits == 9 && number.starts_with('0')))
         && !id_cue()
         && !unix_time(number)
-        && regions
-            .iter()
-            .any(|region| phonenumber::parse(Some(region.0), number).is_ok_and(|n| n.is_valid()))
+        && fitting(regions, digits)
+            .any(|region| phonenumber::parse(Some(region.id), number).is_ok_and(|n| n.is_valid()))
+}
+
+/// Digits a national prefix and a carrier selection code may add in front of the
+/// national number (Brazil's "0 21 11 98765 4321" adds three; "90" and a carrier code
+/// add four).
+const MAX_PREFIX_DIGITS: usize = 4;
+
+/// The regions among `regions` where a nationally written number of `digits` digits
+/// can be a phone number at all: its national number (the digits less a trunk prefix
+/// and carrier code of at most `MAX_PREFIX_DIGITS`) has a length the region's plan
+/// allows. Parsing costs microseconds (libphonenumber's regular expressions); this
+/// table lookup costs nanoseconds and rules out most regions for most digit runs.
+fn fitting(regions: &[PhoneRegion], digits: usize) -> impl Iterator<Item = &PhoneRegion> {
+    regions.iter().filter(move |region| {
+        let lengths = region.national_lengths();
+        (0..=MAX_PREFIX_DIGITS.min(digits)).any(|prefix| {
+            u32::try_from(digits - prefix)
+                .ok()
+                .and_then(|length| 1u64.checked_shl(length))
+                .is_some_and(|bit| lengths & bit != 0)
+        })
+    })
+}
+
+/// The number is valid in its country (its ranges in use) or has a length its plan
+/// allows. The length check needs no regular expression, so it goes first.
+fn plausible(number: &PhoneNumber) -> bool {
+    possible(number) || number.is_valid()
 }
 
 /// Seconds or milliseconds since 1970 between 2001 and 2033: the shape of the
@@ -291,21 +360,25 @@ fn possible(number: &PhoneNumber) -> bool {
     DATABASE
         .by_code(&number.code().value())
         .is_some_and(|plans| {
-            plans.iter().any(|plan| {
-                let d = plan.descriptors();
-                std::iter::once(Some(d.general()))
-                    .chain([
-                        d.fixed_line(),
-                        d.mobile(),
-                        d.toll_free(),
-                        d.premium_rate(),
-                        d.shared_cost(),
-                        d.personal_number(),
-                        d.voip(),
-                        d.uan(),
-                    ])
-                    .flatten()
-                    .any(|desc| desc.possible_length().contains(&length))
-            })
+            plans
+                .iter()
+                .any(|plan| descriptors(plan).any(|desc| desc.possible_length().contains(&length)))
         })
+}
+
+/// The descriptors of a plan's types of number (general first).
+fn descriptors(plan: &Metadata) -> impl Iterator<Item = &Descriptor> {
+    let d = plan.descriptors();
+    std::iter::once(Some(d.general()))
+        .chain([
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.uan(),
+        ])
+        .flatten()
 }

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::header;
@@ -122,8 +123,7 @@ pub struct Event {
     /// A client event type: model_call, tool_call, tool_result, retrieval, agent_run,
     /// decision, guardrail, human_review, external_action, error, step.
     event_type: String,
-    #[schema(value_type = Object)]
-    context: Option<Value>,
+    context: Option<EventContext>,
     #[schema(value_type = Object)]
     snapshot: Option<Value>,
     #[schema(value_type = Object)]
@@ -143,6 +143,25 @@ pub struct Event {
     job_hash: Option<String>,
     #[schema(value_type = Object)]
     error: Option<Value>,
+}
+
+/// What the event belongs to and whom it is about (CONTRACT sections 1 and 2).
+#[derive(ToSchema)]
+pub struct EventContext {
+    case_id: Option<String>,
+    job_id: Option<String>,
+    workflow_run_id: Option<String>,
+    workflow_step_id: Option<String>,
+    /// The person the event is about; stored only as its `subj_` token.
+    subject: Option<String>,
+    /// What identifies the subject where no pattern can see it: each value (a
+    /// string) is replaced by a token typed by its key (`name` → `<NAME_…>`) wherever
+    /// it occurs in the event's text, names also as "Last, First" and "F. Last".
+    /// Kept only in the vault under the subject's key; never stored in clear.
+    #[schema(example = json!({"name": "Wei Novak", "customer_id": "C-1042"}))]
+    subject_identifiers: Option<HashMap<String, String>>,
+    idempotency_key: Option<String>,
+    correlation_ids: Option<Vec<String>>,
 }
 
 #[derive(ToSchema)]
