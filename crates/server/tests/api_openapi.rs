@@ -24,6 +24,8 @@ fn concrete(path: &str) -> String {
         .replace("{trace_id}", "no-such-trace")
         .replace("{job_id}", "no-such-job")
         .replace("{run_id}", "no-such-run")
+        .replace("{kind}", "prompt")
+        .replace("{name}", "no-such-artifact")
 }
 
 /// `true` when the answer came from the router's fallbacks, not from a handler.
