@@ -89,6 +89,11 @@ async fn a_failed_erasure_destroys_nothing_and_a_retry_erases() {
         .await;
         let token = email_token(&t.get_event("e1").await.ok_json().to_string());
         let size = t.tree_size().await;
+        // The indexer must not move the counts between the erasure's plan and its
+        // transaction: that refusal would be re-planned and retried, and the retry
+        // (not the append the fault is set for) would answer.
+        t.wait_for_text_index(size, std::time::Duration::from_secs(10))
+            .await;
 
         erase(&t, "jane-42")
             .await
@@ -128,6 +133,9 @@ async fn an_erasure_that_failed_after_its_commit_left_both() {
     )]))
     .await;
     let token = email_token(&t.get_event("e1").await.ok_json().to_string());
+    // As above: the counts must not move under the erasure the fault is set for.
+    t.wait_for_text_index(t.tree_size().await, std::time::Duration::from_secs(10))
+        .await;
     erase(&t, "jane-42")
         .await
         .problem(StatusCode::SERVICE_UNAVAILABLE);

@@ -362,6 +362,18 @@ impl TestApp {
         }
     }
 
+    /// Waits until the full-text index covers the first `size` entries.
+    pub async fn wait_for_text_index(&self, size: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.store.text_indexed_through().await.expect("index") < size {
+            assert!(
+                Instant::now() < deadline,
+                "the text index did not reach {size} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// `GET /api/v1/events/{id}` as the auditor.
     pub async fn get_event(&self, event_id: &str) -> Reply {
         self.get(&format!("/api/v1/events/{event_id}"), Some(&self.auditor))
