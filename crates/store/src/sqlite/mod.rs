@@ -906,7 +906,12 @@ impl SearchStore for SqliteStore {
                     .map_err(map_err)?;
                 for (offset, body) in docs.iter().enumerate() {
                     let seq = sql_seq(from + offset as u64);
-                    let body = if erased.contains(&seq) { "" } else { body };
+                    // An erased subject's entries get no row at all, as if erased
+                    // after indexing (an empty row would still be counted by the next
+                    // erasure's plan and by anyone looking for what is left of her).
+                    if erased.contains(&seq) {
+                        continue;
+                    }
                     insert.execute(params![seq, body]).map_err(map_err)?;
                 }
             }
