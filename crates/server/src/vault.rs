@@ -360,6 +360,7 @@ impl Vault {
             blobs,
             vault,
             claimed_uploads: Vec::new(),
+            remember: Vec::new(),
         }
     }
 
