@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 
 use evident_core::record::{
-    prepare_client_event_remembering, referenced_uploads, subject_token_of,
-    Submission,
+    prepare_client_event_remembering, referenced_uploads, subject_token_of, Submission,
 };
 use std::collections::BTreeSet;
 

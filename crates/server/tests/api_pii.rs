@@ -323,8 +323,10 @@ async fn declared_identifiers_are_remembered_for_the_subject_until_its_erasure()
     assert_eq!(answer["values"][&tokens[0]], "Wei Novak", "{answer}");
 
     // Once the cache has expired the identifiers come from the store.
-    tokio::time::sleep(evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100))
-        .await;
+    tokio::time::sleep(
+        evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100),
+    )
+    .await;
     t.ingest_ok(&about("r3", "jane-42", "W. Novak again", None))
         .await;
     let text = seen(&t, "r3").await;
@@ -359,8 +361,10 @@ async fn declared_identifiers_are_remembered_for_the_subject_until_its_erasure()
         .await;
     let text = seen(&t, "r4").await;
     assert!(text.contains("Wei Novak"), "{text}");
-    tokio::time::sleep(evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100))
-        .await;
+    tokio::time::sleep(
+        evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100),
+    )
+    .await;
     t.ingest_ok(&about("r5", "jane-42", "Wei Novak, still", None))
         .await;
     let text = seen(&t, "r5").await;

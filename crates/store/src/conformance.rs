@@ -1346,7 +1346,11 @@ pub async fn identifiers_are_remembered_with_their_event_until_erasure(store: Ar
         .await
         .unwrap();
     appended(&out[0]);
-    assert!(matches!(out[1], AppendOutcome::Conflict { .. }), "{:?}", out[1]);
+    assert!(
+        matches!(out[1], AppendOutcome::Conflict { .. }),
+        "{:?}",
+        out[1]
+    );
 
     let remembered = store.remembered_identifiers(&jane).await.unwrap();
     assert_eq!(
@@ -1368,6 +1372,10 @@ pub async fn identifiers_are_remembered_with_their_event_until_erasure(store: Ar
         .is_empty());
 
     erase_for_test(&*store, "id-erase", &jane, 7).await;
-    assert!(store.remembered_identifiers(&jane).await.unwrap().is_empty());
+    assert!(store
+        .remembered_identifiers(&jane)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.remembered_identifiers(&bob).await.unwrap().len(), 1);
 }

@@ -17,7 +17,10 @@ pub(super) async fn remember(
 ) -> StoreResult<()> {
     let subjects: Vec<&str> = identifiers.iter().map(|i| i.subject.as_str()).collect();
     let kinds: Vec<&str> = identifiers.iter().map(|i| i.kind.as_str()).collect();
-    let hashes: Vec<&[u8]> = identifiers.iter().map(|i| i.value_hash.as_slice()).collect();
+    let hashes: Vec<&[u8]> = identifiers
+        .iter()
+        .map(|i| i.value_hash.as_slice())
+        .collect();
     let key_ids: Vec<&str> = identifiers.iter().map(|i| i.key_id.as_str()).collect();
     let sealed: Vec<&[u8]> = identifiers.iter().map(|i| i.sealed.as_slice()).collect();
     tx.execute(

@@ -19,7 +19,13 @@ pub(super) fn remember(tx: &Transaction<'_>, identifiers: &[SealedIdentifier]) -
         .map_err(map_err)?;
     for id in identifiers {
         insert
-            .execute(params![id.subject, id.kind, id.value_hash, id.key_id, id.sealed])
+            .execute(params![
+                id.subject,
+                id.kind,
+                id.value_hash,
+                id.key_id,
+                id.sealed
+            ])
             .map_err(map_err)?;
     }
     Ok(())
