@@ -302,6 +302,7 @@ fn erasure_on_postgres_leaves_no_clear_value_or_key_in_any_table() {
     let file = dir.path().join("pii.ndjson");
     let mut e = event("pii-1", "t-pii");
     e["context"]["subject"] = "erin.erased@example.com".into();
+    e["context"]["subject_identifiers"] = serde_json::json!({"name": "Erin Quill"});
     e["input"] = serde_json::json!({"note": "call erin.erased@example.com or +44 20 7946 0958"});
     std::fs::write(&file, format!("{e}\n")).unwrap();
     let out = with_db(&url, &["ingest", file.to_str().unwrap()], &data);
@@ -320,9 +321,13 @@ fn erasure_on_postgres_leaves_no_clear_value_or_key_in_any_table() {
     };
     let before = dump(&url);
     assert!(
-        !before.contains("erin.erased") && !before.contains("7946 0958"),
+        !before.contains("erin.erased")
+            && !before.contains("7946 0958")
+            && !before.contains("Erin Quill"),
         "clear values rest in a table"
     );
+    let remembered = "SELECT count(*) FROM subject_identifiers";
+    assert_eq!(psql(&url, remembered).unwrap().trim(), "1");
     let wrapped = psql(
         &url,
         "SELECT encode(wrapped, 'hex') FROM data_keys WHERE subject <> ''",
@@ -340,6 +345,7 @@ fn erasure_on_postgres_leaves_no_clear_value_or_key_in_any_table() {
         !after.contains(wrapped.trim()),
         "the destroyed key is still in a table"
     );
+    assert_eq!(psql(&url, remembered).unwrap().trim(), "0");
     let out = with_db(&url, &["verify"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -387,7 +393,15 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let published: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let size = size + 1;
+    // So do the identifiers remembered for a subject.
+    let file = dir.path().join("declared.ndjson");
+    let mut e = event("declared-1", "t-declared");
+    e["context"]["subject"] = "cust-1042".into();
+    e["context"]["subject_identifiers"] = serde_json::json!({"name": "Wei Novak"});
+    std::fs::write(&file, format!("{e}\n")).unwrap();
+    let out = util::run(&data, &["ingest", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let size = size + 2;
     let before = stdout(&util::run(&data, &["checkpoint"]));
     let out = evident()
         .args(["copy", "--from"])
@@ -416,6 +430,12 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     let copied: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(copied["seq"], published["seq"]);
     assert_eq!(copied["content_hash"], published["content_hash"]);
+    assert_eq!(
+        psql(&url, "SELECT count(*) FROM subject_identifiers")
+            .unwrap()
+            .trim(),
+        "1"
+    );
     // A second copy into the same database is refused: it is not empty any more.
     let out = evident()
         .args(["copy", "--from"])

@@ -220,6 +220,10 @@ pub struct PreparedEvent {
     /// Personal data found in the event's text, replaced there by tokens. Plaintext:
     /// the server seals it into the vault and empties this before the store sees it.
     pub pii: Vec<Finding>,
+    /// The identifiers this event declares (`context.subject_identifiers`), with
+    /// their tokens: the server remembers them for the event's subject. Plaintext:
+    /// sealed and emptied before the store sees it.
+    pub identifiers: Vec<Finding>,
     /// Uploaded blobs the event references; the store marks them as kept.
     pub uploads: Vec<BlobRef>,
     /// The event's searchable text (`text::searchable_text` of the record with its
@@ -271,6 +275,23 @@ pub fn prepare_client_event(
     uploads: &HashMap<BlobRef, UploadedBlob>,
     rng: &mut dyn RngCore,
 ) -> Result<PreparedEvent, FieldError> {
+    prepare_client_event_remembering(event, submission, uploads, &[], rng)
+}
+
+/// [`prepare_client_event`] with the identifiers remembered for the event's subject
+/// (`(kind, value)` pairs that earlier events declared, CONTRACT section 2), which
+/// are tokenized in its text like the ones it declares itself. The caller picks them
+/// by the event's subject token ([`subject_token_of`]).
+///
+/// # Errors
+/// As [`prepare_client_event`].
+pub fn prepare_client_event_remembering(
+    event: Value,
+    submission: &Submission<'_>,
+    uploads: &HashMap<BlobRef, UploadedBlob>,
+    remembered: &[(String, String)],
+    rng: &mut dyn RngCore,
+) -> Result<PreparedEvent, FieldError> {
     validate_client_event(&event)?;
     let submission_digest = crate::json::sha256_canonical(&event);
     let Value::Object(mut record) = event else {
@@ -284,7 +305,8 @@ pub fn prepare_client_event(
     let mut pii = Vec::new();
     // Read before the subject's token replaces anything: a declared e-mail may be the
     // subject's identifier too.
-    let declared = declared_identifiers(&mut record, submission.token_key, &mut pii);
+    let (declared, identifiers) =
+        declared_identifiers(&mut record, submission.token_key, remembered, &mut pii);
     tokenize_subject(&mut record, submission.token_key, &mut pii);
     tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
 
@@ -351,6 +373,7 @@ pub fn prepare_client_event(
         submission_digest,
         blobs,
         pii,
+        identifiers,
         uploads: referenced,
         text,
     })
@@ -363,30 +386,55 @@ const SCANNED_TEXT: &[(&str, &str)] = &[
     ("error", "message"),
 ];
 
+/// The subject token of a client event as submitted (`context.subject`, trimmed), the
+/// token [`prepare_client_event`] will put in its place; `None` without a subject.
+pub fn subject_token_of(event: &Value, key: &TokenKey) -> Option<String> {
+    let clear = event.get("context")?.get("subject")?.as_str()?.trim();
+    Some(key.subject_token(clear))
+}
+
 /// The identifiers the event declares (`context.subject_identifiers`, CONTRACT
 /// section 2): each value is replaced there by its token and goes to `found`, for
-/// the vault, whether or not the text mentions it.
+/// the vault, whether or not the text mentions it. The matcher also holds the
+/// subject's `remembered` identifiers (found only where the text mentions them: they
+/// are in the vault already). Returns the matcher and the event's own identifiers.
 fn declared_identifiers(
     record: &mut Map<String, Value>,
     key: &TokenKey,
+    remembered: &[(String, String)],
     found: &mut Vec<Finding>,
-) -> Option<DeclaredIdentifiers> {
-    let identifiers = record
+) -> (Option<DeclaredIdentifiers>, Vec<Finding>) {
+    let remembered_pairs = remembered.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let Some(identifiers) = record
         .get_mut("context")
         .and_then(|c| c.get_mut("subject_identifiers"))
-        .and_then(Value::as_object_mut)?;
-    let declared = DeclaredIdentifiers::new(
+        .and_then(Value::as_object_mut)
+    else {
+        return (DeclaredIdentifiers::new(remembered_pairs), Vec::new());
+    };
+    let Some(own) = DeclaredIdentifiers::new(
         identifiers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
-    )?;
+    ) else {
+        return (DeclaredIdentifiers::new(remembered_pairs), Vec::new());
+    };
     for (name, value) in identifiers.iter_mut() {
-        if let Some(token) = value.as_str().and_then(|v| declared.token_of(key, name, v)) {
+        if let Some(token) = value.as_str().and_then(|v| own.token_of(key, name, v)) {
             *value = Value::String(token);
         }
     }
-    found.extend(declared.findings(key));
-    Some(declared)
+    let own_findings: Vec<Finding> = own.findings(key).collect();
+    found.extend(own_findings.iter().cloned());
+    if remembered.is_empty() {
+        return (Some(own), own_findings);
+    }
+    let all = DeclaredIdentifiers::new(
+        own.declared_pairs()
+            .chain(remembered_pairs)
+            .collect::<Vec<_>>(),
+    );
+    (all, own_findings)
 }
 
 /// Replaces personal data in the payloads and the scanned text fields by typed tokens:
@@ -662,6 +710,7 @@ pub fn prepare_server_event(
         submission_digest,
         blobs: Vec::new(),
         pii: Vec::new(),
+        identifiers: Vec::new(),
         uploads: Vec::new(),
     }
 }

@@ -7,14 +7,16 @@
 
 use std::collections::HashMap;
 
-use evident_core::record::{prepare_client_event, referenced_uploads, Submission};
+use evident_core::record::{
+    prepare_client_event_remembering, referenced_uploads, subject_token_of, Submission,
+};
 use std::collections::BTreeSet;
 
 use evident_core::blob::BlobRef;
 use evident_core::record::PreparedEvent;
 use evident_store::{AppendOutcome, AppendRequest, Appended, Effect, EventToAppend, StoreError};
 
-use crate::vault::DEFAULT_SUBJECT;
+use crate::vault::{Remembered, DEFAULT_SUBJECT};
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -47,12 +49,31 @@ pub async fn ingest(
         received_at: &received_at,
         received_micros,
     };
-    let mut prepared = prepare_all(events, &submission, &uploads, principal)?;
+    let subjects: BTreeSet<String> = events
+        .iter()
+        .filter_map(|e| subject_token_of(e, &app.token_key))
+        .collect();
+    let remembered = if subjects.is_empty() {
+        HashMap::new()
+    } else {
+        app.vault.remembered(&subjects).await?
+    };
+    let mut prepared = prepare_all(events, &submission, &uploads, &remembered, principal)?;
     let texts: Vec<Option<String>> = prepared.iter_mut().map(|e| e.text.take()).collect();
+    let declared: Vec<(String, Vec<(String, String)>)> = prepared
+        .iter()
+        .filter_map(|e| {
+            let subject = e.index.subject.clone()?;
+            (!e.identifiers.is_empty()).then(|| (subject, identifier_pairs(e)))
+        })
+        .collect();
     let (events, effects) = seal_all(app, prepared).await?;
     let outcome = submit(app, AppendRequest { events, effects }).await?;
     match outcome {
         AppendOutcome::Appended(results) => {
+            for (subject, pairs) in &declared {
+                app.vault.remembered_now(subject, pairs);
+            }
             buffer_texts(app, &results, texts);
             Ok(results)
         }
@@ -152,19 +173,50 @@ fn upload_field(event: &PreparedEvent, reference: &BlobRef) -> &'static str {
         .unwrap_or("input")
 }
 
+/// The `(kind, value)` pairs of the identifiers an event declares.
+fn identifier_pairs(event: &PreparedEvent) -> Vec<(String, String)> {
+    event
+        .identifiers
+        .iter()
+        .map(|f| (f.kind.clone(), f.value.clone()))
+        .collect()
+}
+
 /// Prepares every event, or fails naming the first bad one. Synchronous, so the
 /// thread-local RNG never lives across an `.await`.
+///
+/// Each event's text is also tokenized with the identifiers remembered for its
+/// subject (`remembered`, by subject token) and those declared by the events before
+/// it in this request (CONTRACT section 2).
 fn prepare_all(
     events: Vec<Value>,
     submission: &Submission<'_>,
     uploads: &HashMap<evident_core::blob::BlobRef, evident_core::record::UploadedBlob>,
+    remembered: &HashMap<String, Remembered>,
     principal: &Principal,
 ) -> ApiResult<Vec<PreparedEvent>> {
     let mut rng = rand::thread_rng();
     let mut prepared = Vec::with_capacity(events.len());
+    // Declared earlier in this request, by subject token.
+    let mut declared_here: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (index, event) in events.into_iter().enumerate() {
-        let event = prepare_client_event(event, submission, uploads, &mut rng)
+        let subject = subject_token_of(&event, submission.token_key);
+        let known: Vec<(String, String)> = subject
+            .as_ref()
+            .map(|s| {
+                let stored = remembered.get(s).map(|r| r.as_slice()).unwrap_or(&[]);
+                let here = declared_here.get(s).map(Vec::as_slice).unwrap_or(&[]);
+                stored.iter().chain(here).cloned().collect()
+            })
+            .unwrap_or_default();
+        let event = prepare_client_event_remembering(event, submission, uploads, &known, &mut rng)
             .map_err(|e| ApiError::from(e.under(&format!("/{index}"))))?;
+        if let (Some(subject), false) = (subject, event.identifiers.is_empty()) {
+            declared_here
+                .entry(subject)
+                .or_default()
+                .extend(identifier_pairs(&event));
+        }
         if !principal.may_claim(&event.index.agent) {
             return Err(ApiError::forbidden(format!(
                 "/{index}/actor/id: {}",

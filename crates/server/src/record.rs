@@ -62,6 +62,7 @@ pub fn prepare_at(
         blobs: Vec::new(),
         vault: Vec::new(),
         claimed_uploads: Vec::new(),
+        remember: Vec::new(),
     };
     (event, event_id)
 }

@@ -8,6 +8,13 @@
 //! Unwrapped keys are cached for at most [`KEY_CACHE_TTL`], so an erasure made by
 //! another process stops every server from reading within that time; the process
 //! that erases forgets the keys at once.
+//!
+//! Declared identifiers remembered for a subject (CONTRACT section 2) are sealed
+//! under its key too; the opened values are cached per subject token the same way
+//! (at most [`KEY_CACHE_TTL`], forgotten at once by the erasing process), negative
+//! answers included, so an event whose subject has nothing remembered costs one
+//! cache hit. With several servers on one database, identifiers another server
+//! remembered are seen within that TTL.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -17,12 +24,33 @@ use evident_core::blob::{BlobRef, NewBlob};
 use evident_core::crypto::{blob_aad, vault_aad, SecretKey};
 use evident_core::record::PreparedEvent;
 use evident_store::{
-    DataKey, Effect, EventToAppend, SealedBlob, SealedValue, Store, StoreError, StoredBlob,
+    DataKey, Effect, EventToAppend, SealedBlob, SealedIdentifier, SealedValue, Store, StoreError,
+    StoredBlob,
 };
 use rand::RngCore;
 
 /// How long an unwrapped key is trusted without asking the store.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Subjects whose remembered identifiers are cached at most; the cache is emptied
+/// when full (every entry lives [`KEY_CACHE_TTL`] at most anyway), so memory stays
+/// bounded whatever the number of subjects.
+pub const IDENTIFIER_CACHE_SUBJECTS: usize = 4_096;
+
+/// A subject's remembered identifiers, opened: `(kind, value)` pairs.
+pub type Remembered = Arc<Vec<(String, String)>>;
+
+/// The associated data a remembered identifier is sealed with: its subject and its
+/// token, so a row moved to another subject or kind does not open.
+fn identifier_aad(subject: &str, token: &[u8]) -> Vec<u8> {
+    [
+        b"evident/identifier\0".as_slice(),
+        subject.as_bytes(),
+        b"\0",
+        token,
+    ]
+    .concat()
+}
 
 /// The subject name of the log's default key.
 pub const DEFAULT_SUBJECT: &str = "";
@@ -61,6 +89,7 @@ pub struct Vault {
     master_file: Option<std::path::PathBuf>,
     by_id: Mutex<HashMap<String, (Instant, Option<SecretKey>)>>,
     by_subject: Mutex<HashMap<String, (Instant, ActiveKey)>>,
+    identifiers: Mutex<HashMap<String, (Instant, Remembered)>>,
 }
 
 fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
@@ -81,6 +110,7 @@ impl Vault {
             master_file,
             by_id: Mutex::new(HashMap::new()),
             by_subject: Mutex::new(HashMap::new()),
+            identifiers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -332,6 +362,97 @@ impl Vault {
         if let Ok(mut cache) = self.by_subject.lock() {
             cache.clear();
         }
+        if let Ok(mut cache) = self.identifiers.lock() {
+            cache.clear();
+        }
+    }
+
+    /// The identifiers remembered for each subject token, opened: from the cache,
+    /// else one store read per subject. Values whose key an erasure destroyed are
+    /// left out (the erasure deletes them too).
+    ///
+    /// # Errors
+    /// Store errors; `Corrupt` if a value does not open under its live key (fail
+    /// closed: an event is not stored with an identifier left in clear).
+    pub async fn remembered(
+        &self,
+        subjects: &BTreeSet<String>,
+    ) -> Result<HashMap<String, Remembered>, StoreError> {
+        let mut found = HashMap::with_capacity(subjects.len());
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.identifiers.lock() {
+            for subject in subjects {
+                match fresh(cache.get(subject)) {
+                    Some(values) => {
+                        found.insert(subject.clone(), values);
+                    }
+                    None => missing.push(subject.clone()),
+                }
+            }
+        } else {
+            missing.extend(subjects.iter().cloned());
+        }
+        for subject in missing {
+            let rows = self.store.remembered_identifiers(&subject).await?;
+            let values = Arc::new(self.open_identifiers(&subject, &rows).await?);
+            if let Ok(mut cache) = self.identifiers.lock() {
+                if cache.len() >= IDENTIFIER_CACHE_SUBJECTS {
+                    cache.clear();
+                }
+                cache.insert(subject.clone(), (Instant::now(), values.clone()));
+            }
+            found.insert(subject, values);
+        }
+        Ok(found)
+    }
+
+    async fn open_identifiers(
+        &self,
+        subject: &str,
+        rows: &[SealedIdentifier],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key_ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();
+        let keys = self.keys(&key_ids).await?;
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(Some(key)) = keys.get(&row.key_id) else {
+                continue;
+            };
+            let clear = key
+                .open(&row.sealed, &identifier_aad(subject, &row.value_hash))
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "a remembered identifier of {subject} does not open under key {}",
+                        row.key_id
+                    ))
+                })?;
+            values.push((row.kind.clone(), clear));
+        }
+        Ok(values)
+    }
+
+    /// Adds identifiers this process just remembered (committed) for `subject` to a
+    /// cached entry, so that its next event needs no store read.
+    pub fn remembered_now(&self, subject: &str, new: &[(String, String)]) {
+        let Ok(mut cache) = self.identifiers.lock() else {
+            return;
+        };
+        let Some((at, values)) = cache.get_mut(subject) else {
+            return;
+        };
+        let mut merged = values.as_ref().clone();
+        for pair in new {
+            if !merged.contains(pair) {
+                merged.push(pair.clone());
+            }
+        }
+        *values = Arc::new(merged);
+        *at = Instant::now();
     }
 
     /// Seals an event's payloads and personal data under `key`, taking the plaintext
@@ -355,11 +476,33 @@ impl Vault {
                 key_id: key.key_id.clone(),
             })
             .collect();
+        let remember = match &event.index.subject {
+            Some(subject) => std::mem::take(&mut event.identifiers)
+                .into_iter()
+                .map(|finding| {
+                    let value_hash = finding.token.into_bytes();
+                    SealedIdentifier {
+                        sealed: key.key.seal(
+                            finding.value.as_bytes(),
+                            &identifier_aad(subject, &value_hash),
+                            &mut rng,
+                        ),
+                        subject: subject.clone(),
+                        kind: finding.kind,
+                        value_hash,
+                        key_id: key.key_id.clone(),
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        event.identifiers.clear();
         EventToAppend {
             event: event.into(),
             blobs,
             vault,
             claimed_uploads: Vec::new(),
+            remember,
         }
     }
 

@@ -266,3 +266,119 @@ async fn field_rules_and_dictionaries_tokenize_what_no_pattern_can_see() {
         assert!(values.contains(&clear), "{clear} not revealed: {values:?}");
     }
 }
+
+/// An event about `subject` with `text` in its input, declaring `identifiers` if any.
+fn about(id: &str, subject: &str, text: &str, identifiers: Option<Value>) -> Value {
+    let mut event = json!({
+        "event_id": id, "trace_id": format!("trace-{id}"), "timestamp": "2026-11-23T10:00:00Z",
+        "actor": {"type": "agent", "id": "support-bot"}, "event_type": "model_call",
+        "context": {"subject": subject},
+        "input": {"text": text},
+    });
+    if let Some(identifiers) = identifiers {
+        event["context"]["subject_identifiers"] = identifiers;
+    }
+    event
+}
+
+/// The record of `id` as an auditor sees it, as text.
+async fn seen(t: &TestApp, id: &str) -> String {
+    t.get_event(id).await.ok_json()["record"].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_identifiers_are_remembered_for_the_subject_until_its_erasure() {
+    let t = TestApp::new().await;
+    t.ingest_ok(&about(
+        "r1",
+        "jane-42",
+        "new ticket",
+        Some(json!({"name": "Wei Novak"})),
+    ))
+    .await;
+
+    // A later event about jane-42 that declares nothing: both ways of writing the
+    // name are tokens, the declared value's one token.
+    t.ingest_ok(&about(
+        "r2",
+        "jane-42",
+        "Wei Novak called; Novak, Wei wants a refund",
+        None,
+    ))
+    .await;
+    let text = seen(&t, "r2").await;
+    assert!(!text.contains("Novak"), "{text}");
+    let tokens = tokens_in(&text);
+    assert_eq!(tokens.len(), 1, "{text}");
+    assert!(tokens[0].starts_with("<NAME_"), "{text}");
+    assert_eq!(text.matches(&tokens[0]).count(), 2, "{text}");
+    let answer = post(
+        &t,
+        "/api/v1/vault/reveal",
+        &t.privacy,
+        &json!({"tokens": tokens, "reason": "DSAR"}),
+    )
+    .await
+    .ok_json();
+    assert_eq!(answer["values"][&tokens[0]], "Wei Novak", "{answer}");
+
+    // Once the cache has expired the identifiers come from the store.
+    tokio::time::sleep(
+        evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100),
+    )
+    .await;
+    t.ingest_ok(&about("r3", "jane-42", "W. Novak again", None))
+        .await;
+    let text = seen(&t, "r3").await;
+    assert!(!text.contains("Novak"), "{text}");
+    assert_eq!(tokens_in(&text), tokens, "{text}");
+
+    // Another subject's event is not tokenized with jane-42's identifiers.
+    t.ingest_ok(&about("o1", "bob-7", "Wei Novak is a colleague", None))
+        .await;
+    let text = seen(&t, "o1").await;
+    assert!(text.contains("Wei Novak"), "{text}");
+
+    // After erasure the tokens are gone for good and nothing remembered survives: a
+    // new event about jane-42 keeps the name in clear.
+    post(
+        &t,
+        "/api/v1/subjects/erase",
+        &t.privacy,
+        &json!({"subject": "jane-42", "reason": "GDPR art. 17"}),
+    )
+    .await
+    .ok_json();
+    post(
+        &t,
+        "/api/v1/vault/reveal",
+        &t.privacy,
+        &json!({"tokens": tokens, "reason": "after erasure"}),
+    )
+    .await
+    .problem(StatusCode::GONE);
+    t.ingest_ok(&about("r4", "jane-42", "Wei Novak is back", None))
+        .await;
+    let text = seen(&t, "r4").await;
+    assert!(text.contains("Wei Novak"), "{text}");
+    tokio::time::sleep(
+        evident_server::vault::KEY_CACHE_TTL + std::time::Duration::from_millis(100),
+    )
+    .await;
+    t.ingest_ok(&about("r5", "jane-42", "Wei Novak, still", None))
+        .await;
+    let text = seen(&t, "r5").await;
+    assert!(text.contains("Wei Novak"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_declared_earlier_in_one_request_apply_to_later_events_of_it() {
+    let t = TestApp::new().await;
+    t.ingest_ok(&json!([
+        about("b1", "jane-42", "hello", Some(json!({"name": "Wei Novak"}))),
+        about("b2", "jane-42", "Novak, Wei asked", None),
+    ]))
+    .await;
+    let text = seen(&t, "b2").await;
+    assert!(!text.contains("Novak"), "{text}");
+}

@@ -46,6 +46,9 @@ macro_rules! conformance_suite {
         // The artifact registry: versions and label moves are effects.
         $crate::conformance_suite!(@tests $make;
             artifact_versions_and_label_moves_commit_with_their_events);
+        // Declared identifiers remembered per subject, until its erasure.
+        $crate::conformance_suite!(@tests $make;
+            identifiers_are_remembered_with_their_event_until_erasure);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -138,6 +141,7 @@ pub fn test_event(
         blobs,
         vault,
         claimed_uploads: Vec::new(),
+        remember: Vec::new(),
     }
 }
 
@@ -1294,4 +1298,84 @@ pub async fn artifact_versions_and_label_moves_commit_with_their_events(store: A
         Some("2")
     );
     assert_head_matches_entries(&*store).await;
+}
+
+/// A declared identifier of `subject`; stand-ins for its hash and sealed form (the
+/// store treats both as opaque bytes).
+fn identifier(subject: &str, kind: &str, value: &str) -> crate::SealedIdentifier {
+    crate::SealedIdentifier {
+        subject: subject.into(),
+        kind: kind.into(),
+        value_hash: format!("hash:{kind}:{value}").into_bytes(),
+        key_id: TEST_KEY_ID.into(),
+        sealed: format!("sealed:{value}").into_bytes(),
+    }
+}
+
+/// Identifiers are written with the event that declares them (a rejected request
+/// writes none), once per (subject, kind, value hash), read back per subject in the
+/// order they were first declared, and gone once the subject is erased.
+pub async fn identifiers_are_remembered_with_their_event_until_erasure(store: Arc<dyn Store>) {
+    let jane = test_token_key().subject_token("jane");
+    let bob = test_token_key().subject_token("bob");
+    let mut first = test_event("id0", "t", Some("jane"), "x");
+    first.remember = vec![
+        identifier(&jane, "name", "Wei Novak"),
+        identifier(&jane, "customer_id", "C-1042"),
+    ];
+    let mut other = test_event("id1", "t", Some("bob"), "x");
+    other.remember = vec![identifier(&bob, "name", "Bob Ray")];
+    let out = store
+        .append(vec![request(vec![first]), request(vec![other])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    appended(&out[1]);
+
+    // Declared again (same value), with one new: only the new one is added.
+    let mut again = test_event("id2", "t", Some("jane"), "y");
+    again.remember = vec![
+        identifier(&jane, "name", "Wei Novak"),
+        identifier(&jane, "name", "Novak"),
+    ];
+    // A request refused for a reused event_id stores none of its identifiers.
+    let mut conflicting = test_event("id0", "t", Some("jane"), "other content");
+    conflicting.remember = vec![identifier(&jane, "email_alias", "never")];
+    let out = store
+        .append(vec![request(vec![again]), request(vec![conflicting])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert!(
+        matches!(out[1], AppendOutcome::Conflict { .. }),
+        "{:?}",
+        out[1]
+    );
+
+    let remembered = store.remembered_identifiers(&jane).await.unwrap();
+    assert_eq!(
+        remembered,
+        vec![
+            identifier(&jane, "name", "Wei Novak"),
+            identifier(&jane, "customer_id", "C-1042"),
+            identifier(&jane, "name", "Novak"),
+        ]
+    );
+    assert_eq!(
+        store.remembered_identifiers(&bob).await.unwrap(),
+        vec![identifier(&bob, "name", "Bob Ray")]
+    );
+    assert!(store
+        .remembered_identifiers(&test_token_key().subject_token("nobody"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    erase_for_test(&*store, "id-erase", &jane, 7).await;
+    assert!(store
+        .remembered_identifiers(&jane)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.remembered_identifiers(&bob).await.unwrap().len(), 1);
 }

@@ -2,7 +2,8 @@
 //! PostgreSQL, byte for byte.
 //!
 //! Everything is copied as stored (entries, tiles, tree head, checkpoints, sealed
-//! blobs and vault values, wrapped data keys, API key hashes, the log's identity) —
+//! blobs and vault values, remembered identifiers, wrapped data keys, API key hashes,
+//! the log's identity) —
 //! except that entries the embedded store keeps compressed arrive as their exact
 //! bytes, which is how the PostgreSQL store keeps every entry —, in
 //! one PostgreSQL transaction: a failed copy leaves the destination empty. The text
@@ -225,6 +226,21 @@ pub async fn copy_sqlite_to_postgres(
             ("sealed", Bytes),
         ],
         "token, key_id",
+    )
+    .await?;
+    // Remembered declared identifiers, sealed under their subjects' keys (copied above).
+    copy_table(
+        &src,
+        &tx,
+        "subject_identifiers",
+        &[
+            ("subject", Text),
+            ("kind", Text),
+            ("value_hash", Bytes),
+            ("key_id", Text),
+            ("sealed", Bytes),
+        ],
+        "id",
     )
     .await?;
     // The artifact registry, in commit order (PostgreSQL numbers the rows itself, in

@@ -70,6 +70,16 @@ fn injected() -> StoreError {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::IdentifierStore for FaultyStore<S> {
+    async fn remembered_identifiers(
+        &self,
+        subject: &str,
+    ) -> StoreResult<Vec<crate::SealedIdentifier>> {
+        self.inner.remembered_identifiers(subject).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -18,6 +18,7 @@ pub mod copy;
 pub mod effect;
 pub mod error;
 pub mod faulty;
+pub mod identifiers;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;
@@ -32,6 +33,7 @@ use evident_tlog::{Hash, TileId, TileMap};
 pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
+pub use identifiers::{IdentifierStore, SealedIdentifier};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -61,6 +63,9 @@ pub struct EventToAppend {
     pub vault: Vec<SealedValue>,
     /// Uploads this event claims, re-sealed under the event's subject key.
     pub claimed_uploads: Vec<SealedBlob>,
+    /// Declared identifiers to remember for the event's subject (see [`identifiers`]),
+    /// written in the same transaction; ones already remembered are skipped.
+    pub remember: Vec<SealedIdentifier>,
 }
 
 /// A blob encrypted under a data key: `sealed` opens to `salt ‖ bytes`.
@@ -539,7 +544,14 @@ pub trait VaultStore: Send + Sync + 'static {
 /// `Arc<dyn Store>`. A backend implements each small trait; a feature that needs
 /// storage adds a trait of its own here instead of growing one large interface.
 pub trait Store:
-    LogStore + BlobStore + ApiKeyStore + MetaStore + SearchStore + VaultStore + ArtifactStore
+    LogStore
+    + BlobStore
+    + ApiKeyStore
+    + MetaStore
+    + SearchStore
+    + VaultStore
+    + ArtifactStore
+    + IdentifierStore
 {
 }
 
@@ -551,6 +563,7 @@ impl<T> Store for T where
         + SearchStore
         + VaultStore
         + ArtifactStore
+        + IdentifierStore
         + ?Sized
 {
 }

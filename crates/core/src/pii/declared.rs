@@ -120,6 +120,13 @@ impl DeclaredIdentifiers {
         })
     }
 
+    /// The `(kind, value)` pairs it matches, normalized as declared.
+    pub fn declared_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.declared
+            .iter()
+            .map(|d| (d.kind.as_str(), d.value.as_str()))
+    }
+
     /// The token of the declared value of `key`, if declared.
     pub fn token_of(&self, token_key: &TokenKey, key: &str, value: &str) -> Option<String> {
         let kind = identifier_kind(key);

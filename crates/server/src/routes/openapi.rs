@@ -158,6 +158,8 @@ pub struct EventContext {
     /// string) is replaced by a token typed by its key (`name` → `<NAME_…>`) wherever
     /// it occurs in the event's text, names also as "Last, First" and "F. Last".
     /// Kept only in the vault under the subject's key; never stored in clear.
+    /// Remembered for the subject: its later events are tokenized with them too,
+    /// until the subject is erased.
     #[schema(example = json!({"name": "Wei Novak", "customer_id": "C-1042"}))]
     subject_identifiers: Option<HashMap<String, String>>,
     idempotency_key: Option<String>,

@@ -187,6 +187,7 @@ struct Rows {
     blobs: Vec<(i64, Option<String>, i64, crate::SealedBlob)>,
     claims: Vec<(i64, Option<String>, crate::SealedBlob)>,
     values: Vec<crate::SealedValue>,
+    remember: Vec<crate::SealedIdentifier>,
 }
 
 impl Rows {
@@ -217,6 +218,7 @@ impl Rows {
                 .push((pg_seq(seq), keys.subject.clone(), blob.clone()));
         }
         self.values.extend(appended.vault.iter().cloned());
+        self.remember.extend(appended.remember.iter().cloned());
     }
 
     async fn write(&self, tx: &Transaction<'_>) -> StoreResult<()> {
@@ -293,6 +295,9 @@ impl Rows {
             )
             .await
             .map_err(map_err)?;
+        }
+        if !self.remember.is_empty() {
+            super::identifiers::remember(tx, &self.remember).await?;
         }
         Ok(())
     }

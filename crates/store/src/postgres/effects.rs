@@ -79,6 +79,14 @@ pub(super) async fn apply(
             tx.execute("DELETE FROM data_keys WHERE subject = $1", &[subject])
                 .await
                 .map_err(map_err)?;
+            // Sealed under the keys just destroyed: unreadable already, deleted so
+            // that nothing of the subject's identifiers remains.
+            tx.execute(
+                "DELETE FROM subject_identifiers WHERE subject = $1",
+                &[subject],
+            )
+            .await
+            .map_err(map_err)?;
             tx.execute(
                 "INSERT INTO erasures(subject, erased_at) VALUES ($1, $2)
                  ON CONFLICT (subject) DO UPDATE SET erased_at = excluded.erased_at",

@@ -193,6 +193,19 @@ CREATE TRIGGER artifacts_append_only BEFORE UPDATE OR DELETE ON artifacts
 CREATE TRIGGER artifact_label_moves_append_only BEFORE UPDATE OR DELETE ON artifact_label_moves
   FOR EACH ROW EXECUTE FUNCTION evident_refuse();
 ",
+    // 3: declared identifiers remembered per subject (`identifiers.rs`): sealed under
+    // the subject's data key, deduplicated by a keyed hash, deleted by its erasure.
+    r"
+CREATE TABLE subject_identifiers(
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  subject    TEXT   NOT NULL,
+  kind       TEXT   NOT NULL,
+  value_hash BYTEA  NOT NULL,
+  key_id     TEXT   NOT NULL,
+  sealed     BYTEA  NOT NULL,
+  UNIQUE (subject, kind, value_hash)
+);
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -244,7 +257,7 @@ pub fn grant_sql(role: &str) -> String {
     format!(
         "GRANT SELECT, INSERT ON entries, checkpoints TO {role};
          GRANT SELECT, INSERT, UPDATE ON tiles, tree_head TO {role};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts, subject_identifiers TO {role};
          GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
          GRANT UPDATE ON erasures TO {role};
          GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};"

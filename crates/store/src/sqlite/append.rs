@@ -418,6 +418,9 @@ fn insert_event(
             .execute(params![value.token, value.key_id, value.kind, value.sealed])
             .map_err(map_err)?;
     }
+    if !appended.remember.is_empty() {
+        super::identifiers::remember(tx, &appended.remember)?;
+    }
     Ok(leaf)
 }
 

@@ -212,6 +212,19 @@ CREATE TABLE artifact_label_moves(
 );
 CREATE INDEX artifact_label_moves_by_time ON artifact_label_moves(kind, name, label, moved_at, id);
 ",
+    // 6: declared identifiers remembered per subject (`identifiers.rs`): sealed under
+    // the subject's data key, deduplicated by a keyed hash, deleted by its erasure.
+    r"
+CREATE TABLE subject_identifiers(
+  id         INTEGER PRIMARY KEY,
+  subject    TEXT    NOT NULL,
+  kind       TEXT    NOT NULL,
+  value_hash BLOB    NOT NULL,
+  key_id     TEXT    NOT NULL,
+  sealed     BLOB    NOT NULL,
+  UNIQUE(subject, kind, value_hash)
+);
+",
 ];
 
 /// Brings the database to the newest schema.
