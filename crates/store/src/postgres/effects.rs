@@ -108,45 +108,8 @@ pub(super) async fn apply(
                 .map_err(map_err)?;
             Ok(Ok(()))
         }
-        Effect::CreateApiKey(key) => {
-            let agents = key.agents.to_stored()?;
-            let inserted = tx
-                .execute(
-                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    &[
-                        &key.name,
-                        &key.role,
-                        &key.key_hash.as_slice(),
-                        &agents,
-                        &key.created_micros,
-                    ],
-                )
-                .await
-                .map_err(map_err)?;
-            Ok(if inserted == 0 {
-                Err(StoreError::Conflict(format!(
-                    "an API key named {:?} exists",
-                    key.name
-                )))
-            } else {
-                Ok(())
-            })
-        }
-        Effect::RevokeApiKey { name, now_micros } => {
-            let n = tx
-                .execute(
-                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
-                    &[name, now_micros],
-                )
-                .await
-                .map_err(map_err)?;
-            Ok(if n == 0 {
-                Err(StoreError::NotFound(format!("no API key named {name:?}")))
-            } else {
-                Ok(())
-            })
-        }
+        Effect::CreateApiKey(key) => insert_api_key(tx, key).await,
+        Effect::RevokeApiKey { name, now_micros } => revoke_api_key(tx, name, *now_micros).await,
         Effect::RewrapDataKeys(keys) => {
             for key in keys {
                 tx.execute(
@@ -176,4 +139,56 @@ pub(super) async fn apply(
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
+}
+
+/// Adds an API key; a taken name is refused. Shared by the effect and by
+/// [`crate::ApiKeyStore::create_api_key`] (which `init` uses before any event exists).
+pub(super) async fn insert_api_key(
+    tx: &Transaction<'_>,
+    key: &crate::ApiKeyRecord,
+) -> StoreResult<Result<(), StoreError>> {
+    let agents = key.agents.to_stored()?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[
+                &key.name,
+                &key.role,
+                &key.key_hash.as_slice(),
+                &agents,
+                &key.created_micros,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(if inserted == 0 {
+        Err(StoreError::Conflict(format!(
+            "an API key named {:?} exists",
+            key.name
+        )))
+    } else {
+        Ok(())
+    })
+}
+
+/// Revokes a key by name (the first revocation's time stays); an unknown name is
+/// refused.
+pub(super) async fn revoke_api_key(
+    tx: &Transaction<'_>,
+    name: &str,
+    now_micros: i64,
+) -> StoreResult<Result<(), StoreError>> {
+    let n = tx
+        .execute(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
+            &[&name, &now_micros],
+        )
+        .await
+        .map_err(map_err)?;
+    Ok(if n == 0 {
+        Err(StoreError::NotFound(format!("no API key named {name:?}")))
+    } else {
+        Ok(())
+    })
 }

@@ -655,27 +655,10 @@ impl BlobStore for PgStore {
 #[async_trait]
 impl ApiKeyStore for PgStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        let agents = key.agents.to_stored()?;
-        let inserted = self
-            .execute(
-                "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[
-                    &key.name,
-                    &key.role,
-                    &key.key_hash.as_slice(),
-                    &agents,
-                    &key.created_micros,
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            return Err(StoreError::Conflict(format!(
-                "an API key named {:?} exists",
-                key.name
-            )));
-        }
-        Ok(())
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        effects::insert_api_key(&tx, &key).await??;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
@@ -699,16 +682,10 @@ impl ApiKeyStore for PgStore {
     }
 
     async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()> {
-        let n = self
-            .execute(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE name = $1",
-                &[&name, &now_micros],
-            )
-            .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("no API key named {name:?}")));
-        }
-        Ok(())
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        effects::revoke_api_key(&tx, name, now_micros).await??;
+        tx.commit().await.map_err(map_err)
     }
 }
 

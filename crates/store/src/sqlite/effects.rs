@@ -1,10 +1,10 @@
 //! The embedded store's side of [`crate::Effect`]: each change as statements inside
 //! the append transaction (see `effect.rs` for the contract).
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
 use super::{erase, map_err};
-use crate::{Effect, StoreError, StoreResult};
+use crate::{ApiKeyRecord, Effect, StoreError, StoreResult};
 
 /// Applies one effect in `tx`. `Ok(Err(_))` is a refusal of the domain (the request
 /// is rolled back alone); `Err(_)` fails the whole transaction.
@@ -25,43 +25,8 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             erase::destroy_data_keys(tx, subject)?;
             Ok(Ok(()))
         }
-        Effect::CreateApiKey(key) => {
-            let agents = key.agents.to_stored()?;
-            let inserted = tx
-                .execute(
-                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    params![
-                        key.name,
-                        key.role,
-                        &key.key_hash[..],
-                        agents,
-                        key.created_micros
-                    ],
-                )
-                .map_err(map_err)?;
-            Ok(if inserted == 0 {
-                Err(StoreError::Conflict(format!(
-                    "an API key named {:?} exists",
-                    key.name
-                )))
-            } else {
-                Ok(())
-            })
-        }
-        Effect::RevokeApiKey { name, now_micros } => {
-            let n = tx
-                .execute(
-                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
-                    params![name, now_micros],
-                )
-                .map_err(map_err)?;
-            Ok(if n == 0 {
-                Err(StoreError::NotFound(format!("no API key named {name:?}")))
-            } else {
-                Ok(())
-            })
-        }
+        Effect::CreateApiKey(key) => insert_api_key(tx, key),
+        Effect::RevokeApiKey { name, now_micros } => revoke_api_key(tx, name, *now_micros),
         Effect::RewrapDataKeys(keys) => {
             let mut update = tx
                 .prepare_cached(
@@ -88,4 +53,54 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
+}
+
+/// Adds an API key; a taken name is refused. Shared by the effect and by
+/// [`crate::ApiKeyStore::create_api_key`] (which `init` uses before any event exists).
+pub(super) fn insert_api_key(
+    conn: &Connection,
+    key: &ApiKeyRecord,
+) -> StoreResult<Result<(), StoreError>> {
+    let agents = key.agents.to_stored()?;
+    let inserted = conn
+        .execute(
+            "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            params![
+                key.name,
+                key.role,
+                &key.key_hash[..],
+                agents,
+                key.created_micros
+            ],
+        )
+        .map_err(map_err)?;
+    Ok(if inserted == 0 {
+        Err(StoreError::Conflict(format!(
+            "an API key named {:?} exists",
+            key.name
+        )))
+    } else {
+        Ok(())
+    })
+}
+
+/// Revokes a key by name (the first revocation's time stays); an unknown name is
+/// refused.
+pub(super) fn revoke_api_key(
+    conn: &Connection,
+    name: &str,
+    now_micros: i64,
+) -> StoreResult<Result<(), StoreError>> {
+    let n = conn
+        .execute(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
+            params![name, now_micros],
+        )
+        .map_err(map_err)?;
+    Ok(if n == 0 {
+        Err(StoreError::NotFound(format!("no API key named {name:?}")))
+    } else {
+        Ok(())
+    })
 }

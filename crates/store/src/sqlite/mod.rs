@@ -746,30 +746,8 @@ impl BlobStore for SqliteStore {
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn create_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
-        self.write(move |conn| {
-            let agents = key.agents.to_stored()?;
-            let inserted = conn
-                .execute(
-                    "INSERT INTO api_keys(name, role, key_hash, agents, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    params![
-                        key.name,
-                        key.role,
-                        &key.key_hash[..],
-                        agents,
-                        key.created_micros
-                    ],
-                )
-                .map_err(map_err)?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "an API key named {:?} exists",
-                    key.name
-                )));
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |conn| effects::insert_api_key(conn, &key)?)
+            .await
     }
 
     async fn api_key_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
@@ -799,19 +777,8 @@ impl ApiKeyStore for SqliteStore {
 
     async fn revoke_api_key(&self, name: &str, now_micros: i64) -> StoreResult<()> {
         let name = name.to_owned();
-        self.write(move |conn| {
-            let n = conn
-                .execute(
-                    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE name = ?1",
-                    params![name, now_micros],
-                )
-                .map_err(map_err)?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("no API key named {name:?}")));
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |conn| effects::revoke_api_key(conn, &name, now_micros)?)
+            .await
     }
 }
 
