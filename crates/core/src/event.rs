@@ -125,6 +125,7 @@ pub fn validate_client_event(event: &Value) -> Result<(), FieldError> {
         &["success", "error", "escalated", "pending"],
     )?;
     validate_error(obj)?;
+    validate_job_hash(obj)?;
     for field in PAYLOAD_FIELDS {
         validate_blob_reference(obj, field)?;
     }
@@ -429,6 +430,22 @@ fn validate_output_safety(obj: &Map<String, Value>) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// `job_hash` (CONTRACT section 1): the hash of the action performed, compared with the
+/// approved one in the job view. Any event type may quote one (a `decision` or a
+/// `tool_call` may name the action it is about), but only an `external_action`'s is
+/// read as "what was done"; whatever the type, it has the one shape, so a hash that
+/// could never match is refused at the door rather than reported as a mismatch later.
+fn validate_job_hash(obj: &Map<String, Value>) -> Result<(), FieldError> {
+    match obj.get("job_hash") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(hash)) if crate::governance::is_job_hash(hash) => Ok(()),
+        Some(_) => Err(FieldError::new(
+            "/job_hash",
+            "must be the lowercase hex SHA-256 (64 characters) of the RFC 8785 bytes of the action performed",
+        )),
+    }
+}
+
 fn validate_error(obj: &Map<String, Value>) -> Result<(), FieldError> {
     let Some(error) = optional_object(obj, "error")? else {
         return Ok(());
@@ -461,4 +478,28 @@ fn validate_blob_reference(obj: &Map<String, Value>, field: &str) -> Result<(), 
 /// Escapes a member name for use in a JSON pointer (RFC 6901 section 3).
 pub fn escape_pointer(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn action(job_hash: Value) -> Value {
+        json!({
+            "trace_id": "t", "timestamp": "2026-11-23T14:22:07Z",
+            "actor": {"type": "agent", "id": "refund-bot"},
+            "event_type": "external_action", "job_hash": job_hash,
+        })
+    }
+
+    #[test]
+    fn job_hash_must_be_64_lowercase_hex() {
+        assert_eq!(validate_client_event(&action(json!("ab".repeat(32)))), Ok(()));
+        assert_eq!(validate_client_event(&action(Value::Null)), Ok(()));
+        for bad in [json!("AB".repeat(32)), json!("ab"), json!(7), json!({"h": 1})] {
+            let error = validate_client_event(&action(bad)).unwrap_err();
+            assert_eq!(error.pointer, "/job_hash");
+        }
+    }
 }

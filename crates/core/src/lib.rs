@@ -9,6 +9,7 @@ pub mod blob;
 pub mod crypto;
 pub mod entry;
 pub mod event;
+pub mod governance;
 pub mod json;
 pub mod pii;
 pub mod query;
