@@ -495,9 +495,17 @@ mod tests {
 
     #[test]
     fn job_hash_must_be_64_lowercase_hex() {
-        assert_eq!(validate_client_event(&action(json!("ab".repeat(32)))), Ok(()));
+        assert_eq!(
+            validate_client_event(&action(json!("ab".repeat(32)))),
+            Ok(())
+        );
         assert_eq!(validate_client_event(&action(Value::Null)), Ok(()));
-        for bad in [json!("AB".repeat(32)), json!("ab"), json!(7), json!({"h": 1})] {
+        for bad in [
+            json!("AB".repeat(32)),
+            json!("ab"),
+            json!(7),
+            json!({"h": 1}),
+        ] {
             let error = validate_client_event(&action(bad)).unwrap_err();
             assert_eq!(error.pointer, "/job_hash");
         }

@@ -32,8 +32,8 @@ mod tests {
     #[test]
     fn the_hash_is_of_the_canonical_bytes_so_member_order_does_not_matter() {
         let a = json!({"amount_cents": 90000, "customer": "C-1042"});
-        let b: Value = serde_json::from_str(r#"{"customer":"C-1042","amount_cents":90000}"#)
-            .expect("JSON");
+        let b: Value =
+            serde_json::from_str(r#"{"customer":"C-1042","amount_cents":90000}"#).expect("JSON");
         assert_eq!(job_hash_of(&a), job_hash_of(&b));
         assert_ne!(
             job_hash_of(&a),

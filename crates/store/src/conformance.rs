@@ -49,6 +49,9 @@ macro_rules! conformance_suite {
         // Declared identifiers remembered per subject, until its erasure.
         $crate::conformance_suite!(@tests $make;
             identifiers_are_remembered_with_their_event_until_erasure);
+        // Human approvals: opened and resolved with their events, once, while open.
+        $crate::conformance_suite!(@tests $make;
+            approvals_open_and_resolve_with_their_events, racing_resolutions_exactly_one_commits);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -901,7 +904,44 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             value: "v2".into(),
         },
         Effect::PublishArtifact(test_artifact("1", "fx-publish", 50)),
+        Effect::OpenApproval(test_approval("apr_fx", "fx-open", 50)),
     ]
+}
+
+/// An approval request as the server would open it, expiring at `opened + 1000`.
+fn test_approval(approval_id: &str, event_id: &str, opened: i64) -> crate::approvals::NewApproval {
+    crate::approvals::NewApproval {
+        approval_id: approval_id.into(),
+        job_id: "job-refund".into(),
+        job_hash: "a".repeat(64),
+        action: "refund".into(),
+        requested_by: "agent-key".into(),
+        trace_id: "t".into(),
+        subject: None,
+        event_id: event_id.into(),
+        opened_micros: opened,
+        expires_micros: opened + 1000,
+    }
+}
+
+/// A resolution of `approval_id` by `by` at `at`, quoting the test approval's hash.
+fn test_resolution(
+    approval_id: &str,
+    resolution: &str,
+    by: &str,
+    event_id: &str,
+    at: i64,
+) -> crate::approvals::ApprovalResolution {
+    crate::approvals::ApprovalResolution {
+        approval_id: approval_id.into(),
+        expected_job_hash: "a".repeat(64),
+        resolution: resolution.into(),
+        resolved_by: by.into(),
+        method: Some("api".into()),
+        final_job_hash: (resolution == "edited").then(|| "b".repeat(64)),
+        event_id: event_id.into(),
+        at_micros: at,
+    }
 }
 
 /// A version of `prompt/greeting` as the server would publish it.
@@ -981,6 +1021,12 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
                 .as_ref()
                 == Some(&m.to_version)
         }
+        Effect::OpenApproval(a) => store.approval(&a.approval_id).await.unwrap().is_some(),
+        Effect::ResolveApproval(r) => store
+            .approval(&r.approval_id)
+            .await
+            .unwrap()
+            .is_some_and(|a| a.history.iter().any(|h| h.event_id == r.event_id)),
         Effect::InjectedFault => false,
     }
 }
@@ -1378,4 +1424,286 @@ pub async fn identifiers_are_remembered_with_their_event_until_erasure(store: Ar
         .unwrap()
         .is_empty());
     assert_eq!(store.remembered_identifiers(&bob).await.unwrap().len(), 1);
+}
+
+/// Human approvals (CONTRACT section 6): a request opens with its event; an escalation
+/// keeps it open; a resolution closes it once, and only before `expires_at`, with the
+/// quoted hash; an expiry only at or after it. Each refusal stores nothing of its
+/// request while the next request commits; a failure between leaves neither.
+pub async fn approvals_open_and_resolve_with_their_events(store: Arc<dyn Store>) {
+    use crate::approvals::ApprovalFilter;
+    use crate::Effect;
+    let with_event = |event_id: &str, effect: Effect| AppendRequest {
+        events: vec![test_event(event_id, "t", None, "x")],
+        effects: vec![effect],
+    };
+    let commit = |request: AppendRequest| {
+        let store = store.clone();
+        async move {
+            let out = store.append(vec![request]).await.unwrap();
+            assert!(matches!(out[0], AppendOutcome::Appended(_)), "{out:?}");
+        }
+    };
+    let refuse = |request: AppendRequest, bystander: &str| {
+        let store = store.clone();
+        let bystander = bystander.to_owned();
+        async move {
+            let out = store
+                .append(vec![
+                    request,
+                    self::request(vec![test_event(&bystander, "t", None, "x")]),
+                ])
+                .await
+                .unwrap();
+            assert!(matches!(out[1], AppendOutcome::Appended(_)), "{out:?}");
+            match &out[0] {
+                AppendOutcome::Refused { error, .. } => error.clone(),
+                other => panic!("not refused: {other:?}"),
+            }
+        }
+    };
+    commit(with_event(
+        "open-1",
+        Effect::OpenApproval(test_approval("apr_1", "open-1", 100)),
+    ))
+    .await;
+    commit(with_event(
+        "open-2",
+        Effect::OpenApproval(test_approval("apr_2", "open-2", 200)),
+    ))
+    .await;
+    // The same id again is refused.
+    let error = refuse(
+        with_event(
+            "open-again",
+            Effect::OpenApproval(test_approval("apr_1", "open-again", 300)),
+        ),
+        "by-0",
+    )
+    .await;
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+
+    // Escalated: still open, the escalation in its history.
+    commit(with_event(
+        "esc-1",
+        Effect::ResolveApproval(test_resolution("apr_1", "escalated", "maria", "esc-1", 150)),
+    ))
+    .await;
+    let one = store.approval("apr_1").await.unwrap().unwrap();
+    assert_eq!((one.state.as_str(), one.closed.as_ref()), ("open", None));
+    assert_eq!(one.history.len(), 1);
+
+    // Refused: an unknown id, another hash, an approver at expires_at, an expiry
+    // before it.
+    let mut wrong_hash = test_resolution("apr_1", "approved", "lee", "wrong-hash", 160);
+    wrong_hash.expected_job_hash = "c".repeat(64);
+    let refusals = [
+        (
+            test_resolution("apr_none", "approved", "lee", "unknown", 160),
+            true,
+        ),
+        (wrong_hash, false),
+        (
+            test_resolution("apr_1", "approved", "lee", "too-late", 1100),
+            false,
+        ),
+        (
+            test_resolution("apr_1", "expired", "evident", "too-early", 1099),
+            false,
+        ),
+    ];
+    for (i, (resolution, not_found)) in refusals.into_iter().enumerate() {
+        let event_id = resolution.event_id.clone();
+        let error = refuse(
+            with_event(&event_id, Effect::ResolveApproval(resolution)),
+            &format!("by-{}", i + 1),
+        )
+        .await;
+        if not_found {
+            assert!(matches!(error, StoreError::NotFound(_)), "{error:?}");
+        } else {
+            assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+        }
+        assert!(store.entry_by_event_id(&event_id).await.unwrap().is_none());
+    }
+    assert_eq!(
+        store
+            .approval("apr_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .history
+            .len(),
+        1
+    );
+
+    // A failure between the resolution and its event leaves neither.
+    let mut doomed = with_event(
+        "fault",
+        Effect::ResolveApproval(test_resolution("apr_1", "approved", "lee", "fault", 170)),
+    );
+    doomed.effects.push(Effect::InjectedFault);
+    let failed = store.append(vec![doomed]).await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        store.approval("apr_1").await.unwrap().unwrap().state,
+        "open"
+    );
+
+    // Edited by a second approver: closed, with the final's hash.
+    commit(with_event(
+        "edit-1",
+        Effect::ResolveApproval(test_resolution("apr_1", "edited", "lee", "edit-1", 180)),
+    ))
+    .await;
+    let one = store.approval("apr_1").await.unwrap().unwrap();
+    assert_eq!(one.state, "edited");
+    let closed = one.closed.expect("closed");
+    assert_eq!(
+        (closed.resolved_by.as_str(), closed.event_id.as_str()),
+        ("lee", "edit-1")
+    );
+    assert_eq!(closed.final_job_hash, Some("b".repeat(64)));
+    assert_eq!(one.history.len(), 2);
+    // Resolved once: a second resolution is refused.
+    let error = refuse(
+        with_event(
+            "again",
+            Effect::ResolveApproval(test_resolution("apr_1", "rejected", "kim", "again", 190)),
+        ),
+        "by-9",
+    )
+    .await;
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+
+    // apr_2 is due at 1200: listed as due then, not before; its expiry closes it.
+    assert!(store.approvals_due(1199, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.approvals_due(1200, 10).await.unwrap(),
+        vec!["apr_2".to_owned()]
+    );
+    commit(with_event(
+        "expire-2",
+        Effect::ResolveApproval(test_resolution(
+            "apr_2", "expired", "evident", "expire-2", 1200,
+        )),
+    ))
+    .await;
+    assert!(store.approvals_due(5000, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.approval("apr_2").await.unwrap().unwrap().state,
+        "expired"
+    );
+
+    // Listings: open only by default, all with include_resolved, by requester and job,
+    // paged.
+    commit(with_event(
+        "open-3",
+        Effect::OpenApproval(test_approval("apr_3", "open-3", 300)),
+    ))
+    .await;
+    let ids = |approvals: Vec<crate::approvals::Approval>| -> Vec<String> {
+        approvals
+            .into_iter()
+            .map(|a| a.request.approval_id)
+            .collect()
+    };
+    let all = ApprovalFilter {
+        include_resolved: true,
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store
+            .approvals(&ApprovalFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()),
+        vec!["apr_3"]
+    );
+    assert_eq!(
+        ids(store.approvals(&all).await.unwrap()),
+        vec!["apr_1", "apr_2", "apr_3"]
+    );
+    let page = ApprovalFilter {
+        limit: 2,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.approvals(&page).await.unwrap()),
+        vec!["apr_1", "apr_2"]
+    );
+    let next = ApprovalFilter {
+        after: Some((200, "apr_2".into())),
+        ..page
+    };
+    assert_eq!(ids(store.approvals(&next).await.unwrap()), vec!["apr_3"]);
+    let others = ApprovalFilter {
+        requested_by: Some("someone-else".into()),
+        ..all.clone()
+    };
+    assert!(store.approvals(&others).await.unwrap().is_empty());
+    let of_job = ApprovalFilter {
+        job_id: Some("job-refund".into()),
+        requested_by: Some("agent-key".into()),
+        ..all
+    };
+    assert_eq!(store.approvals(&of_job).await.unwrap().len(), 3);
+    assert_head_matches_entries(&*store).await;
+}
+
+/// Two resolutions of one request appended at once (two servers on one database, or
+/// two requests on one): exactly one commits, the other is refused with `Conflict`
+/// and stores nothing.
+pub async fn racing_resolutions_exactly_one_commits(store: Arc<dyn Store>) {
+    use crate::Effect;
+    let open = AppendRequest {
+        events: vec![test_event("open", "t", None, "x")],
+        effects: vec![Effect::OpenApproval(test_approval("apr_race", "open", 100))],
+    };
+    store.append(vec![open]).await.unwrap();
+    let resolve = |by: &str, resolution: &str| {
+        let store = store.clone();
+        let event_id = format!("by-{by}");
+        let request = AppendRequest {
+            events: vec![test_event(&event_id, "t", None, by)],
+            effects: vec![Effect::ResolveApproval(test_resolution(
+                "apr_race", resolution, by, &event_id, 200,
+            ))],
+        };
+        tokio::spawn(async move { store.append(vec![request]).await.unwrap().remove(0) })
+    };
+    let (a, b) = tokio::join!(resolve("maria", "approved"), resolve("lee", "rejected"));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, AppendOutcome::Appended(_)))
+        .count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| matches!(
+            o,
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        )),
+        "{outcomes:?}"
+    );
+    let approval = store.approval("apr_race").await.unwrap().unwrap();
+    assert_eq!(approval.history.len(), 1);
+    let winner = &approval.history[0];
+    assert_eq!(approval.state, winner.resolution);
+    let loser = if winner.resolved_by == "maria" {
+        "by-lee"
+    } else {
+        "by-maria"
+    };
+    assert!(store.entry_by_event_id(loser).await.unwrap().is_none());
+    assert_eq!(store.tree_head().await.unwrap().size, 2);
 }

@@ -63,6 +63,15 @@ pub enum Effect {
     /// published, and with `Conflict` unless the label still names `from_version`
     /// (the event states it, so it is a precondition, see the module docs).
     MoveLabel(crate::artifacts::LabelMove),
+    /// Opens a human approval request (CONTRACT section 6); refused with `Conflict` if
+    /// the id exists.
+    OpenApproval(crate::approvals::NewApproval),
+    /// Resolves, escalates or expires an approval request; refused with `NotFound` for
+    /// an unknown id and with `Conflict` unless, at the resolution's instant, the
+    /// request is open, has the quoted `job_hash`, and is before its `expires_at` (an
+    /// approver) or at or after it (an expiry). One conditional change, so of two
+    /// racing resolutions exactly one commits. `escalated` keeps the request open.
+    ResolveApproval(crate::approvals::ApprovalResolution),
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

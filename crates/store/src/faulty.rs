@@ -101,6 +101,22 @@ impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::ApprovalStore for FaultyStore<S> {
+    async fn approval(&self, approval_id: &str) -> StoreResult<Option<crate::approvals::Approval>> {
+        self.inner.approval(approval_id).await
+    }
+    async fn approvals(
+        &self,
+        filter: &crate::approvals::ApprovalFilter,
+    ) -> StoreResult<Vec<crate::approvals::Approval>> {
+        self.inner.approvals(filter).await
+    }
+    async fn approvals_due(&self, now_micros: i64, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.approvals_due(now_micros, limit).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> LogStore for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;

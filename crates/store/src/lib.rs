@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -12,6 +12,7 @@
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
 
+pub mod approvals;
 pub mod artifacts;
 pub mod conformance;
 pub mod copy;
@@ -30,6 +31,7 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use approvals::ApprovalStore;
 pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
@@ -552,6 +554,7 @@ pub trait Store:
     + VaultStore
     + ArtifactStore
     + IdentifierStore
+    + ApprovalStore
 {
 }
 
@@ -564,6 +567,7 @@ impl<T> Store for T where
         + VaultStore
         + ArtifactStore
         + IdentifierStore
+        + ApprovalStore
         + ?Sized
 {
 }

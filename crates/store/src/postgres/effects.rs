@@ -137,6 +137,8 @@ pub(super) async fn apply(
         }
         Effect::PublishArtifact(version) => super::artifacts::publish(tx, version).await,
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
+        Effect::OpenApproval(request) => super::approvals::open(tx, request).await,
+        Effect::ResolveApproval(resolution) => super::approvals::resolve(tx, resolution).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -13,6 +13,7 @@
 //!   in `effects.rs`.
 
 mod append;
+mod approvals;
 mod artifacts;
 pub mod connect;
 mod effects;

@@ -206,6 +206,42 @@ CREATE TABLE subject_identifiers(
   UNIQUE (subject, kind, value_hash)
 );
 ",
+    // Human approvals (`approvals.rs`): a request's row is written with its
+    // approval_request event and changed only with an approval_resolution event (one
+    // conditional UPDATE); each resolution is an append-only row. Instants are µs.
+    r#"
+CREATE TABLE IF NOT EXISTS approvals(
+  approval_id  TEXT COLLATE "C" PRIMARY KEY,
+  job_id       TEXT   NOT NULL,
+  job_hash     TEXT   NOT NULL,
+  action       TEXT   NOT NULL,
+  requested_by TEXT   NOT NULL,
+  trace_id     TEXT   NOT NULL,
+  subject      TEXT,
+  event_id     TEXT   NOT NULL,
+  opened_at    BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  state        TEXT   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals(state, opened_at, approval_id);
+CREATE INDEX IF NOT EXISTS approvals_due ON approvals(expires_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS approvals_by_job ON approvals(job_id);
+CREATE INDEX IF NOT EXISTS approvals_by_requester ON approvals(requested_by, opened_at);
+CREATE TABLE IF NOT EXISTS approval_resolutions(
+  id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  approval_id    TEXT   NOT NULL,
+  job_hash       TEXT   NOT NULL,
+  resolution     TEXT   NOT NULL,
+  resolved_by    TEXT   NOT NULL,
+  method         TEXT,
+  final_job_hash TEXT,
+  event_id       TEXT   NOT NULL,
+  resolved_at    BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_resolutions_by_approval ON approval_resolutions(approval_id, id);
+CREATE TRIGGER approval_resolutions_append_only BEFORE UPDATE OR DELETE ON approval_resolutions
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+"#,
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -260,6 +296,8 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts, subject_identifiers TO {role};
          GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
          GRANT UPDATE ON erasures TO {role};
-         GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};"
+         GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
+         GRANT SELECT, INSERT, UPDATE ON approvals TO {role};
+         GRANT SELECT, INSERT ON approval_resolutions TO {role};"
     )
 }

@@ -51,6 +51,8 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
         }
         Effect::PublishArtifact(version) => super::artifacts::publish(tx, version),
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change),
+        Effect::OpenApproval(request) => super::approvals::open(tx, request),
+        Effect::ResolveApproval(resolution) => super::approvals::resolve(tx, resolution),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -10,6 +10,7 @@
 //! tokio's blocking pool, never on the async executor.
 
 mod append;
+mod approvals;
 mod artifacts;
 pub(crate) mod compress;
 mod effects;

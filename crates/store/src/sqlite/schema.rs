@@ -225,6 +225,40 @@ CREATE TABLE subject_identifiers(
   UNIQUE(subject, kind, value_hash)
 );
 ",
+    // Human approvals (`approvals.rs`): a request's row is written with its
+    // approval_request event and changed only with an approval_resolution event; each
+    // resolution (escalations too) is a row of its own. Instants are µs.
+    r"
+CREATE TABLE IF NOT EXISTS approvals(
+  approval_id  TEXT    PRIMARY KEY,
+  job_id       TEXT    NOT NULL,
+  job_hash     TEXT    NOT NULL,
+  action       TEXT    NOT NULL,
+  requested_by TEXT    NOT NULL,   -- the API key that asked
+  trace_id     TEXT    NOT NULL,
+  subject      TEXT,               -- subject token the draft is sealed under
+  event_id     TEXT    NOT NULL,   -- its approval_request event
+  opened_at    INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  state        TEXT    NOT NULL    -- open, approved, rejected, edited, expired
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals(state, opened_at, approval_id);
+CREATE INDEX IF NOT EXISTS approvals_due ON approvals(expires_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS approvals_by_job ON approvals(job_id);
+CREATE INDEX IF NOT EXISTS approvals_by_requester ON approvals(requested_by, opened_at);
+CREATE TABLE IF NOT EXISTS approval_resolutions(
+  id             INTEGER PRIMARY KEY,
+  approval_id    TEXT    NOT NULL,
+  job_hash       TEXT    NOT NULL,
+  resolution     TEXT    NOT NULL,   -- approved, rejected, edited, escalated, expired
+  resolved_by    TEXT    NOT NULL,
+  method         TEXT,
+  final_job_hash TEXT,
+  event_id       TEXT    NOT NULL,   -- its approval_resolution event
+  resolved_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approval_resolutions_by_approval ON approval_resolutions(approval_id, id);
+",
 ];
 
 /// Brings the database to the newest schema.
