@@ -11,6 +11,7 @@
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
 pub mod answer;
+pub mod approvals;
 pub mod artifacts;
 pub mod auth;
 pub mod checkpointer;

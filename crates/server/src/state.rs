@@ -90,7 +90,7 @@ pub struct App {
 
 impl App {
     /// Builds the application and starts its background tasks (sequencer,
-    /// checkpointer when it can sign, text indexer, upload sweeper). Needs a tokio runtime.
+    /// checkpointer when it can sign, text indexer, upload sweeper, approval expiry). Needs a tokio runtime.
     pub fn start(store: Arc<dyn Store>, secrets: Secrets, settings: Settings) -> Arc<Self> {
         let metrics = Arc::new(Metrics::default());
         let appended = Arc::new(Notify::new());
@@ -105,6 +105,7 @@ impl App {
             app.settings.clock.clone(),
         ));
         tokio::spawn(crate::indexer::run(app.clone()));
+        tokio::spawn(crate::approvals::run_expiry(app.clone()));
         app
     }
 

@@ -1,6 +1,7 @@
 //! HTTP routers, one per resource area; handlers are thin: extract, call one service,
 //! map the result.
 
+pub mod approvals;
 pub mod artifacts;
 pub mod blobs;
 pub mod events;
@@ -31,6 +32,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(trail::router())
         .merge(privacy::router())
         .merge(artifacts::router())
+        .merge(approvals::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();

@@ -36,6 +36,7 @@ pub const API_KEY: &str = "api_key";
         (name = "privacy", description = "Reveal and erasure (the privacy role)"),
         (name = "otlp", description = "OpenTelemetry traces"),
         (name = "health", description = "Health and metrics"),
+        (name = "approvals", description = "Human approvals bound to the exact payload"),
     )
 )]
 pub struct ApiDoc;
@@ -499,4 +500,87 @@ pub enum Conflict {
     /// stored.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
+}
+
+/// `POST /api/v1/approvals` (CONTRACT sections 4 and 6).
+#[derive(ToSchema)]
+pub struct OpenApprovalBody {
+    job_id: String,
+    /// Lowercase hex SHA-256 of the RFC 8785 bytes of `draft`; must match it.
+    job_hash: String,
+    /// What the job does (`refund`, `send_email`, ...).
+    action: String,
+    /// Why approval is needed (scanned for personal data).
+    reason: Option<String>,
+    /// The action to approve: governed payload (tokenized, sealed under the subject's
+    /// key; the entry holds a commitment).
+    draft: Value,
+    trace_id: Option<String>,
+    /// The event that caused the request.
+    parent_event_id: Option<String>,
+    /// Seconds until it expires (default 86400, at most 604800).
+    expires_in: Option<i64>,
+    /// The person the draft is about (clear id or `subj_` token).
+    subject: Option<String>,
+}
+
+/// `POST /api/v1/approvals/{approval_id}/resolve` (CONTRACT section 6).
+#[derive(ToSchema)]
+pub struct ResolveApprovalBody {
+    /// approved, rejected, edited or escalated.
+    resolution: String,
+    /// The request's `job_hash`, quoted (409 if it is not the request's).
+    job_hash: String,
+    /// Scanned for personal data.
+    comment: String,
+    /// For `edited` only (and required there): the action as approved.
+    #[schema(value_type = Object, rename = "final")]
+    final_payload: Option<Value>,
+    /// How the approver acted (default `api`).
+    method: Option<String>,
+}
+
+/// One approval request and where it stands.
+#[derive(ToSchema)]
+pub struct ApprovalAnswer {
+    approval_id: String,
+    job_id: String,
+    job_hash: String,
+    action: String,
+    trace_id: String,
+    /// open, approved, rejected, edited or expired.
+    state: String,
+    /// The API key that opened it.
+    requested_by: String,
+    opened_at: String,
+    expires_at: String,
+    request_event_id: String,
+    resolution: Option<String>,
+    /// The approver's key name.
+    resolved_by: Option<String>,
+    method: Option<String>,
+    resolved_at: Option<String>,
+    resolution_event_id: Option<String>,
+    final_job_hash: Option<String>,
+    /// The draft's hash if approved, the final's if edited; else null.
+    approved_job_hash: Option<String>,
+    escalations: u64,
+    #[schema(value_type = Vec<Object>)]
+    history: Vec<Value>,
+    /// One request only: the draft (tokens stay tokens); `draft_erased: true` instead
+    /// once its subject was erased.
+    #[schema(value_type = Object)]
+    draft: Option<Value>,
+    /// One edited request only: the final and the RFC 6902 diff draft → final.
+    #[schema(value_type = Object, rename = "final")]
+    final_payload: Option<Value>,
+    #[schema(value_type = Vec<Object>)]
+    diff: Option<Value>,
+}
+
+/// `GET /api/v1/approvals`.
+#[derive(ToSchema)]
+pub struct ApprovalList {
+    approvals: Vec<ApprovalAnswer>,
+    next_cursor: Option<String>,
 }
