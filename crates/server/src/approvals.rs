@@ -290,24 +290,30 @@ pub async fn prepare_request(
         .trace_id
         .clone()
         .unwrap_or_else(|| "evident:approval_request".to_owned());
-    let mut approval = json!({
+    let approval = json!({
         "approval_id": approval_id,
         "job_id": request.job_id,
         "job_hash": request.job_hash,
         "action": request.action,
         "expires_at": crate::clock::format_micros(expires_micros),
     });
+    let mut fields = Map::from_iter([
+        ("approval".to_owned(), approval),
+        ("context".to_owned(), json!({"job_id": request.job_id})),
+    ]);
+    // `decision.reason` is scanned text at the privacy boundary: why this action
+    // needs a human.
     if let Some(reason) = &request.reason {
-        approval["reason"] = Value::String(reason.clone());
+        fields.insert(
+            "decision".to_owned(),
+            json!({"action": "REQUIRE_APPROVAL", "reason": reason}),
+        );
     }
     let event = ServerEvent {
         event_type: "approval_request",
         trace_id: Some(trace_id.clone()),
         parent_event_id: request.parent_event_id.clone(),
-        fields: Map::from_iter([
-            ("approval".to_owned(), approval),
-            ("context".to_owned(), json!({"job_id": request.job_id})),
-        ]),
+        fields,
     };
     let governed = Governed {
         subject: request.subject.clone(),
@@ -317,7 +323,7 @@ pub async fn prepare_request(
     let (event, event_id, subject_token) =
         prepare_governed(app, principal, event, governed, received_micros)
             .await
-            .map_err(ApprovalError::Store)?;
+            .map_err(ApprovalError::Record)?;
     let effect = Effect::OpenApproval(NewApproval {
         approval_id: approval_id.clone(),
         job_id: request.job_id,
@@ -606,7 +612,7 @@ async fn record_resolution(
     let (event, event_id, _) =
         prepare_governed(app, principal, event, governed, resolution.at_micros)
             .await
-            .map_err(ApprovalError::Store)?;
+            .map_err(ApprovalError::Record)?;
     resolution.event_id = event_id;
     crate::record::record_prepared(app, event, vec![Effect::ResolveApproval(resolution)])
         .await
@@ -769,25 +775,65 @@ pub async fn approval_with_payloads(app: &App, approval: &Approval) -> Result<Va
 /// is payload") and the subject they are about.
 #[derive(Debug, Clone)]
 struct Governed {
-    /// Clear or `subj_` token; `None`: the log's default key.
+    /// A clear id, or a `subj_` token (a resolution seals under its request's
+    /// subject, of which only the token is kept); `None`: the log's default key.
     subject: Option<String>,
     input: Option<Value>,
     output: Option<Value>,
 }
 
-/// Prepares a server event carrying governed payloads: the subject becomes its token
-/// (in `context.subject`), the payloads' and the event's scanned texts are tokenized,
-/// the payloads go to blobs sealed under the subject's key with commitments in the
-/// entry, the clear values to the vault under the same key. Returns the event, its id
-/// and the subject token.
+/// Prepares an approval event with its governed payloads through the privacy boundary
+/// ([`crate::record::prepare_governed`]): the subject tokenized, the payloads and the
+/// scanned texts tokenized, the payloads sealed as blobs under the subject's key with
+/// commitments in the entry. Returns the event, its id and the subject token.
+///
+/// A subject already given as its token is sealed under that token's key and named
+/// in `context.subject` as is (the core function hashes what it is given, which would
+/// turn a token into the token of a token).
 async fn prepare_governed(
     app: &App,
     principal: &Principal,
-    event: ServerEvent,
+    mut event: ServerEvent,
     governed: Governed,
     received_micros: i64,
-) -> Result<(EventToAppend, String, Option<String>), StoreError> {
+) -> Result<(EventToAppend, String, Option<String>), RecordError> {
     use evident_core::token::SUBJECT_TOKEN_PREFIX;
+    for (field, payload) in [("input", governed.input), ("output", governed.output)] {
+        if let Some(payload) = payload {
+            event.fields.insert(field.to_owned(), payload);
+        }
+    }
+    let subject = governed.subject.map(|s| s.trim().to_owned());
+    let token = match subject {
+        None => None,
+        Some(clear) if !clear.starts_with(SUBJECT_TOKEN_PREFIX) => {
+            let token = app.token_key.subject_token(&clear);
+            if let Some(Value::Object(context)) = event.fields.get_mut("context") {
+                context.insert("subject".to_owned(), Value::String(clear));
+            }
+            let (prepared, event_id) =
+                crate::record::prepare_governed(app, principal, event, received_micros).await?;
+            return Ok((prepared, event_id, Some(token)));
+        }
+        Some(token) => Some(token),
+    };
+    let Some(token) = token else {
+        let (prepared, event_id) =
+            crate::record::prepare_governed(app, principal, event, received_micros).await?;
+        return Ok((prepared, event_id, None));
+    };
+    let subjects = std::collections::BTreeSet::from([token.clone()]);
+    let remembered: Vec<(String, String)> = app
+        .vault
+        .remembered(&subjects)
+        .await?
+        .into_values()
+        .flat_map(|pairs| pairs.as_ref().clone())
+        .collect();
+    let keys = app.vault.active_keys(&subjects).await?;
+    let key = keys
+        .get(&token)
+        .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
     let received_at = crate::clock::format_micros(received_micros);
     let submission = evident_core::record::Submission {
         token_key: &app.token_key,
@@ -796,105 +842,26 @@ async fn prepare_governed(
         received_at: &received_at,
         received_micros,
     };
-    let subject = governed.subject.as_deref().map(|s| {
-        let s = s.trim();
-        if s.starts_with(SUBJECT_TOKEN_PREFIX) {
-            s.to_owned()
-        } else {
-            app.token_key.subject_token(s)
-        }
-    });
-    let clear_subject = governed
-        .subject
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.starts_with(SUBJECT_TOKEN_PREFIX));
-    let key_subject = subject
-        .clone()
-        .unwrap_or_else(|| crate::vault::DEFAULT_SUBJECT.to_owned());
-    let keys = app
-        .vault
-        .active_keys(&std::collections::BTreeSet::from([key_subject.clone()]))
-        .await?;
-    let key = keys
-        .get(&key_subject)
-        .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
-    let mut rng = rand::thread_rng();
-    let mut prepared = evident_core::record::prepare_server_event(event, &submission, &mut rng);
-    let record = &mut prepared.record;
-    let mut found = Vec::new();
-    let scan = |value: &mut Value, found: &mut Vec<_>| {
-        scan_value(value, &submission, clear_subject.zip(subject.as_deref()), found);
-    };
-    if let Some(Value::Object(approval)) = record.get_mut("approval") {
-        for member in ["reason", "comment"] {
-            if let Some(text) = approval.get_mut(member) {
-                scan(text, &mut found);
-            }
-        }
+    let mut prepared = evident_core::record::prepare_governed_event(
+        event,
+        &submission,
+        &remembered,
+        &mut rand::thread_rng(),
+    )?;
+    // Name the subject after the boundary, so the token is kept as it is; the
+    // members and index keys are computed again to include it.
+    if let Some(Value::Object(context)) = prepared.record.get_mut("context") {
+        context.insert("subject".to_owned(), Value::String(token.clone()));
     }
-    if let (Some(token), Some(Value::Object(context))) = (&subject, record.get_mut("context")) {
-        context.insert("subject".into(), Value::String(token.clone()));
-    }
-    let mut blobs = Vec::new();
-    for (field, payload) in [("input", governed.input), ("output", governed.output)] {
-        let Some(mut payload) = payload else { continue };
-        scan(&mut payload, &mut found);
-        let blob = evident_core::record::seal_json_payload(&payload, &mut rng);
-        record.insert(
-            field.into(),
-            evident_core::blob::commitment_value(
-                &blob.reference,
-                blob.bytes.len(),
-                "application/json",
-            ),
-        );
-        blobs.push(blob);
-    }
-    prepared.members = evident_core::entry::CanonicalMembers::of(record);
-    prepared.index = evident_core::record::IndexKeys::from_record(record);
-    prepared.text = Some(evident_core::text::searchable_text(record));
-    prepared.blobs = blobs;
-    prepared.pii = found;
-    let event_id = record
+    prepared.members = evident_core::entry::CanonicalMembers::of(&prepared.record);
+    prepared.index = evident_core::record::IndexKeys::from_record(&prepared.record);
+    prepared.submission_digest =
+        evident_core::json::sha256_canonical(&Value::Object(prepared.record.clone()));
+    let event_id = prepared
+        .record
         .get("event_id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    Ok((app.vault.seal_event(prepared, key), event_id, subject))
-}
-
-/// Tokenizes personal data in every string (and member name) of `value`; the clear
-/// subject identifier, where it occurs, becomes its subject token.
-fn scan_value(
-    value: &mut Value,
-    submission: &evident_core::record::Submission<'_>,
-    subject: Option<(&str, &str)>,
-    found: &mut Vec<evident_core::pii::Finding>,
-) {
-    match value {
-        Value::String(text) => {
-            if let Some((clear, token)) = subject {
-                if let Some(replaced) =
-                    evident_core::record::replace_delimited(text, clear, token)
-                {
-                    *text = replaced;
-                }
-            }
-            if let Some(replaced) =
-                submission
-                    .detectors
-                    .tokenize(submission.token_key, text, found)
-            {
-                *text = replaced;
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| scan_value(v, submission, subject, found)),
-        Value::Object(members) => members
-            .values_mut()
-            .for_each(|v| scan_value(v, submission, subject, found)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
+    Ok((app.vault.seal_event(prepared, key), event_id, Some(token)))
 }

@@ -494,7 +494,20 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
         .iter()
         .rev()
         .find(|r| kind(r).as_deref() == Some("external_action"));
-    Ok(JsonAnswer::from_value(&json!({
+    let requests = app
+        .store
+        .approvals(&evident_store::approvals::ApprovalFilter {
+            include_resolved: true,
+            job_id: Some(job_id.clone()),
+            limit: crate::approvals::MAX_LIST,
+            ..Default::default()
+        })
+        .await?;
+    let required = events
+        .iter()
+        .any(|r| kind(r).as_deref() == Some("policy_decision") && requires_approval(r));
+    let check = approval_check(&requests, required, result);
+    let mut answer = json!({
         "job_id": job_id,
         "outcome": latest("outcome"),
         "context_ptr": json!({"event_id": text_of(&events[0], "event_id"), "seq": first.seq}),
@@ -505,7 +518,73 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
         "truncated": truncated,
         "first_timestamp": events.iter().min_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
         "last_timestamp": events.iter().max_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
-    })))
+        "approval_requests": requests.iter().map(crate::approvals::approval_json).collect::<Vec<_>>(),
+    });
+    for (name, value) in check {
+        answer[name] = value;
+    }
+    Ok(JsonAnswer::from_value(&answer))
+}
+
+/// Whether a `policy_decision` record decided REQUIRE_APPROVAL (its `decision` as a
+/// string, or an object's `decision`, `outcome` or `action`).
+fn requires_approval(record: &Map<String, Value>) -> bool {
+    const REQUIRE: &str = "REQUIRE_APPROVAL";
+    match record.get("decision") {
+        Some(Value::String(d)) => d == REQUIRE,
+        Some(Value::Object(d)) => ["decision", "outcome", "action"]
+            .iter()
+            .any(|k| d.get(*k).and_then(Value::as_str) == Some(REQUIRE)),
+        _ => false,
+    }
+}
+
+/// Did the agent do what was approved (CONTRACT section 6)? `approved_job_hash` (the
+/// last approval's: the draft's, or the edit's final), the `job_hash` of the job's
+/// last `external_action`, `action_matches_approval` (null when the job needed no
+/// approval, or nothing was done yet) and, when an action happened without a matching
+/// approval, `approval_violation` saying why: `no_approval`, `pending`, `rejected`,
+/// `expired`, `no_job_hash` or `hash_mismatch`.
+fn approval_check(
+    requests: &[evident_store::approvals::Approval],
+    required: bool,
+    action: Option<&Map<String, Value>>,
+) -> Vec<(&'static str, Value)> {
+    let approved: Vec<&str> = requests
+        .iter()
+        .filter_map(crate::approvals::approved_job_hash)
+        .collect();
+    let executed = action.and_then(|r| r.get("job_hash")).and_then(Value::as_str);
+    let needed = required || !requests.is_empty();
+    let matches = match (needed, action) {
+        (false, _) | (_, None) => Value::Null,
+        (true, Some(_)) => Value::Bool(executed.is_some_and(|h| approved.contains(&h))),
+    };
+    let violation = if matches == Value::Bool(false) {
+        let states: Vec<&str> = requests.iter().map(|a| a.state.as_str()).collect();
+        let why = if requests.is_empty() {
+            "no_approval"
+        } else if approved.is_empty() && states.contains(&"open") {
+            "pending"
+        } else if approved.is_empty() && states.contains(&"rejected") {
+            "rejected"
+        } else if approved.is_empty() {
+            "expired"
+        } else if executed.is_none() {
+            "no_job_hash"
+        } else {
+            "hash_mismatch"
+        };
+        json!({"reason": why, "action": action.map(pointer)})
+    } else {
+        Value::Null
+    };
+    vec![
+        ("approved_job_hash", json!(approved.last())),
+        ("job_hash", json!(executed)),
+        ("action_matches_approval", matches),
+        ("approval_violation", violation),
+    ]
 }
 
 /// `GET /api/v1/jobs/{id}/decisions`: the job's `policy_decision` events.

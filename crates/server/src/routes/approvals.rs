@@ -20,7 +20,6 @@ use crate::approvals::{ApprovalError, Field, OpenApproval, ResolveRequest};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::record::RecordError;
-use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -241,17 +240,11 @@ fn problem(e: ApprovalError) -> ApiError {
         | ApprovalError::Closed { .. }
         | ApprovalError::Expired { .. }
         | ApprovalError::DraftErased(_) => ApiError::conflict(e.to_string()),
-        ApprovalError::Record(RecordError::Refused { error, .. }) => match error {
-            evident_store::StoreError::NotFound(what) => ApiError::not_found(what),
-            other => ApiError::conflict(other.to_string()),
-        },
-        ApprovalError::Record(RecordError::Submit(submit)) => match submit {
-            SubmitError::Overloaded => {
-                ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-            }
-            SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
-            SubmitError::Store(e) => e.into(),
-        },
+        ApprovalError::Record(RecordError::Refused {
+            error: evident_store::StoreError::NotFound(what),
+            ..
+        }) => ApiError::not_found(what),
+        ApprovalError::Record(record) => super::record_problem(record),
         ApprovalError::Store(store) => store.into(),
     }
 }

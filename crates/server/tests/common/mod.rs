@@ -288,6 +288,45 @@ impl TestApp {
         }
     }
 
+    /// A second server on this test's PostgreSQL database (as a second process would
+    /// run: its own store connection, the same secrets), when the API tests run on
+    /// PostgreSQL; `None` on the embedded store, which one process owns.
+    pub async fn second_server(&self) -> Option<Arc<App>> {
+        let database = self._database.as_ref()?;
+        let store = evident_store::postgres::PgStore::connect(&database.url())
+            .await
+            .expect("open the PostgreSQL store again");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let paths = SecretPaths::new(self.dir.path(), None);
+        let secrets = datadir::load(&*store, &paths).await.expect("load");
+        let settings = Settings {
+            checkpoint_interval: MANUAL_CHECKPOINTS,
+            clock: self.app.settings.clock.clone(),
+            ..Settings::default()
+        };
+        Some(App::start(store, secrets, settings))
+    }
+
+    /// Sends one request to `app` (another server on the same store).
+    pub async fn send_to(app: &Arc<App>, request: Request<Body>) -> Reply {
+        let router = evident_server::router(AppState { app: app.clone() });
+        let response = router.oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
         self.send(Method::GET, uri, key, None, Body::empty()).await
     }
