@@ -297,6 +297,18 @@ pub struct JobAnswer {
     truncated: bool,
     first_timestamp: Option<String>,
     last_timestamp: Option<String>,
+    /// The job's approval requests with their state, approver, method and hashes.
+    approval_requests: Vec<ApprovalAnswer>,
+    /// What was approved: the draft's `job_hash`, or an edit's `final_job_hash`.
+    approved_job_hash: Option<String>,
+    /// The `job_hash` of the job's last `external_action`.
+    job_hash: Option<String>,
+    /// null when the job needed no approval or nothing was done yet.
+    action_matches_approval: Option<bool>,
+    /// When an action happened without a matching approval: `{reason, action}`, reason
+    /// one of no_approval, pending, rejected, expired, no_job_hash, hash_mismatch.
+    #[schema(value_type = Object)]
+    approval_violation: Option<Value>,
 }
 
 #[derive(ToSchema)]
