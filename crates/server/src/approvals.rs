@@ -488,8 +488,14 @@ pub async fn resolve(
     }
     let output = match &request.final_payload {
         Some(final_payload) => {
+            // Both sides as the boundary leaves them (the stored draft is tokenized),
+            // so the diff shows what the approver changed, not the tokenization.
             let draft = draft_of(app, &approval).await?;
-            let diff = json_patch::diff(&draft, final_payload);
+            let final_tokenized =
+                tokenized(app, principal, approval.request.subject.as_deref(), final_payload)
+                    .await
+                    .map_err(ApprovalError::Record)?;
+            let diff = json_patch::diff(&draft, &final_tokenized);
             let diff = serde_json::to_value(&diff)
                 .map_err(|e| StoreError::Internal(format!("an RFC 6902 patch: {e}")))?;
             Some(json!({"final": final_payload, "diff": diff}))
@@ -864,4 +870,53 @@ async fn prepare_governed(
         .unwrap_or_default()
         .to_owned();
     Ok((app.vault.seal_event(prepared, key), event_id, Some(token)))
+}
+
+/// `value` as the privacy boundary would store it for the subject `token`: the
+/// detectors' and the subject's remembered identifiers' tokens in place of clear
+/// values (deterministic, so equal values get equal tokens on both sides of a diff).
+async fn tokenized(
+    app: &App,
+    principal: &Principal,
+    token: Option<&str>,
+    value: &Value,
+) -> Result<Value, RecordError> {
+    let remembered: Vec<(String, String)> = match token {
+        None => Vec::new(),
+        Some(token) => app
+            .vault
+            .remembered(&std::collections::BTreeSet::from([token.to_owned()]))
+            .await?
+            .into_values()
+            .flat_map(|pairs| pairs.as_ref().clone())
+            .collect(),
+    };
+    let received_micros = app.now_micros();
+    let received_at = crate::clock::format_micros(received_micros);
+    let submission = evident_core::record::Submission {
+        token_key: &app.token_key,
+        detectors: &app.settings.detectors,
+        principal: &principal.name,
+        received_at: &received_at,
+        received_micros,
+    };
+    let probe = ServerEvent {
+        event_type: "approval_resolution",
+        trace_id: None,
+        parent_event_id: None,
+        fields: Map::from_iter([("input".to_owned(), value.clone())]),
+    };
+    let prepared = evident_core::record::prepare_governed_event(
+        probe,
+        &submission,
+        &remembered,
+        &mut rand::thread_rng(),
+    )?;
+    let bytes = prepared
+        .blobs
+        .first()
+        .map(|blob| blob.bytes.as_slice())
+        .ok_or_else(|| StoreError::Internal("a payload left no blob".into()))?;
+    serde_json::from_slice(bytes)
+        .map_err(|e| RecordError::Store(StoreError::Internal(format!("a tokenized payload: {e}"))))
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod approvals;
 pub mod artifacts;
 pub mod bench;
 pub mod copy;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
         Command::Artifacts(command) => artifacts::run(&cli, command).await,
+        Command::Approvals(command) => approvals::run(&cli, command).await,
     }
 }
 
