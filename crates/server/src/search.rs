@@ -518,12 +518,40 @@ pub async fn job(app: &App, job_id: &str) -> ApiResult<JsonAnswer> {
         "truncated": truncated,
         "first_timestamp": events.iter().min_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
         "last_timestamp": events.iter().max_by_key(|r| map_micros_of(r)).and_then(|r| r.get("timestamp").cloned()),
-        "approval_requests": requests.iter().map(crate::approvals::approval_json).collect::<Vec<_>>(),
+        "approval_requests": approval_views(app, &requests).await?,
     });
     for (name, value) in check {
         answer[name] = value;
     }
     Ok(JsonAnswer::from_value(&answer))
+}
+
+/// The job's approval requests as the API answers them, each with `payloads_erased:
+/// true` when its subject was erased after it was opened: its draft, final and diff
+/// can no longer be shown (their hashes, in the entries, still can).
+async fn approval_views(
+    app: &App,
+    requests: &[evident_store::approvals::Approval],
+) -> ApiResult<Vec<Value>> {
+    let mut erased: HashMap<&str, Option<i64>> = HashMap::new();
+    let mut views = Vec::with_capacity(requests.len());
+    for approval in requests {
+        let mut view = crate::approvals::approval_json(approval);
+        if let Some(subject) = approval.request.subject.as_deref() {
+            let at = match erased.get(subject) {
+                Some(at) => *at,
+                None => {
+                    let at = app.store.erased_at(subject).await?;
+                    erased.insert(subject, at);
+                    at
+                }
+            };
+            view["payloads_erased"] =
+                Value::Bool(at.is_some_and(|at| at >= approval.request.opened_micros));
+        }
+        views.push(view);
+    }
+    Ok(views)
 }
 
 /// Whether a `policy_decision` record decided REQUIRE_APPROVAL (its `decision` as a

@@ -545,3 +545,55 @@ async fn the_job_view_says_whether_the_action_matches_the_approval() {
         .problem(StatusCode::BAD_REQUEST);
     assert!(common::detail(&problem).contains("/job_hash"), "{problem}");
 }
+
+/// Governance data is personal data too: erasing the subject makes the draft, final
+/// and diff unshowable (the request says so, and so does the job view), while the
+/// hashes in the log still bind the approval to the action; an edit can no longer be
+/// diffed against an erased draft.
+#[tokio::test]
+async fn an_erasure_reaches_drafts_finals_and_diffs() {
+    let (t, _clock) = app_with_clock().await;
+    let draft = refund(90_000);
+    let edited = open(&t, &t.ingest, "job-erase", &draft).await;
+    let edited_id = edited["approval_id"].as_str().unwrap();
+    let body = json!({"resolution": "edited", "job_hash": job_hash(&draft), "comment": "cap",
+                      "final": refund(45_000)});
+    resolve(&t, &t.approver, edited_id, &body).await.ok_json();
+    let waiting = open(&t, &t.ingest, "job-erase", &draft).await;
+    let waiting_id = waiting["approval_id"].as_str().unwrap();
+    let job = t.get("/api/v1/jobs/job-erase", Some(&t.auditor)).await.ok_json();
+    assert_eq!(job["approval_requests"][0]["payloads_erased"], json!(false), "{job}");
+
+    post(
+        &t,
+        "/api/v1/subjects/erase",
+        &t.privacy,
+        &json!({"subject": "C-1042", "reason": "GDPR art. 17"}),
+    )
+    .await
+    .ok_json();
+
+    let one = t
+        .get(&format!("/api/v1/approvals/{edited_id}"), Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(one["draft_erased"], json!(true), "{one}");
+    assert_eq!(one["final_erased"], json!(true), "{one}");
+    assert_eq!(one["draft"], Value::Null);
+    assert_eq!(one["final_job_hash"], json!(job_hash(&refund(45_000))));
+    let job = t.get("/api/v1/jobs/job-erase", Some(&t.auditor)).await.ok_json();
+    for request in job["approval_requests"].as_array().unwrap() {
+        assert_eq!(request["payloads_erased"], json!(true), "{job}");
+    }
+    assert_eq!(job["approved_job_hash"], json!(job_hash(&refund(45_000))));
+    // Editing an erased draft: 409, nothing stored; approving as it stands still works.
+    let size = t.tree_size().await;
+    let problem = resolve(&t, &t.approver, waiting_id, &body)
+        .await
+        .problem(StatusCode::CONFLICT);
+    assert!(common::detail(&problem).contains("erased"), "{problem}");
+    assert_eq!(t.tree_size().await, size);
+    resolve(&t, &t.approver, waiting_id, &approve(&draft))
+        .await
+        .ok_json();
+}

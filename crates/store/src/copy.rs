@@ -2,7 +2,7 @@
 //! PostgreSQL, byte for byte.
 //!
 //! Everything is copied as stored (entries, tiles, tree head, checkpoints, sealed
-//! blobs and vault values, remembered identifiers, wrapped data keys, API key hashes,
+//! blobs and vault values, remembered identifiers, approvals, wrapped data keys, API key hashes,
 //! the log's identity) —
 //! except that entries the embedded store keeps compressed arrive as their exact
 //! bytes, which is how the PostgreSQL store keeps every entry —, in
@@ -274,6 +274,44 @@ pub async fn copy_sqlite_to_postgres(
             ("version", Text),
             ("event_id", Text),
             ("moved_at", Int),
+        ],
+        "id",
+    )
+    .await?;
+    // Approvals, and their resolutions in commit order.
+    copy_table(
+        &src,
+        &tx,
+        "approvals",
+        &[
+            ("approval_id", Text),
+            ("job_id", Text),
+            ("job_hash", Text),
+            ("action", Text),
+            ("requested_by", Text),
+            ("trace_id", Text),
+            ("subject", Text),
+            ("event_id", Text),
+            ("opened_at", Int),
+            ("expires_at", Int),
+            ("state", Text),
+        ],
+        "approval_id",
+    )
+    .await?;
+    copy_table(
+        &src,
+        &tx,
+        "approval_resolutions",
+        &[
+            ("approval_id", Text),
+            ("job_hash", Text),
+            ("resolution", Text),
+            ("resolved_by", Text),
+            ("method", Text),
+            ("final_job_hash", Text),
+            ("event_id", Text),
+            ("resolved_at", Int),
         ],
         "id",
     )
