@@ -129,10 +129,20 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
     let mine = get(
         &server,
         &agent,
-        &format!("/api/v1/approvals/{}", good["approval_id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/approvals/{}",
+            good["approval_id"].as_str().unwrap()
+        ),
     );
-    assert_eq!(mine["approved_job_hash"], json!(job_hash_of(&final_payload)), "{mine}");
-    assert_eq!(mine["diff"], json!([{"op": "replace", "path": "/amount_cents", "value": 45_000}]));
+    assert_eq!(
+        mine["approved_job_hash"],
+        json!(job_hash_of(&final_payload)),
+        "{mine}"
+    );
+    assert_eq!(
+        mine["diff"],
+        json!([{"op": "replace", "path": "/amount_cents", "value": 45_000}])
+    );
 
     // One agent does what was approved, the other what it first asked.
     act(&server, &agent, "job-good", &final_payload);
@@ -163,21 +173,31 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
         ["approval_request", "approval_resolution", "external_action"],
         "{trace}"
     );
-    assert_eq!(events[0]["approval"]["job_hash"], json!(job_hash_of(&draft)));
+    assert_eq!(
+        events[0]["approval"]["job_hash"],
+        json!(job_hash_of(&draft))
+    );
     assert_eq!(events[1]["parent_event_id"], events[0]["event_id"]);
     assert_eq!(
         events[1]["approval"]["final_job_hash"],
         json!(job_hash_of(&final_payload))
     );
     assert_eq!(events[2]["job_hash"], json!(job_hash_of(&final_payload)));
-    assert!(!trace.to_string().contains("wei.novak@example.org"), "{trace}");
+    assert!(
+        !trace.to_string().contains("wei.novak@example.org"),
+        "{trace}"
+    );
     server.stop();
 
     // On the local store: the queue, and a resolution recorded under `cli`.
     let all = ok_json(&run(&data, &["approvals", "list", "--all"]));
     assert_eq!(all["approvals"].as_array().unwrap().len(), 3, "{all}");
     let open_only = ok_json(&run(&data, &["approvals", "list"]));
-    assert_eq!(open_only["approvals"].as_array().unwrap().len(), 1, "{open_only}");
+    assert_eq!(
+        open_only["approvals"].as_array().unwrap().len(),
+        1,
+        "{open_only}"
+    );
     let id = pending["approval_id"].as_str().unwrap();
     let wrong = run(
         &data,

@@ -154,7 +154,9 @@ pub enum ApprovalError {
     #[error("approval {id} is {state}; only an open request can be resolved")]
     Closed { id: String, state: String },
     /// Past its `expires_at`: it can only expire (which means DENY).
-    #[error("approval {id} expired at {expires_at}; an expired request means DENY, open a new one")]
+    #[error(
+        "approval {id} expired at {expires_at}; an expired request means DENY, open a new one"
+    )]
     Expired { id: String, expires_at: String },
     /// The draft is crypto-shredded (its subject was erased): no diff can be made.
     #[error("approval {0}'s draft was erased with its subject; it can only be approved or rejected as it stands")]
@@ -268,9 +270,7 @@ pub async fn prepare_request(
     if computed != request.job_hash {
         return Err(invalid(
             Field::JobHash,
-            format!(
-                "is not the hash of the draft (SHA-256 of its RFC 8785 bytes is {computed})"
-            ),
+            format!("is not the hash of the draft (SHA-256 of its RFC 8785 bytes is {computed})"),
         ));
     }
     let max = i64::try_from(MAX_EXPIRES_IN.as_secs()).unwrap_or(i64::MAX);
@@ -359,11 +359,10 @@ pub async fn open(
     let appended = crate::record::record_prepared(app, prepared.event, vec![prepared.effect])
         .await
         .map_err(ApprovalError::Record)?;
-    let approval = app
-        .store
-        .approval(&id)
-        .await?
-        .ok_or_else(|| StoreError::Internal(format!("approval {id} committed but not found")))?;
+    let approval =
+        app.store.approval(&id).await?.ok_or_else(|| {
+            StoreError::Internal(format!("approval {id} committed but not found"))
+        })?;
     Ok((approval, appended))
 }
 
@@ -400,11 +399,15 @@ pub async fn list(
     let limit = match limit {
         None => 100,
         Some(n) if (1..=MAX_LIST).contains(&n) => n,
-        Some(_) => return Err(invalid(Field::Limit, format!("must be from 1 to {MAX_LIST}"))),
+        Some(_) => {
+            return Err(invalid(
+                Field::Limit,
+                format!("must be from 1 to {MAX_LIST}"),
+            ))
+        }
     };
     let after = cursor.map(decode_cursor).transpose()?;
-    let requested_by =
-        (!Role::READERS.contains(&principal.role)).then(|| principal.name.clone());
+    let requested_by = (!Role::READERS.contains(&principal.role)).then(|| principal.name.clone());
     let filter = ApprovalFilter {
         include_resolved,
         requested_by,
@@ -415,7 +418,7 @@ pub async fn list(
     let mut page = app.store.approvals(&filter).await?;
     let next = if page.len() > limit {
         page.truncate(limit);
-        page.last().map(|a| encode_cursor(a))
+        page.last().map(encode_cursor)
     } else {
         None
     };
@@ -491,10 +494,14 @@ pub async fn resolve(
             // Both sides as the boundary leaves them (the stored draft is tokenized),
             // so the diff shows what the approver changed, not the tokenization.
             let draft = draft_of(app, &approval).await?;
-            let final_tokenized =
-                tokenized(app, principal, approval.request.subject.as_deref(), final_payload)
-                    .await
-                    .map_err(ApprovalError::Record)?;
+            let final_tokenized = tokenized(
+                app,
+                principal,
+                approval.request.subject.as_deref(),
+                final_payload,
+            )
+            .await
+            .map_err(ApprovalError::Record)?;
             let diff = json_patch::diff(&draft, &final_tokenized);
             let diff = serde_json::to_value(&diff)
                 .map_err(|e| StoreError::Internal(format!("an RFC 6902 patch: {e}")))?;
@@ -749,7 +756,10 @@ pub fn approval_json(approval: &Approval) -> Value {
 ///
 /// # Errors
 /// Store errors.
-pub async fn approval_with_payloads(app: &App, approval: &Approval) -> Result<Value, ApprovalError> {
+pub async fn approval_with_payloads(
+    app: &App,
+    approval: &Approval,
+) -> Result<Value, ApprovalError> {
     let mut answer = approval_json(approval);
     let read = |event_id: String| async move {
         crate::reading::event_by_id(app, &event_id)
@@ -763,7 +773,11 @@ pub async fn approval_with_payloads(app: &App, approval: &Approval) -> Result<Va
             answer["draft"] = map.get("input").cloned().unwrap_or(Value::Null);
         }
     }
-    if let Some(closed) = approval.closed.as_ref().filter(|c| c.resolution == "edited") {
+    if let Some(closed) = approval
+        .closed
+        .as_ref()
+        .filter(|c| c.resolution == "edited")
+    {
         if let Some((record, _)) = read(closed.event_id.clone()).await? {
             if record.erased {
                 answer["final_erased"] = Value::Bool(true);

@@ -582,7 +582,9 @@ fn approval_check(
         .iter()
         .filter_map(crate::approvals::approved_job_hash)
         .collect();
-    let executed = action.and_then(|r| r.get("job_hash")).and_then(Value::as_str);
+    let executed = action
+        .and_then(|r| r.get("job_hash"))
+        .and_then(Value::as_str);
     let needed = required || !requests.is_empty();
     let matches = match (needed, action) {
         (false, _) | (_, None) => Value::Null,

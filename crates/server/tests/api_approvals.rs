@@ -26,14 +26,21 @@ fn job_hash(value: &Value) -> String {
             Value::Object(map) => {
                 let mut keys: Vec<_> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
         }
     }
     let bytes = serde_json::to_vec(&sorted(value)).unwrap();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn post(t: &TestApp, path: &str, key: &str, body: &Value) -> common::Reply {
@@ -126,12 +133,20 @@ async fn a_request_is_bound_to_its_draft_and_keeps_personal_data_out_of_the_entr
         let problem = post(&t, "/api/v1/approvals", &t.ingest, &body)
             .await
             .problem(StatusCode::BAD_REQUEST);
-        assert!(common::detail(&problem).contains(&format!("/{field}")), "{problem}");
+        assert!(
+            common::detail(&problem).contains(&format!("/{field}")),
+            "{problem}"
+        );
     }
     // Only writers open.
-    post(&t, "/api/v1/approvals", &t.auditor, &open_body("job-1", &draft))
-        .await
-        .problem(StatusCode::FORBIDDEN);
+    post(
+        &t,
+        "/api/v1/approvals",
+        &t.auditor,
+        &open_body("job-1", &draft),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN);
     assert_eq!(t.tree_size().await, 0, "a refused request stores nothing");
 
     let opened = open(&t, &t.ingest, "job-1", &draft).await;
@@ -140,7 +155,11 @@ async fn a_request_is_bound_to_its_draft_and_keeps_personal_data_out_of_the_entr
     assert_eq!(opened["state"], json!("open"));
     assert_eq!(opened["job_hash"], json!(job_hash(&draft)));
     assert_eq!(opened["requested_by"], json!("ingest-1"));
-    assert_eq!(opened["expires_at"], json!("2026-11-24T10:00:00.000000Z"), "24 h by default");
+    assert_eq!(
+        opened["expires_at"],
+        json!("2026-11-24T10:00:00.000000Z"),
+        "24 h by default"
+    );
 
     // The entry: hashes and ids, the draft as a commitment, no clear e-mail, no
     // clear subject.
@@ -155,7 +174,10 @@ async fn a_request_is_bound_to_its_draft_and_keeps_personal_data_out_of_the_entr
     let text = entry.to_string();
     assert!(!text.contains("wei.novak@example.org"), "{text}");
     assert!(!text.contains("C-1042"), "{text}");
-    assert!(entry["context"]["subject"].as_str().unwrap().starts_with("subj_"));
+    assert!(entry["context"]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("subj_"));
 
     // An approver reads the draft, tokenized.
     let one = t
@@ -199,7 +221,10 @@ async fn resolution_rules_hash_self_approval_unknown_and_once_only() {
     let problem = resolve(&t, &t.admin, id, &approve(&draft))
         .await
         .problem(StatusCode::FORBIDDEN);
-    assert!(common::detail(&problem).contains("another key"), "{problem}");
+    assert!(
+        common::detail(&problem).contains("another key"),
+        "{problem}"
+    );
     // Neither roles that are not approvers.
     resolve(&t, &t.ingest, id, &approve(&draft))
         .await
@@ -214,16 +239,34 @@ async fn resolution_rules_hash_self_approval_unknown_and_once_only() {
     assert!(common::detail(&problem).contains("job_hash"), "{problem}");
     // Bad bodies name their field.
     for (field, body) in [
-        ("resolution", json!({"resolution": "maybe", "job_hash": job_hash(&draft), "comment": ""})),
-        ("job_hash", json!({"resolution": "approved", "job_hash": 7, "comment": ""})),
-        ("comment", json!({"resolution": "approved", "job_hash": job_hash(&draft)})),
-        ("final", json!({"resolution": "edited", "job_hash": job_hash(&draft), "comment": ""})),
-        ("final", json!({"resolution": "approved", "job_hash": job_hash(&draft), "comment": "", "final": {}})),
+        (
+            "resolution",
+            json!({"resolution": "maybe", "job_hash": job_hash(&draft), "comment": ""}),
+        ),
+        (
+            "job_hash",
+            json!({"resolution": "approved", "job_hash": 7, "comment": ""}),
+        ),
+        (
+            "comment",
+            json!({"resolution": "approved", "job_hash": job_hash(&draft)}),
+        ),
+        (
+            "final",
+            json!({"resolution": "edited", "job_hash": job_hash(&draft), "comment": ""}),
+        ),
+        (
+            "final",
+            json!({"resolution": "approved", "job_hash": job_hash(&draft), "comment": "", "final": {}}),
+        ),
     ] {
         let problem = resolve(&t, &t.approver, id, &body)
             .await
             .problem(StatusCode::BAD_REQUEST);
-        assert!(common::detail(&problem).contains(&format!("/{field}")), "{problem}");
+        assert!(
+            common::detail(&problem).contains(&format!("/{field}")),
+            "{problem}"
+        );
     }
     assert_eq!(t.tree_size().await, size, "refusals store nothing");
 
@@ -284,10 +327,19 @@ async fn an_edit_stores_the_final_hash_and_its_diff_through_the_privacy_boundary
 
     // The entry: both hashes, the final and diff as a commitment, the comment scanned.
     let entry = entry_of(&t, edited["event_id"].as_str().unwrap()).await;
-    assert_eq!(entry["approval"]["final_job_hash"], json!(job_hash(&final_payload)));
+    assert_eq!(
+        entry["approval"]["final_job_hash"],
+        json!(job_hash(&final_payload))
+    );
     assert_eq!(entry["approval"]["job_hash"], json!(job_hash(&draft)));
     assert!(entry["output"]["$blob"].is_string(), "{entry}");
-    assert!(entry["approval"]["comment"].as_str().unwrap().contains("<EMAIL_"), "{entry}");
+    assert!(
+        entry["approval"]["comment"]
+            .as_str()
+            .unwrap()
+            .contains("<EMAIL_"),
+        "{entry}"
+    );
     assert!(!entry.to_string().contains("example.org"), "{entry}");
 
     // An auditor reads the final and the RFC 6902 diff, with tokens.
@@ -329,14 +381,22 @@ async fn an_edit_stores_the_final_hash_and_its_diff_through_the_privacy_boundary
     )
     .await
     .ok_json();
-    assert_eq!(revealed["values"][&token], json!("wei.novak@example.org"), "{revealed}");
+    assert_eq!(
+        revealed["values"][&token],
+        json!("wei.novak@example.org"),
+        "{revealed}"
+    );
 }
 
 /// Applies an RFC 6902 patch of `add`/`replace`/`remove` on top-level members (what
 /// the test's edit produces), written here rather than with the server's crate.
 fn json_patch_apply(doc: &mut Value, patch: &[Value]) {
     for op in patch {
-        let member = op["path"].as_str().unwrap().trim_start_matches('/').to_owned();
+        let member = op["path"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('/')
+            .to_owned();
         match op["op"].as_str().unwrap() {
             "add" | "replace" => {
                 doc[member] = op["value"].clone();
@@ -364,7 +424,11 @@ async fn an_escalation_keeps_the_request_open_for_another_approver() {
     assert_eq!(escalated["escalations"], json!(1));
     assert_eq!(escalated["resolution"], Value::Null);
     let queue = t.get("/api/v1/approvals", Some(&t.auditor)).await.ok_json();
-    assert_eq!(queue["approvals"][0]["approval_id"], json!(id), "still queued: {queue}");
+    assert_eq!(
+        queue["approvals"][0]["approval_id"],
+        json!(id),
+        "still queued: {queue}"
+    );
     let senior = t.key("approver-senior", Role::Approver, &[]).await;
     let approved = resolve(&t, &senior, &id, &approve(&draft)).await.ok_json();
     assert_eq!(approved["state"], json!("approved"));
@@ -382,15 +446,22 @@ async fn a_request_expires_by_the_clock_and_then_means_deny() {
     let draft = refund(90_000);
     let mut body = open_body("job-5", &draft);
     body["expires_in"] = json!(60);
-    let late = post(&t, "/api/v1/approvals", &t.ingest, &body).await.ok_json();
+    let late = post(&t, "/api/v1/approvals", &t.ingest, &body)
+        .await
+        .ok_json();
     let late_id = late["approval_id"].as_str().unwrap();
     assert_eq!(late["expires_at"], json!("2026-11-23T10:01:00.000000Z"));
-    let swept = post(&t, "/api/v1/approvals", &t.ingest, &body).await.ok_json();
+    let swept = post(&t, "/api/v1/approvals", &t.ingest, &body)
+        .await
+        .ok_json();
     let swept_id = swept["approval_id"].as_str().unwrap();
 
     // Nothing is due before the deadline.
     clock.advance(Duration::from_secs(59));
-    assert_eq!(evident_server::approvals::expire_due(&t.app).await.unwrap(), 0);
+    assert_eq!(
+        evident_server::approvals::expire_due(&t.app).await.unwrap(),
+        0
+    );
 
     // At the deadline an approver is too late: 409, and the request is expired.
     clock.advance(Duration::from_secs(1));
@@ -407,8 +478,14 @@ async fn a_request_expires_by_the_clock_and_then_means_deny() {
     assert_eq!(one["approved_job_hash"], Value::Null);
 
     // The sweep expires the other one, once.
-    assert_eq!(evident_server::approvals::expire_due(&t.app).await.unwrap(), 1);
-    assert_eq!(evident_server::approvals::expire_due(&t.app).await.unwrap(), 0);
+    assert_eq!(
+        evident_server::approvals::expire_due(&t.app).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        evident_server::approvals::expire_due(&t.app).await.unwrap(),
+        0
+    );
     let one = t
         .get(&format!("/api/v1/approvals/{swept_id}"), Some(&t.auditor))
         .await
@@ -438,7 +515,8 @@ async fn two_approvers_racing_exactly_one_resolves() {
     let second_key = t.key("approver-2", Role::Approver, &[]).await;
     let other = t.second_server().await.unwrap_or_else(|| t.app.clone());
     let request = |key: &str, resolution: &str| {
-        let body = json!({"resolution": resolution, "job_hash": job_hash(&draft), "comment": "race"});
+        let body =
+            json!({"resolution": resolution, "job_hash": job_hash(&draft), "comment": "race"});
         Request::builder()
             .method(Method::POST)
             .uri(format!("/api/v1/approvals/{id}/resolve"))
@@ -470,7 +548,11 @@ async fn two_approvers_racing_exactly_one_resolves() {
         )
         .await
         .ok_json();
-        let winner = if a.status == StatusCode::OK { "approved" } else { "rejected" };
+        let winner = if a.status == StatusCode::OK {
+            "approved"
+        } else {
+            "rejected"
+        };
         assert_eq!(one["state"], json!(winner), "{one}");
         assert_eq!(one["history"].as_array().unwrap().len(), 1, "{one}");
     }
@@ -485,13 +567,29 @@ async fn the_job_view_says_whether_the_action_matches_the_approval() {
     let edited = open(&t, &t.ingest, "job-ok", &draft).await;
     let body = json!({"resolution": "edited", "job_hash": job_hash(&draft), "comment": "cap",
                       "final": final_payload});
-    resolve(&t, &t.approver, edited["approval_id"].as_str().unwrap(), &body)
+    resolve(
+        &t,
+        &t.approver,
+        edited["approval_id"].as_str().unwrap(),
+        &body,
+    )
+    .await
+    .ok_json();
+    t.ingest_ok(&json!([action(
+        "a-ok",
+        "job-ok",
+        Some(&job_hash(&final_payload))
+    )]))
+    .await;
+    let job = t
+        .get("/api/v1/jobs/job-ok", Some(&t.auditor))
         .await
         .ok_json();
-    t.ingest_ok(&json!([action("a-ok", "job-ok", Some(&job_hash(&final_payload)))]))
-        .await;
-    let job = t.get("/api/v1/jobs/job-ok", Some(&t.auditor)).await.ok_json();
-    assert_eq!(job["approved_job_hash"], json!(job_hash(&final_payload)), "{job}");
+    assert_eq!(
+        job["approved_job_hash"],
+        json!(job_hash(&final_payload)),
+        "{job}"
+    );
     assert_eq!(job["job_hash"], json!(job_hash(&final_payload)));
     assert_eq!(job["action_matches_approval"], json!(true));
     assert_eq!(job["approval_violation"], Value::Null);
@@ -502,39 +600,83 @@ async fn the_job_view_says_whether_the_action_matches_the_approval() {
 
     // The same job shape, but the agent acts on the unedited draft: false, flagged.
     let edited = open(&t, &t.ingest, "job-draft", &draft).await;
-    resolve(&t, &t.approver, edited["approval_id"].as_str().unwrap(), &body)
+    resolve(
+        &t,
+        &t.approver,
+        edited["approval_id"].as_str().unwrap(),
+        &body,
+    )
+    .await
+    .ok_json();
+    t.ingest_ok(&json!([action(
+        "a-draft",
+        "job-draft",
+        Some(&job_hash(&draft))
+    )]))
+    .await;
+    let job = t
+        .get("/api/v1/jobs/job-draft", Some(&t.auditor))
         .await
         .ok_json();
-    t.ingest_ok(&json!([action("a-draft", "job-draft", Some(&job_hash(&draft)))]))
-        .await;
-    let job = t.get("/api/v1/jobs/job-draft", Some(&t.auditor)).await.ok_json();
     assert_eq!(job["action_matches_approval"], json!(false), "{job}");
     assert_eq!(job["approval_violation"]["reason"], json!("hash_mismatch"));
-    assert_eq!(job["approval_violation"]["action"]["event_id"], json!("a-draft"));
+    assert_eq!(
+        job["approval_violation"]["action"]["event_id"],
+        json!("a-draft")
+    );
 
     // Acting while the request is still open, or after a rejection: false.
     let pending = open(&t, &t.ingest, "job-pending", &draft).await;
-    t.ingest_ok(&json!([action("a-pending", "job-pending", Some(&job_hash(&draft)))]))
-        .await;
-    let job = t.get("/api/v1/jobs/job-pending", Some(&t.auditor)).await.ok_json();
+    t.ingest_ok(&json!([action(
+        "a-pending",
+        "job-pending",
+        Some(&job_hash(&draft))
+    )]))
+    .await;
+    let job = t
+        .get("/api/v1/jobs/job-pending", Some(&t.auditor))
+        .await
+        .ok_json();
     assert_eq!(job["action_matches_approval"], json!(false), "{job}");
     assert_eq!(job["approval_violation"]["reason"], json!("pending"));
     let reject = json!({"resolution": "rejected", "job_hash": job_hash(&draft), "comment": "no"});
-    resolve(&t, &t.approver, pending["approval_id"].as_str().unwrap(), &reject)
+    resolve(
+        &t,
+        &t.approver,
+        pending["approval_id"].as_str().unwrap(),
+        &reject,
+    )
+    .await
+    .ok_json();
+    let job = t
+        .get("/api/v1/jobs/job-pending", Some(&t.auditor))
         .await
         .ok_json();
-    let job = t.get("/api/v1/jobs/job-pending", Some(&t.auditor)).await.ok_json();
-    assert_eq!(job["approval_violation"]["reason"], json!("rejected"), "{job}");
+    assert_eq!(
+        job["approval_violation"]["reason"],
+        json!("rejected"),
+        "{job}"
+    );
 
     // A job that needed no approval: null; one with no action yet: null.
-    t.ingest_ok(&json!([action("a-free", "job-free", Some(&job_hash(&draft)))]))
-        .await;
-    let job = t.get("/api/v1/jobs/job-free", Some(&t.auditor)).await.ok_json();
+    t.ingest_ok(&json!([action(
+        "a-free",
+        "job-free",
+        Some(&job_hash(&draft))
+    )]))
+    .await;
+    let job = t
+        .get("/api/v1/jobs/job-free", Some(&t.auditor))
+        .await
+        .ok_json();
     assert_eq!(job["action_matches_approval"], Value::Null, "{job}");
     assert_eq!(job["approved_job_hash"], Value::Null);
     assert_eq!(job["approval_violation"], Value::Null);
     open(&t, &t.ingest, "job-waiting", &draft).await;
-    let job = t.get("/api/v1/jobs/job-waiting", Some(&t.auditor)).await.ok_json();
+    let job = t
+        .get("/api/v1/jobs/job-waiting", Some(&t.auditor))
+        .await
+        .ok_json();
     assert_eq!(job["action_matches_approval"], Value::Null, "{job}");
     assert_eq!(job["approval_requests"][0]["state"], json!("open"));
 
@@ -561,8 +703,15 @@ async fn an_erasure_reaches_drafts_finals_and_diffs() {
     resolve(&t, &t.approver, edited_id, &body).await.ok_json();
     let waiting = open(&t, &t.ingest, "job-erase", &draft).await;
     let waiting_id = waiting["approval_id"].as_str().unwrap();
-    let job = t.get("/api/v1/jobs/job-erase", Some(&t.auditor)).await.ok_json();
-    assert_eq!(job["approval_requests"][0]["payloads_erased"], json!(false), "{job}");
+    let job = t
+        .get("/api/v1/jobs/job-erase", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(
+        job["approval_requests"][0]["payloads_erased"],
+        json!(false),
+        "{job}"
+    );
 
     post(
         &t,
@@ -581,7 +730,10 @@ async fn an_erasure_reaches_drafts_finals_and_diffs() {
     assert_eq!(one["final_erased"], json!(true), "{one}");
     assert_eq!(one["draft"], Value::Null);
     assert_eq!(one["final_job_hash"], json!(job_hash(&refund(45_000))));
-    let job = t.get("/api/v1/jobs/job-erase", Some(&t.auditor)).await.ok_json();
+    let job = t
+        .get("/api/v1/jobs/job-erase", Some(&t.auditor))
+        .await
+        .ok_json();
     for request in job["approval_requests"].as_array().unwrap() {
         assert_eq!(request["payloads_erased"], json!(true), "{job}");
     }

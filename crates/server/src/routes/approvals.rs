@@ -73,12 +73,13 @@ async fn open(
 ) -> ApiResult<Json<Value>> {
     principal.require(Role::WRITERS)?;
     let body = object_body(body)?;
-    let expires_in = match body.get("expires_in") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_i64().ok_or_else(|| {
-            ApiError::field("/expires_in", "must be a whole number of seconds")
-        })?),
-    };
+    let expires_in =
+        match body.get("expires_in") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.as_i64().ok_or_else(|| {
+                ApiError::field("/expires_in", "must be a whole number of seconds")
+            })?),
+        };
     let request = OpenApproval {
         job_id: string(&body, "job_id")?,
         job_hash: string(&body, "job_hash")?,
