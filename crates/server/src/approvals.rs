@@ -49,8 +49,10 @@ pub const MAX_NAME_BYTES: usize = 128;
 /// Longest `reason` or `comment`, in bytes (they are stored in the entry, scanned).
 pub const MAX_TEXT_BYTES: usize = 4096;
 
-/// How often the expiry task looks for requests past their `expires_at`.
-const EXPIRY_EVERY: Duration = Duration::from_secs(5);
+/// How often the expiry task looks for requests past their `expires_at` by default
+/// (`Settings::approval_expiry_every`): an expired request is DENY either way (a late
+/// resolve is refused at once), so the sweep only makes the log say so promptly.
+pub const DEFAULT_EXPIRY_EVERY: Duration = Duration::from_secs(5);
 
 /// Most requests expired by one sweep (the next sweep takes the rest).
 const EXPIRY_BATCH: usize = 100;
@@ -682,7 +684,7 @@ pub async fn expire_due(app: &App) -> Result<usize, ApprovalError> {
 
 /// The expiry task: a sweep every few seconds, for as long as the app runs.
 pub async fn run_expiry(app: std::sync::Arc<App>) {
-    let mut tick = tokio::time::interval(EXPIRY_EVERY);
+    let mut tick = tokio::time::interval(app.settings.approval_expiry_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -57,6 +57,10 @@ pub struct Settings {
     /// Where the server reads "now" (see [`crate::clock`]); the system clock but in
     /// tests.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// How often open approval requests past their deadline are expired
+    /// ([`crate::approvals::DEFAULT_EXPIRY_EVERY`]); tests that sweep by hand
+    /// (`approvals::expire_due`) set it long.
+    pub approval_expiry_every: Duration,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             master_key_file: None,
             detectors: evident_core::pii::Detectors::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            approval_expiry_every: crate::approvals::DEFAULT_EXPIRY_EVERY,
         }
     }
 }

@@ -54,11 +54,14 @@ async fn post(t: &TestApp, path: &str, key: &str, body: &Value) -> common::Reply
     .await
 }
 
+/// An app whose clock stands still until the test moves it, and whose expiry sweep
+/// runs only when the test calls it.
 async fn app_with_clock() -> (TestApp, Arc<TestClock>) {
     let clock = TestClock::at("2026-11-23T10:00:00Z");
     let t = TestApp::with_settings(Settings {
         checkpoint_interval: MANUAL_CHECKPOINTS,
         clock: clock.clone(),
+        approval_expiry_every: Duration::from_secs(3600),
         ..Settings::default()
     })
     .await;
@@ -748,4 +751,50 @@ async fn an_erasure_reaches_drafts_finals_and_diffs() {
     resolve(&t, &t.approver, waiting_id, &approve(&draft))
         .await
         .ok_json();
+}
+
+/// The server's own sweep expires a request nobody resolved, without being asked.
+#[tokio::test]
+async fn the_expiry_task_expires_requests_on_its_own() {
+    let clock = TestClock::at("2026-11-23T10:00:00Z");
+    let t = TestApp::with_settings(Settings {
+        checkpoint_interval: MANUAL_CHECKPOINTS,
+        clock: clock.clone(),
+        approval_expiry_every: Duration::from_millis(50),
+        ..Settings::default()
+    })
+    .await;
+    let draft = refund(90_000);
+    let mut body = open_body("job-7", &draft);
+    body["expires_in"] = json!(30);
+    let id = post(&t, "/api/v1/approvals", &t.ingest, &body)
+        .await
+        .ok_json()["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let one = t
+        .get(&format!("/api/v1/approvals/{id}"), Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(
+        one["state"],
+        json!("open"),
+        "not before its deadline: {one}"
+    );
+    clock.advance(Duration::from_secs(30));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let one = t
+            .get(&format!("/api/v1/approvals/{id}"), Some(&t.auditor))
+            .await
+            .ok_json();
+        if one["state"] == json!("expired") {
+            assert_eq!(one["resolved_by"], json!("evident"), "{one}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never expired: {one}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
