@@ -287,6 +287,26 @@ fn the_application_role_cannot_rewrite_the_log() {
         let err = psql(&url, sql).expect_err(sql);
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
+    // An approval closes once and keeps its history: a resolved request cannot be
+    // reopened or turned into another resolution, nor removed, even by the owner.
+    psql(
+        &url,
+        "INSERT INTO approvals(approval_id, job_id, job_hash, action, requested_by, trace_id,
+                               event_id, opened_at, expires_at, state)
+         VALUES ('apr_t', 'job-t', 'aa', 'refund', 'agent', 't', 'evt_t', 0, 10, 'rejected')",
+    )
+    .unwrap();
+    for sql in [
+        "UPDATE approvals SET state = 'approved' WHERE approval_id = 'apr_t'",
+        "UPDATE approvals SET state = 'open' WHERE approval_id = 'apr_t'",
+        "DELETE FROM approvals",
+    ] {
+        let err = psql(&url, sql).expect_err(sql);
+        assert!(
+            err.contains("append-only") || err.contains("closes once"),
+            "{sql}: {err}"
+        );
+    }
     let out = with_db(&url, &["verify"], &data);
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -241,6 +241,22 @@ CREATE TABLE IF NOT EXISTS approval_resolutions(
 CREATE INDEX IF NOT EXISTS approval_resolutions_by_approval ON approval_resolutions(approval_id, id);
 CREATE TRIGGER approval_resolutions_append_only BEFORE UPDATE OR DELETE ON approval_resolutions
   FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+-- A request changes only from open to its resolution, and nothing else of it changes.
+CREATE FUNCTION evident_approval_closes_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.state <> 'open' OR NEW.approval_id <> OLD.approval_id OR NEW.job_id <> OLD.job_id
+     OR NEW.job_hash <> OLD.job_hash OR NEW.requested_by <> OLD.requested_by
+     OR NEW.event_id <> OLD.event_id OR NEW.opened_at <> OLD.opened_at
+     OR NEW.expires_at <> OLD.expires_at THEN
+    RAISE EXCEPTION 'evident: an approval request closes once and is otherwise immutable'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER approvals_close_once BEFORE UPDATE ON approvals
+  FOR EACH ROW EXECUTE FUNCTION evident_approval_closes_once();
 "#,
 ];
 
