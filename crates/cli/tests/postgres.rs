@@ -421,7 +421,45 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     std::fs::write(&file, format!("{e}\n")).unwrap();
     let out = util::run(&data, &["ingest", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let size = size + 2;
+    // And approvals: a request opened on a server over the embedded store, resolved.
+    let server = Server::start(&data, &["--otlp-grpc-listen", "off"]);
+    let key = |role: &str, name: &str| {
+        let out = util::run(&data, &["keys", "create", "--role", role, "--name", name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    };
+    let (agent, approver) = (
+        key("ingest", "copy-agent"),
+        key("approver", "copy-approver"),
+    );
+    let draft = serde_json::json!({"refund_cents": 90_000, "nonce": "n-1"});
+    let job_hash = evident_core::governance::job_hash_of(&draft);
+    let opened: Value = http()
+        .post(server.url("/api/v1/approvals"))
+        .bearer_auth(&agent)
+        .json(
+            &serde_json::json!({"job_id": "job-copy", "job_hash": job_hash,
+                                  "action": "refund", "draft": draft}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let approval_id = opened["approval_id"].as_str().expect("opened").to_owned();
+    let resolved = http()
+        .post(server.url(&format!("/api/v1/approvals/{approval_id}/resolve")))
+        .bearer_auth(&approver)
+        .json(&serde_json::json!({"resolution": "approved", "job_hash": job_hash, "comment": "ok"}))
+        .send()
+        .unwrap();
+    assert!(
+        resolved.status().is_success(),
+        "{}",
+        resolved.text().unwrap()
+    );
+    server.stop();
+    // The artifact, the identifiers' event, two keys, the request and its resolution.
+    let size = size + 6;
     let before = stdout(&util::run(&data, &["checkpoint"]));
     let out = evident()
         .args(["copy", "--from"])
@@ -456,6 +494,15 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
             .trim(),
         "1"
     );
+    let out = with_db(&url, &["approvals", "list", "--all"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let approvals: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        approvals["approvals"][0]["approval_id"],
+        approval_id.as_str()
+    );
+    assert_eq!(approvals["approvals"][0]["state"], "approved");
+    assert_eq!(approvals["approvals"][0]["resolved_by"], "copy-approver");
     // A second copy into the same database is refused: it is not empty any more.
     let out = evident()
         .args(["copy", "--from"])
