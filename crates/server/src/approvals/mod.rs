@@ -22,6 +22,9 @@
 //! opened (another's is "not found", so a key learns nothing of other agents' jobs),
 //! which lets an agent wait on its own request.
 
+mod governed;
+mod views;
+
 use std::time::Duration;
 
 use evident_core::governance::{is_job_hash, job_hash_of};
@@ -317,13 +320,13 @@ pub async fn prepare_request(
         parent_event_id: request.parent_event_id.clone(),
         fields,
     };
-    let governed = Governed {
+    let governed = governed::Governed {
         subject: request.subject.clone(),
         input: Some(request.draft.clone()),
         output: None,
     };
     let (event, event_id, subject_token) =
-        prepare_governed(app, principal, event, governed, received_micros)
+        governed::prepare_governed(app, principal, event, governed, received_micros)
             .await
             .map_err(ApprovalError::Record)?;
     let effect = Effect::OpenApproval(NewApproval {
@@ -496,7 +499,7 @@ pub async fn resolve(
             // Both sides as the boundary leaves them (the stored draft is tokenized),
             // so the diff shows what the approver changed, not the tokenization.
             let draft = draft_of(app, &approval).await?;
-            let final_tokenized = tokenized(
+            let final_tokenized = governed::tokenized(
                 app,
                 principal,
                 approval.request.subject.as_deref(),
@@ -619,13 +622,13 @@ async fn record_resolution(
             ("context".to_owned(), json!({"job_id": request.job_id})),
         ]),
     };
-    let governed = Governed {
+    let governed = governed::Governed {
         subject: request.subject.clone(),
         input: None,
         output,
     };
     let (event, event_id, _) =
-        prepare_governed(app, principal, event, governed, resolution.at_micros)
+        governed::prepare_governed(app, principal, event, governed, resolution.at_micros)
             .await
             .map_err(ApprovalError::Record)?;
     resolution.event_id = event_id;
@@ -712,227 +715,4 @@ pub fn approved_job_hash(approval: &Approval) -> Option<&str> {
     }
 }
 
-fn resolution_json(r: &ApprovalResolution) -> Value {
-    json!({
-        "resolution": r.resolution,
-        "resolved_by": r.resolved_by,
-        "method": r.method,
-        "job_hash": r.expected_job_hash,
-        "final_job_hash": r.final_job_hash,
-        "at": crate::clock::format_micros(r.at_micros),
-        "event_id": r.event_id,
-    })
-}
-
-/// A request as the API answers it: where it stands, who asked and who answered
-/// (key names and `method`), the hashes, and the events that record each step.
-pub fn approval_json(approval: &Approval) -> Value {
-    let request = &approval.request;
-    let closed = approval.closed.as_ref();
-    json!({
-        "approval_id": request.approval_id,
-        "job_id": request.job_id,
-        "job_hash": request.job_hash,
-        "action": request.action,
-        "trace_id": request.trace_id,
-        "state": approval.state,
-        "requested_by": request.requested_by,
-        "opened_at": crate::clock::format_micros(request.opened_micros),
-        "expires_at": crate::clock::format_micros(request.expires_micros),
-        "request_event_id": request.event_id,
-        "resolution": closed.map(|c| c.resolution.clone()),
-        "resolved_by": closed.map(|c| c.resolved_by.clone()),
-        "method": closed.and_then(|c| c.method.clone()),
-        "resolved_at": closed.map(|c| crate::clock::format_micros(c.at_micros)),
-        "resolution_event_id": closed.map(|c| c.event_id.clone()),
-        "final_job_hash": closed.and_then(|c| c.final_job_hash.clone()),
-        "approved_job_hash": approved_job_hash(approval),
-        "escalations": approval.history.iter().filter(|r| r.resolution == "escalated").count(),
-        "history": approval.history.iter().map(resolution_json).collect::<Vec<_>>(),
-    })
-}
-
-/// [`approval_json`] with the draft and, for an edit, the final and the RFC 6902
-/// diff, read back from the events (tokens stay tokens); `*_erased: true` in place of
-/// what an erasure made unshowable.
-///
-/// # Errors
-/// Store errors.
-pub async fn approval_with_payloads(
-    app: &App,
-    approval: &Approval,
-) -> Result<Value, ApprovalError> {
-    let mut answer = approval_json(approval);
-    let read = |event_id: String| async move {
-        crate::reading::event_by_id(app, &event_id)
-            .await
-            .map_err(|e| StoreError::Internal(format!("reading event {event_id}: {e:?}")))
-    };
-    if let Some((record, _)) = read(approval.request.event_id.clone()).await? {
-        if record.erased {
-            answer["draft_erased"] = Value::Bool(true);
-        } else if let Ok(map) = record.to_map() {
-            answer["draft"] = map.get("input").cloned().unwrap_or(Value::Null);
-        }
-    }
-    if let Some(closed) = approval
-        .closed
-        .as_ref()
-        .filter(|c| c.resolution == "edited")
-    {
-        if let Some((record, _)) = read(closed.event_id.clone()).await? {
-            if record.erased {
-                answer["final_erased"] = Value::Bool(true);
-            } else if let Ok(map) = record.to_map() {
-                let output = map.get("output").cloned().unwrap_or(Value::Null);
-                answer["final"] = output.get("final").cloned().unwrap_or(Value::Null);
-                answer["diff"] = output.get("diff").cloned().unwrap_or(Value::Null);
-            }
-        }
-    }
-    Ok(answer)
-}
-
-/// The governed payloads of an approval event (CONTRACT section 6, "Governance data
-/// is payload") and the subject they are about.
-#[derive(Debug, Clone)]
-struct Governed {
-    /// A clear id, or a `subj_` token (a resolution seals under its request's
-    /// subject, of which only the token is kept); `None`: the log's default key.
-    subject: Option<String>,
-    input: Option<Value>,
-    output: Option<Value>,
-}
-
-/// Prepares an approval event with its governed payloads through the privacy boundary
-/// ([`crate::record::prepare_governed`]): the subject tokenized, the payloads and the
-/// scanned texts tokenized, the payloads sealed as blobs under the subject's key with
-/// commitments in the entry. Returns the event, its id and the subject token.
-///
-/// A subject already given as its token is sealed under that token's key and named
-/// in `context.subject` as is (the core function hashes what it is given, which would
-/// turn a token into the token of a token).
-async fn prepare_governed(
-    app: &App,
-    principal: &Principal,
-    mut event: ServerEvent,
-    governed: Governed,
-    received_micros: i64,
-) -> Result<(EventToAppend, String, Option<String>), RecordError> {
-    use evident_core::token::SUBJECT_TOKEN_PREFIX;
-    for (field, payload) in [("input", governed.input), ("output", governed.output)] {
-        if let Some(payload) = payload {
-            event.fields.insert(field.to_owned(), payload);
-        }
-    }
-    let subject = governed.subject.map(|s| s.trim().to_owned());
-    let token = match subject {
-        None => None,
-        Some(clear) if !clear.starts_with(SUBJECT_TOKEN_PREFIX) => {
-            let token = app.token_key.subject_token(&clear);
-            if let Some(Value::Object(context)) = event.fields.get_mut("context") {
-                context.insert("subject".to_owned(), Value::String(clear));
-            }
-            let (prepared, event_id) =
-                crate::record::prepare_governed(app, principal, event, received_micros).await?;
-            return Ok((prepared, event_id, Some(token)));
-        }
-        Some(token) => Some(token),
-    };
-    let Some(token) = token else {
-        let (prepared, event_id) =
-            crate::record::prepare_governed(app, principal, event, received_micros).await?;
-        return Ok((prepared, event_id, None));
-    };
-    let subjects = std::collections::BTreeSet::from([token.clone()]);
-    let remembered: Vec<(String, String)> = app
-        .vault
-        .remembered(&subjects)
-        .await?
-        .into_values()
-        .flat_map(|pairs| pairs.as_ref().clone())
-        .collect();
-    let keys = app.vault.active_keys(&subjects).await?;
-    let key = keys
-        .get(&token)
-        .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
-    let received_at = crate::clock::format_micros(received_micros);
-    let submission = evident_core::record::Submission {
-        token_key: &app.token_key,
-        detectors: &app.settings.detectors,
-        principal: &principal.name,
-        received_at: &received_at,
-        received_micros,
-    };
-    let mut prepared = evident_core::record::prepare_governed_event(
-        event,
-        &submission,
-        &remembered,
-        &mut rand::thread_rng(),
-    )?;
-    // Name the subject after the boundary, so the token is kept as it is; the
-    // members and index keys are computed again to include it.
-    if let Some(Value::Object(context)) = prepared.record.get_mut("context") {
-        context.insert("subject".to_owned(), Value::String(token.clone()));
-    }
-    prepared.members = evident_core::entry::CanonicalMembers::of(&prepared.record);
-    prepared.index = evident_core::record::IndexKeys::from_record(&prepared.record);
-    prepared.submission_digest =
-        evident_core::json::sha256_canonical(&Value::Object(prepared.record.clone()));
-    let event_id = prepared
-        .record
-        .get("event_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    Ok((app.vault.seal_event(prepared, key), event_id, Some(token)))
-}
-
-/// `value` as the privacy boundary would store it for the subject `token`: the
-/// detectors' and the subject's remembered identifiers' tokens in place of clear
-/// values (deterministic, so equal values get equal tokens on both sides of a diff).
-async fn tokenized(
-    app: &App,
-    principal: &Principal,
-    token: Option<&str>,
-    value: &Value,
-) -> Result<Value, RecordError> {
-    let remembered: Vec<(String, String)> = match token {
-        None => Vec::new(),
-        Some(token) => app
-            .vault
-            .remembered(&std::collections::BTreeSet::from([token.to_owned()]))
-            .await?
-            .into_values()
-            .flat_map(|pairs| pairs.as_ref().clone())
-            .collect(),
-    };
-    let received_micros = app.now_micros();
-    let received_at = crate::clock::format_micros(received_micros);
-    let submission = evident_core::record::Submission {
-        token_key: &app.token_key,
-        detectors: &app.settings.detectors,
-        principal: &principal.name,
-        received_at: &received_at,
-        received_micros,
-    };
-    let probe = ServerEvent {
-        event_type: "approval_resolution",
-        trace_id: None,
-        parent_event_id: None,
-        fields: Map::from_iter([("input".to_owned(), value.clone())]),
-    };
-    let prepared = evident_core::record::prepare_governed_event(
-        probe,
-        &submission,
-        &remembered,
-        &mut rand::thread_rng(),
-    )?;
-    let bytes = prepared
-        .blobs
-        .first()
-        .map(|blob| blob.bytes.as_slice())
-        .ok_or_else(|| StoreError::Internal("a payload left no blob".into()))?;
-    serde_json::from_slice(bytes)
-        .map_err(|e| RecordError::Store(StoreError::Internal(format!("a tokenized payload: {e}"))))
-}
+pub use views::{approval_json, approval_with_payloads};
