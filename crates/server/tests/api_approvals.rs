@@ -798,3 +798,99 @@ async fn the_expiry_task_expires_requests_on_its_own() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// What `/decide` does with a REQUIRE_APPROVAL decision: its `policy_decision` and the
+/// `approval_request` it opens commit in ONE append (`approvals::prepare_request`);
+/// and a job whose decision required approval but that acted without any request is
+/// flagged `no_approval`.
+#[tokio::test]
+async fn a_decision_and_the_request_it_opens_commit_together() {
+    use evident_core::record::ServerEvent;
+    use evident_server::approvals::{prepare_request, OpenApproval};
+    use evident_store::{AppendOutcome, AppendRequest};
+    let (t, _clock) = app_with_clock().await;
+    let agent = evident_server::auth::Principal {
+        name: "ingest-1".into(),
+        role: Role::Ingest,
+        agents: evident_store::AgentBinding::Any,
+    };
+    let decision = |job: &str| ServerEvent {
+        event_type: "policy_decision",
+        trace_id: Some(format!("t-{job}")),
+        parent_event_id: None,
+        fields: serde_json::Map::from_iter([
+            ("context".to_owned(), json!({"job_id": job})),
+            (
+                "decision".to_owned(),
+                json!({"decision": "REQUIRE_APPROVAL", "policy_rule_id": "big-refunds"}),
+            ),
+        ]),
+    };
+    let draft = refund(90_000);
+    let now = t.app.now_micros();
+    let (decided, decision_id) =
+        evident_server::record::prepare_at(&t.app, &agent, decision("job-decided"), now);
+    let request = OpenApproval {
+        job_id: "job-decided".into(),
+        job_hash: job_hash(&draft),
+        action: "refund".into(),
+        reason: Some("big-refunds".into()),
+        draft: draft.clone(),
+        trace_id: Some("t-job-decided".into()),
+        parent_event_id: Some(decision_id.clone()),
+        expires_in: None,
+        subject: Some("C-1042".into()),
+    };
+    let prepared = prepare_request(&t.app, &agent, request, now).await.unwrap();
+    let outcome = t
+        .app
+        .sequencer
+        .submit(AppendRequest {
+            events: vec![decided, prepared.event],
+            effects: vec![prepared.effect],
+        })
+        .await
+        .unwrap();
+    let AppendOutcome::Appended(appended) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(appended[1].seq, appended[0].seq + 1);
+    let one = t
+        .get(
+            &format!("/api/v1/approvals/{}", prepared.approval_id),
+            Some(&t.ingest),
+        )
+        .await
+        .ok_json();
+    assert_eq!(one["state"], json!("open"), "{one}");
+    let entry = entry_of(&t, &prepared.event_id).await;
+    assert_eq!(entry["parent_event_id"], json!(decision_id));
+    let decisions = t
+        .get("/api/v1/jobs/job-decided/decisions", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(
+        decisions["decisions"][0]["event_id"],
+        json!(decision_id),
+        "{decisions}"
+    );
+
+    // Required by the decision, acted on without any request: flagged.
+    let (decided, _) =
+        evident_server::record::prepare_at(&t.app, &agent, decision("job-skipped"), now);
+    evident_server::record::record_prepared(&t.app, decided, Vec::new())
+        .await
+        .unwrap();
+    t.ingest_ok(&json!([action(
+        "a-skipped",
+        "job-skipped",
+        Some(&job_hash(&draft))
+    )]))
+    .await;
+    let job = t
+        .get("/api/v1/jobs/job-skipped", Some(&t.auditor))
+        .await
+        .ok_json();
+    assert_eq!(job["action_matches_approval"], json!(false), "{job}");
+    assert_eq!(job["approval_violation"]["reason"], json!("no_approval"));
+}
