@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`PolicyStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -20,6 +20,7 @@ pub mod error;
 pub mod faulty;
 pub mod identifiers;
 pub mod plan;
+pub mod policies;
 pub mod postgres;
 pub mod sqlite;
 
@@ -34,6 +35,7 @@ pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
+pub use policies::PolicyStore;
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -552,6 +554,7 @@ pub trait Store:
     + VaultStore
     + ArtifactStore
     + IdentifierStore
+    + PolicyStore
 {
 }
 
@@ -564,6 +567,7 @@ impl<T> Store for T where
         + VaultStore
         + ArtifactStore
         + IdentifierStore
+        + PolicyStore
         + ?Sized
 {
 }

@@ -137,6 +137,12 @@ pub(super) async fn apply(
         }
         Effect::PublishArtifact(version) => super::artifacts::publish(tx, version).await,
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
+        Effect::PublishPolicy(version) => super::policies::publish(tx, version).await,
+        Effect::RollbackPolicy(rollback) => super::policies::rollback(tx, rollback).await,
+        Effect::RequirePolicyGeneration(expected) => {
+            super::policies::require_generation(tx, *expected).await
+        }
+        Effect::IndexPolicyDecision(row) => super::policies::index_decision(tx, row).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }
