@@ -57,6 +57,9 @@ pub struct Settings {
     /// Where the server reads "now" (see [`crate::clock`]); the system clock but in
     /// tests.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// The time zone of the policies' `context.now` (`[policy] time_zone`); UTC by
+    /// default.
+    pub policy_time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
             master_key_file: None,
             detectors: evident_core::pii::Detectors::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            policy_time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct App {
     pub texts: crate::indexer::TextBuffer,
     /// Held by an indexer step (`indexer::index_step`), one at a time per app.
     pub(crate) indexing: tokio::sync::Mutex<()>,
+    /// The active policy sets, compiled, per policy generation.
+    pub policies: crate::policies::PolicyCache,
 }
 
 impl App {
@@ -155,6 +161,7 @@ impl App {
             settings,
             texts: crate::indexer::TextBuffer::default(),
             indexing: tokio::sync::Mutex::new(()),
+            policies: crate::policies::PolicyCache::default(),
         })
     }
 }

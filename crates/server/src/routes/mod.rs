@@ -8,6 +8,7 @@ pub mod health;
 pub mod log;
 pub mod openapi;
 pub mod params;
+pub mod policies;
 pub mod privacy;
 pub mod trail;
 
@@ -31,6 +32,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(trail::router())
         .merge(privacy::router())
         .merge(artifacts::router())
+        .merge(policies::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
