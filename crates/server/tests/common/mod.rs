@@ -268,9 +268,32 @@ impl TestApp {
     }
 
     pub async fn send_request(&self, request: Request<Body>) -> Reply {
-        let router = evident_server::router(AppState {
-            app: self.app.clone(),
-        });
+        send_to(&self.app, request).await
+    }
+
+    /// Another application on this test's store (as a restarted server, or a second
+    /// server sharing the PostgreSQL database: then with a connection pool of its
+    /// own), with `settings`.
+    #[allow(dead_code)]
+    pub async fn sibling(&self, settings: Settings) -> Arc<App> {
+        let store: Arc<dyn Store> = match &self._database {
+            Some(database) => Arc::new(
+                evident_store::postgres::PgStore::connect(&database.url())
+                    .await
+                    .expect("a second connection to the test database"),
+            ),
+            None => self.store.clone(),
+        };
+        let paths = SecretPaths::new(self.dir.path(), None);
+        let secrets = datadir::load(&*store, &paths).await.expect("load");
+        App::start(store, secrets, settings)
+    }
+}
+
+/// Sends one request to `app` through a fresh router.
+pub async fn send_to(app: &Arc<App>, request: Request<Body>) -> Reply {
+    {
+        let router = evident_server::router(AppState { app: app.clone() });
         let response = router.oneshot(request).await.expect("infallible router");
         let status = response.status();
         let headers = response.headers().clone();
@@ -287,6 +310,9 @@ impl TestApp {
             body,
         }
     }
+}
+
+impl TestApp {
 
     pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
         self.send(Method::GET, uri, key, None, Body::empty()).await
