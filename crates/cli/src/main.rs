@@ -35,7 +35,7 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
     /// A running server to talk to instead of a local store (ingest, verify,
-    /// checkpoint, prove, erase, trace, search, artifacts; the other commands refuse it).
+    /// checkpoint, prove, erase, trace, search, artifacts, policy; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.
@@ -89,6 +89,9 @@ pub enum Command {
     /// The artifact registry: publish versions, read them (also as they were).
     #[command(subcommand)]
     Artifacts(commands::artifacts::ArtifactsCommand),
+    /// Policy sets on Cedar: publish, roll back, list, test a file, replay a decision.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -70,7 +70,9 @@ pub enum DecideError {
     #[error("{0}")]
     Forbidden(String),
     /// Policies kept changing under the request.
-    #[error("the policy sets kept changing while this decision was made; nothing was stored, retry")]
+    #[error(
+        "the policy sets kept changing while this decision was made; nothing was stored, retry"
+    )]
     Contended,
     #[error(transparent)]
     Record(RecordError),
@@ -122,7 +124,9 @@ pub async fn decide(
         ));
     }
     if !principal.may_claim(&request.agent) {
-        return Err(DecideError::Forbidden(principal.claim_refusal(&request.agent)));
+        return Err(DecideError::Forbidden(
+            principal.claim_refusal(&request.agent),
+        ));
     }
     // Agent suspension (CONTRACT section 4) belongs here: a suspended agent's
     // decisions are DENY, recorded like any other, before policies are evaluated.
@@ -145,9 +149,17 @@ pub async fn decide(
         if decision.errored {
             tracing::warn!(agent = %request.agent, action = %request.action, reason = ?decision.reason, "policy evaluation failed; DENY");
         }
-        let (event, event_id) =
-            decision_event(app, principal, &request, &policy_request, &decision, &loaded, &job_hash, received)
-                .await?;
+        let (event, event_id) = decision_event(
+            app,
+            principal,
+            &request,
+            &policy_request,
+            &decision,
+            &loaded,
+            &job_hash,
+            received,
+        )
+        .await?;
         let mut events = vec![event];
         let mut effects = vec![
             Effect::RequirePolicyGeneration(loaded.generation),
@@ -196,9 +208,11 @@ pub async fn decide(
                 return Err(DecideError::Record(RecordError::Refused { index, error }))
             }
             other => {
-                return Err(DecideError::Record(RecordError::Submit(SubmitError::Store(
-                    StoreError::Internal(format!("a decision was not appended: {other:?}")),
-                ))))
+                return Err(DecideError::Record(RecordError::Submit(
+                    SubmitError::Store(StoreError::Internal(format!(
+                        "a decision was not appended: {other:?}"
+                    ))),
+                )))
             }
         }
     }
@@ -226,7 +240,10 @@ async fn decision_event(
         trace_id: request.trace_id.clone(),
         parent_event_id: None,
         fields: Map::from_iter([
-            ("decision".to_owned(), decision_json(decision, &request.agent, &loaded.versions())),
+            (
+                "decision".to_owned(),
+                decision_json(decision, &request.agent, &loaded.versions()),
+            ),
             (
                 "snapshot".to_owned(),
                 json!({ "policy_snapshot": loaded.snapshot }),
@@ -314,7 +331,9 @@ pub async fn replay(app: &App, event_id: &str) -> Result<Option<Replayed>, Decid
     let Some((record, _)) = found else {
         return Ok(None);
     };
-    let map = record.to_map().map_err(|e| StoreError::Internal(format!("{e:?}")))?;
+    let map = record
+        .to_map()
+        .map_err(|e| StoreError::Internal(format!("{e:?}")))?;
     if map.get("event_type").and_then(Value::as_str) != Some("policy_decision") {
         return Err(invalid("event_id", "is not a policy_decision event"));
     }
@@ -367,13 +386,26 @@ pub async fn replay(app: &App, event_id: &str) -> Result<Option<Replayed>, Decid
             .policy_version(&v.id, i64::try_from(v.version).unwrap_or(i64::MAX))
             .await?;
         let Some(stored) = stored else {
-            notes.push(format!("policy set {:?} version {} is not stored", v.id, v.version));
+            notes.push(format!(
+                "policy set {:?} version {} is not stored",
+                v.id, v.version
+            ));
             continue;
         };
         // Tests are not rerun: replay shows what these versions decide, as they were.
-        match evident_policy::compile(&stored.set_id, v.version, &stored.text, &stored.schema, Vec::new(), &now) {
+        match evident_policy::compile(
+            &stored.set_id,
+            v.version,
+            &stored.text,
+            &stored.schema,
+            Vec::new(),
+            &now,
+        ) {
             Ok(set) => sets.push(std::sync::Arc::new(set)),
-            Err(e) => notes.push(format!("policy set {:?} version {} no longer compiles: {e}", v.id, v.version)),
+            Err(e) => notes.push(format!(
+                "policy set {:?} version {} no longer compiles: {e}",
+                v.id, v.version
+            )),
         }
     }
     let decision = match evident_policy::ActiveSets::new(sets) {
@@ -389,14 +421,26 @@ pub async fn replay(app: &App, event_id: &str) -> Result<Option<Replayed>, Decid
                 .collect()
         })
         .unwrap_or_default();
-    let replayed_ids: Vec<String> = decision.determining.iter().map(|d| d.rule_id.clone()).collect();
-    let logged_action = logged.get("action").and_then(Value::as_str).unwrap_or_default();
+    let replayed_ids: Vec<String> = decision
+        .determining
+        .iter()
+        .map(|d| d.rule_id.clone())
+        .collect();
+    let logged_action = logged
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let same = logged_action == decision.outcome.as_str() && logged_ids == replayed_ids;
     if logged_action != decision.outcome.as_str() {
-        notes.push(format!("the decision was {logged_action}, replayed it is {}", decision.outcome));
+        notes.push(format!(
+            "the decision was {logged_action}, replayed it is {}",
+            decision.outcome
+        ));
     }
     if logged_ids != replayed_ids {
-        notes.push(format!("the determining rules were {logged_ids:?}, replayed they are {replayed_ids:?}"));
+        notes.push(format!(
+            "the determining rules were {logged_ids:?}, replayed they are {replayed_ids:?}"
+        ));
     }
     Ok(Some(Replayed {
         event_id: event_id.to_owned(),

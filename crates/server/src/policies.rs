@@ -366,8 +366,8 @@ pub async fn publish(
             });
         }
     }
-    let tests = serde_json::to_string(&request.tests)
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let tests =
+        serde_json::to_string(&request.tests).map_err(|e| StoreError::Internal(e.to_string()))?;
     for _ in 0..ATTEMPTS {
         let loaded = current(app).await?;
         let version = last_version(app, &request.id).await? + 1;

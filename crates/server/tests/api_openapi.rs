@@ -26,6 +26,7 @@ fn concrete(path: &str) -> String {
         .replace("{run_id}", "no-such-run")
         .replace("{kind}", "prompt")
         .replace("{name}", "no-such-artifact")
+        .replace("{id}", "no-such-policy-set")
 }
 
 /// `true` when the answer came from the router's fallbacks, not from a handler.

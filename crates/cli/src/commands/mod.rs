@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod init;
 pub mod keys;
 pub mod migrate;
+pub mod policy;
 pub mod prove;
 pub mod reach;
 pub mod serve;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
         Command::Artifacts(command) => artifacts::run(&cli, command).await,
+        Command::Policy(command) => policy::run(&cli, command).await,
     }
 }
 

@@ -45,6 +45,7 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Trace(_) => ("trace", LOCAL_OR_SERVER),
         Command::Search(_) => ("search", LOCAL_OR_SERVER),
         Command::Artifacts(_) => ("artifacts", LOCAL_OR_SERVER),
+        Command::Policy(_) => ("policy", LOCAL_OR_SERVER),
     }
 }
 

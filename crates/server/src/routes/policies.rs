@@ -293,9 +293,7 @@ fn changed_json(c: &crate::policies::Changed) -> Value {
 
 fn problem(e: PolicyServiceError) -> ApiError {
     match e {
-        PolicyServiceError::Invalid(error) => {
-            ApiError::field(format!("/{}", error.field()), error)
-        }
+        PolicyServiceError::Invalid(error) => ApiError::field(format!("/{}", error.field()), error),
         PolicyServiceError::Field { field, why } => ApiError::field(format!("/{field}"), why),
         PolicyServiceError::NotFound(what) => ApiError::not_found(what),
         PolicyServiceError::Conflict(what) => ApiError::conflict(what),

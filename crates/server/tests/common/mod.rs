@@ -313,7 +313,6 @@ pub async fn send_to(app: &Arc<App>, request: Request<Body>) -> Reply {
 }
 
 impl TestApp {
-
     pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
         self.send(Method::GET, uri, key, None, Body::empty()).await
     }
