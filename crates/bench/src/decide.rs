@@ -77,7 +77,7 @@ pub async fn run(target: &Target, phase: &DecidePhase) -> anyhow::Result<Value> 
             while Instant::now() < deadline {
                 n += 1;
                 let amount = (n * 7_919 + client * 104_729) % max_amount.max(1);
-                let region = if n % 3 == 0 { "eu-2" } else { "us-1" };
+                let region = if n.is_multiple_of(3) { "eu-2" } else { "us-1" };
                 let body = json!({
                     "agent": format!("bench-agent-{client}"), "action": "refund",
                     "resource": format!("order-{client}-{n}"),
