@@ -673,17 +673,44 @@ async fn a_decision_on_another_server_sees_the_latest_publish() {
 #[tokio::test]
 async fn replay_after_erasure_says_what_is_unshowable() {
     let (t, _clock) = app().await;
-    post(&t.app, "/api/v1/policies", &t.admin, &publish_body("refunds", REFUNDS_V1)).await.ok_json();
+    post(
+        &t.app,
+        "/api/v1/policies",
+        &t.admin,
+        &publish_body("refunds", REFUNDS_V1),
+    )
+    .await
+    .ok_json();
     let mut body = refund(json!(5));
     body["subject"] = json!("customer-77");
-    let decided = post(&t.app, "/api/v1/decide", &t.ingest, &body).await.ok_json();
+    let decided = post(&t.app, "/api/v1/decide", &t.ingest, &body)
+        .await
+        .ok_json();
     let event_id = decided["event_id"].as_str().unwrap().to_owned();
-    let before = get(&t.app, &format!("/api/v1/policy/replay/{event_id}"), &t.auditor).await.ok_json();
+    let before = get(
+        &t.app,
+        &format!("/api/v1/policy/replay/{event_id}"),
+        &t.auditor,
+    )
+    .await
+    .ok_json();
     assert_eq!(before["same"], true, "{before}");
 
-    let erased = post(&t.app, "/api/v1/subjects/erase", &t.privacy, &json!({"subject": "customer-77", "reason": "GDPR art. 17"})).await;
+    let erased = post(
+        &t.app,
+        "/api/v1/subjects/erase",
+        &t.privacy,
+        &json!({"subject": "customer-77", "reason": "GDPR art. 17"}),
+    )
+    .await;
     assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
-    let after = get(&t.app, &format!("/api/v1/policy/replay/{event_id}"), &t.auditor).await.ok_json();
+    let after = get(
+        &t.app,
+        &format!("/api/v1/policy/replay/{event_id}"),
+        &t.auditor,
+    )
+    .await
+    .ok_json();
     assert!(after["same"].is_null(), "{after}");
     assert!(after["replayed"].is_null(), "{after}");
     let notes = after["notes"].to_string();
@@ -693,6 +720,11 @@ async fn replay_after_erasure_says_what_is_unshowable() {
     assert_eq!(after["logged"]["policy_rule_id"], "refund-small");
 
     // Not a decision, and no such event.
-    let other = get(&t.app, &format!("/api/v1/policy/replay/{}", "no-such-event"), &t.auditor).await;
+    let other = get(
+        &t.app,
+        &format!("/api/v1/policy/replay/{}", "no-such-event"),
+        &t.auditor,
+    )
+    .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
