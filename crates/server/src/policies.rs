@@ -606,3 +606,24 @@ pub async fn audit(app: &App, filter: &DecisionFilter) -> Result<Value, StoreErr
         .collect();
     Ok(json!({ "history": history, "decisions": decisions }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_read_in_the_configured_zone() {
+        // 2026-12-07T23:30:00Z: Monday in UTC, already Tuesday in Berlin.
+        let micros = 1_796_686_200_000_000;
+        let utc = now_at(micros, &jiff::tz::TimeZone::UTC);
+        assert_eq!(
+            (utc.hour, utc.weekday.as_str(), utc.date.as_str()),
+            (23, "monday", "2026-12-07")
+        );
+        let berlin = now_at(micros, &jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+        assert_eq!(
+            (berlin.hour, berlin.weekday.as_str(), berlin.date.as_str()),
+            (0, "tuesday", "2026-12-08")
+        );
+    }
+}
