@@ -218,6 +218,12 @@ async fn publish_decide_rollback_decide_moves_the_snapshot() {
     assert_eq!(record["snapshot"]["policy_snapshot"], snapshot_v1);
     assert_eq!(record["job_hash"], after["job_hash"]);
 
+    // The job's decisions are found by its id (the entry keeps context.job_id).
+    let job = get(&t.app, "/api/v1/jobs/job-1/decisions", &t.auditor)
+        .await
+        .ok_json();
+    assert_eq!(job["decisions"].as_array().unwrap().len(), 5, "{job}");
+
     // The list and the audit trail.
     let list = get(&t.app, "/api/v1/policies", &t.auditor).await.ok_json();
     assert_eq!(list["sets"][0]["id"], "refunds");
