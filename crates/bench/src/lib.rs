@@ -32,6 +32,7 @@
 //! The table goes to stdout; `--out FILE` writes every figure as JSON. Figures from a
 //! debug build say so: they are not the product's.
 
+mod decide;
 mod disk;
 pub mod generator;
 mod ingest;
@@ -72,6 +73,15 @@ pub struct Args {
     /// in requests of --batch spans from --clients clients.
     #[arg(long)]
     pub otlp_spans: Option<u64>,
+    /// Seconds the decide scenario runs.
+    #[arg(long, default_value_t = 30)]
+    pub decide_seconds: u64,
+    /// Concurrent clients of the decide scenario.
+    #[arg(long, default_value_t = 16)]
+    pub decide_clients: usize,
+    /// Active rules the decide scenario publishes first.
+    #[arg(long, default_value_t = 100)]
+    pub decide_rules: usize,
     /// Queries of each kind (event, trace, job, subject, text).
     #[arg(long, default_value_t = 1_000)]
     pub queries: usize,
@@ -122,6 +132,9 @@ pub enum Scenario {
     Verify,
     /// Bytes on disk per event, by table.
     Disk,
+    /// `POST /api/v1/decide` from --decide-clients clients against --decide-rules
+    /// active rules, for --decide-seconds, with no other load.
+    Decide,
 }
 
 /// Most events the single-event scenario takes by default.
@@ -148,8 +161,15 @@ pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> 
     }
     let has = |s: Scenario| args.scenarios.contains(&s);
     anyhow::ensure!(
-        has(Scenario::Batch) || has(Scenario::Single) || has(Scenario::Otlp),
-        "--scenarios needs an ingest scenario (batch, single or otlp) to load the server"
+        has(Scenario::Batch)
+            || has(Scenario::Single)
+            || has(Scenario::Otlp)
+            || has(Scenario::Decide),
+        "--scenarios needs an ingest scenario (batch, single or otlp) or decide to load the server"
+    );
+    anyhow::ensure!(
+        args.decide_clients >= 1 && args.decide_rules >= 1,
+        "--decide-clients and --decide-rules must be at least 1"
     );
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
     anyhow::ensure!(
@@ -250,6 +270,17 @@ async fn drive(
         key: server.admin_key.clone(),
     };
     let mut loaded = 0u64;
+    // Alone on the server: before any ingest, so nothing else loads it.
+    if has(Scenario::Decide) {
+        let phase = decide::DecidePhase {
+            clients: args.decide_clients,
+            rules: args.decide_rules,
+            duration: std::time::Duration::from_secs(args.decide_seconds.max(1)),
+        };
+        let result = decide::run(&target, &phase).await?;
+        loaded = result["decisions"].as_u64().unwrap_or(0) + 1;
+        report.set("decide", result);
+    }
     if has(Scenario::Batch) && prepared.batch.events > 0 {
         let phase = ingest::Phase {
             name: "batched ingest",

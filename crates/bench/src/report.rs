@@ -296,6 +296,26 @@ fn table(doc: &Value) -> String {
             "",
         );
     }
+    if doc["decide"].is_object() {
+        let decide = &doc["decide"];
+        row(
+            format!(
+                "decide, {} clients, {} active rules",
+                decide["clients"], decide["rules"]
+            ),
+            format!(
+                "{} decisions/s ({} decisions, each durable before its answer)",
+                number(decide["decisions_per_second"].as_f64().unwrap_or(0.0)),
+                number(decide["decisions"].as_f64().unwrap_or(0.0)),
+            ),
+            "",
+        );
+        row(
+            "  decide latency p50 / p99 / max".into(),
+            p50_p99_max(&decide["latency_ms"]),
+            "p99 < 5 ms",
+        );
+    }
     if let Some(seconds) = doc["search_catch_up_seconds"].as_f64() {
         row(
             "search index catch-up after the load".into(),

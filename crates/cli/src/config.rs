@@ -177,6 +177,8 @@ pub struct ServeConfig {
     /// The values of the configured dictionaries, and the files they came from.
     pub dictionary: Option<std::sync::Arc<DeclaredIdentifiers>>,
     pub dictionary_files: Vec<(PathBuf, String, usize)>,
+    /// `[policy] time_zone`: the zone of the policies' `context.now` (UTC if unset).
+    pub policy_time_zone: Option<(String, jiff::tz::TimeZone)>,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -195,6 +197,9 @@ pub struct StoreConfig {
     pub max_db_bytes: Option<u64>,
     /// The configured personal-data detectors (beside the built-in ones).
     pub detectors: Vec<CustomDetector>,
+    /// The policies' time zone (`[policy] time_zone`), for the commands that decide
+    /// or replay locally.
+    pub policy_time_zone: Option<jiff::tz::TimeZone>,
 }
 
 impl StoreConfig {
@@ -239,6 +244,9 @@ impl StoreConfig {
     pub fn settings(&self) -> Settings {
         let mut settings = Settings::default();
         settings.detectors.custom.clone_from(&self.detectors);
+        if let Some(zone) = &self.policy_time_zone {
+            settings.policy_time_zone = zone.clone();
+        }
         settings
     }
 }
@@ -358,6 +366,16 @@ struct FileConfig {
     tls: TlsSection,
     #[serde(default)]
     pii: PiiSection,
+    #[serde(default)]
+    policy: PolicySection,
+}
+
+/// `[policy]`: how policies see the request's moment.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    /// The IANA time zone of `context.now` (default UTC).
+    time_zone: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -529,6 +547,7 @@ impl ServeConfig {
             master_key_file: self.master_key_file.clone(),
             max_db_bytes: self.max_db_bytes,
             detectors: self.detectors.clone(),
+            policy_time_zone: self.policy_time_zone.as_ref().map(|(_, zone)| zone.clone()),
         }
     }
 
@@ -545,6 +564,9 @@ impl ServeConfig {
         }
         settings.detectors.field_rules.clone_from(&self.field_rules);
         settings.detectors.dictionary.clone_from(&self.dictionary);
+        if let Some((_, zone)) = &self.policy_time_zone {
+            settings.policy_time_zone = zone.clone();
+        }
         settings
     }
 }
@@ -639,6 +661,9 @@ impl fmt::Display for ServeConfig {
         if let Some(regions) = &self.phone_regions {
             let codes: Vec<&str> = regions.iter().map(PhoneRegion::code).collect();
             writeln!(f, "pii.phone_regions = {codes:?}")?;
+        }
+        if let Some((name, _)) = &self.policy_time_zone {
+            writeln!(f, "policy.time_zone = {name:?}")?;
         }
         for (i, rule) in self.field_rules.iter().enumerate() {
             let (name, target) = match &rule.target {
@@ -737,6 +762,20 @@ impl Merge<'_> {
             .map(|(i, entry)| build_field_rule(i, entry))
             .collect::<Result<Vec<_>, _>>()?;
         let (dictionary, dictionary_files) = load_dictionaries(file.pii.dictionaries)?;
+        let policy_time_zone = file
+            .policy
+            .time_zone
+            .map(|name| {
+                jiff::tz::TimeZone::get(&name)
+                    .map(|zone| (name.clone(), zone))
+                    .map_err(|e| {
+                        ConfigError::new(
+                            "policy.time_zone".to_owned(),
+                            format!("{name:?} is not an IANA time zone ({e})"),
+                        )
+                    })
+            })
+            .transpose()?;
         let phone_regions = file
             .pii
             .phone_regions
@@ -888,6 +927,7 @@ impl Merge<'_> {
             field_rules,
             dictionary,
             dictionary_files,
+            policy_time_zone,
             sources: std::mem::take(&mut self.sources),
         })
     }
@@ -1325,6 +1365,34 @@ mod tests {
         assert_eq!(config.origin.as_deref(), Some("file.example/log"));
         assert_eq!(config.key("origin"), "origin");
         assert_eq!(config.key("max_db_bytes"), "max_db_bytes");
+    }
+
+    #[test]
+    fn policy_time_zone_reaches_the_settings_and_a_bad_one_is_named() {
+        let config = load_text(
+            "[policy]\ntime_zone = \"Europe/Berlin\"",
+            Flags::default(),
+            &[],
+        )
+        .unwrap();
+        let zone = config.server_settings().policy_time_zone;
+        assert_eq!(zone.iana_name(), Some("Europe/Berlin"));
+        assert!(config
+            .to_string()
+            .contains("policy.time_zone = \"Europe/Berlin\""));
+        let default = load_text("", Flags::default(), &[]).unwrap();
+        assert_eq!(
+            default.server_settings().policy_time_zone,
+            jiff::tz::TimeZone::UTC
+        );
+        let error = load_text(
+            "[policy]\ntime_zone = \"Mars/Olympus\"",
+            Flags::default(),
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert!(error.to_string().contains("policy.time_zone"), "{error}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
     /// A running server to talk to instead of a local store (ingest, verify,
-    /// checkpoint, prove, erase, trace, search, artifacts, approvals; the other commands refuse it).
+    /// checkpoint, prove, erase, trace, search, artifacts, approvals, policy; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.
@@ -92,6 +92,9 @@ pub enum Command {
     /// Human approvals: the queue, and resolving a request.
     #[command(subcommand)]
     Approvals(commands::approvals::ApprovalsCommand),
+    /// Policy sets on Cedar: publish, roll back, list, test a file, replay a decision.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -40,7 +40,7 @@ fn crate_names(tree: &str) -> Vec<String> {
 
 #[test]
 fn pure_crates_have_no_io_dependencies() {
-    for package in ["evident-tlog", "evident-core"] {
+    for package in ["evident-tlog", "evident-core", "evident-policy"] {
         let names = crate_names(&tree(package, None));
         for forbidden in [
             "tokio",
@@ -69,6 +69,15 @@ fn arrows_point_down() {
         .any(|n| n.starts_with("evident-") && n != "evident-tlog"));
     let core = direct("evident-core");
     assert!(!core.iter().any(|n| [
+        "evident-store",
+        "evident-server",
+        "evident-bench",
+        "evident-cli"
+    ]
+    .contains(&n.as_str())));
+    // Policies sit beside core: evaluated by the server, never storing or serving.
+    let policy = direct("evident-policy");
+    assert!(!policy.iter().any(|n| [
         "evident-store",
         "evident-server",
         "evident-bench",

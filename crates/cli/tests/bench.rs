@@ -152,3 +152,44 @@ fn bench_refuses_a_data_dir_that_is_not_empty() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("must not exist or be empty"));
 }
+
+#[test]
+fn the_decide_scenario_publishes_rules_and_every_decision_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let output = evident()
+        .args([
+            "bench",
+            "--scenarios",
+            "decide,verify",
+            "--events",
+            "10",
+            "--decide-seconds",
+            "1",
+            "--decide-clients",
+            "2",
+            "--decide-rules",
+            "20",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.contains("decide, 2 clients, 20 active rules"),
+        "{table}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let decisions = number(&doc, "/decide/decisions");
+    assert!(decisions > 0.0, "{doc:#}");
+    let outcomes = number(&doc, "/decide/outcomes/ALLOW")
+        + number(&doc, "/decide/outcomes/DENY")
+        + number(&doc, "/decide/outcomes/REQUIRE_APPROVAL");
+    assert_eq!(outcomes, decisions);
+    assert!(number(&doc, "/decide/latency_ms/p99") > 0.0);
+    // Every decision and the publish are in the log, and it verifies.
+    assert_eq!(number(&doc, "/loaded_events"), decisions + 1.0);
+    assert_eq!(doc["verify"]["ok"], true, "{doc:#}");
+}

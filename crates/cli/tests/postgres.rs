@@ -413,6 +413,28 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let published: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // And the policy sets, with their activations.
+    let schema = dir.path().join("policy.cedarschema");
+    std::fs::write(&schema, "entity Agent;\nentity Resource;\naction \"read\" appliesTo { principal: [Agent], resource: [Resource] };\n").unwrap();
+    let policy = dir.path().join("policy.cedar");
+    std::fs::write(
+        &policy,
+        "@id(\"reads\") permit(principal, action == Action::\"read\", resource);\n",
+    )
+    .unwrap();
+    let out = util::run(
+        &data,
+        &[
+            "policy",
+            "publish",
+            "reads",
+            policy.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policies: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     // So do the identifiers remembered for a subject.
     let file = dir.path().join("declared.ndjson");
     let mut e = event("declared-1", "t-declared");
@@ -458,8 +480,9 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
         resolved.text().unwrap()
     );
     server.stop();
-    // The artifact, the identifiers' event, two keys, the request and its resolution.
-    let size = size + 6;
+    // The artifact, the identifiers' event, the policy publish, two keys, the request
+    // and its resolution.
+    let size = size + 7;
     let before = stdout(&util::run(&data, &["checkpoint"]));
     let out = evident()
         .args(["copy", "--from"])
@@ -488,6 +511,11 @@ fn copy_moves_an_embedded_log_into_postgres_with_equal_trees() {
     let copied: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(copied["seq"], published["seq"]);
     assert_eq!(copied["content_hash"], published["content_hash"]);
+    let out = with_db(&url, &["policy", "list"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(listed["policy_snapshot"], policies["policy_snapshot"]);
+    assert_eq!(listed["generation"], 1);
     assert_eq!(
         psql(&url, "SELECT count(*) FROM subject_identifiers")
             .unwrap()

@@ -35,7 +35,12 @@ impl CanonicalMembers {
             .iter()
             .filter(|(name, _)| !POSITION_MEMBERS.contains(&name.as_str()))
             .collect();
-        if crate::json::jcs::needs_utf16_sort(members.iter().map(|(n, _)| n.as_str())) {
+        // Sorted unless the map already iterates in an order RFC 8785 accepts (a
+        // `BTreeMap` does; with serde_json's `preserve_order`, see `jcs`, it may not).
+        let sorted = members
+            .windows(2)
+            .all(|pair| pair[0].0.as_bytes() < pair[1].0.as_bytes());
+        if !sorted || crate::json::jcs::needs_utf16_sort(members.iter().map(|(n, _)| n.as_str())) {
             members.sort_by(|a, b| utf16_order(a.0, b.0));
         }
         let mut body = Vec::with_capacity(1024);

@@ -29,7 +29,7 @@ const NOT_TEXT_MEMBERS: &[(&str, &[&str])] = &[
 /// The searchable text of a record whose payloads are resolved.
 pub fn searchable_text(record: &Map<String, Value>) -> String {
     let mut text = String::new();
-    for (name, value) in record {
+    for (name, value) in members_in_order(record) {
         if NOT_TEXT.contains(&name.as_str()) {
             continue;
         }
@@ -38,14 +38,25 @@ pub fn searchable_text(record: &Map<String, Value>) -> String {
             .find(|(object, _)| object == name)
             .map_or(&[][..], |(_, members)| *members);
         match value {
-            Value::Object(members) if !skipped.is_empty() => members
-                .iter()
+            Value::Object(members) if !skipped.is_empty() => members_in_order(members)
+                .into_iter()
                 .filter(|(member, _)| !skipped.contains(&member.as_str()))
                 .for_each(|(_, v)| collect(v, &mut text)),
             _ => collect(value, &mut text),
         }
     }
     text
+}
+
+/// The members in name order, whatever order the map keeps (serde_json's
+/// `preserve_order` may be on, see `json::jcs`): text taken at ingest and text of
+/// the record read back from its canonical entry must agree.
+fn members_in_order(members: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut ordered: Vec<(&String, &Value)> = members.iter().collect();
+    if !ordered.windows(2).all(|p| p[0].0 < p[1].0) {
+        ordered.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    ordered
 }
 
 fn collect(value: &Value, out: &mut String) {
@@ -57,7 +68,9 @@ fn collect(value: &Value, out: &mut String) {
             }
         }
         Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
-        Value::Object(members) => members.values().for_each(|v| collect(v, out)),
+        Value::Object(members) => members_in_order(members)
+            .into_iter()
+            .for_each(|(_, v)| collect(v, out)),
         Value::Number(_) => {
             // The RFC 8785 form, which is also what a payload read back from its blob
             // holds: text indexed at ingest and text indexed from the store agree.

@@ -152,3 +152,19 @@ fn equals_the_reference_implementation_on_generated_values() {
         );
     }
 }
+
+/// Members are written in RFC 8785 order whatever order the map keeps: with serde_json's
+/// `preserve_order` (which cedar-policy-core turns on in the `evident` build) a
+/// `Map` iterates in insertion order.
+#[test]
+fn members_are_sorted_whatever_order_the_map_keeps() {
+    let mut map = serde_json::Map::new();
+    map.insert("order".into(), serde_json::json!("o-1"));
+    map.insert("amount".into(), serde_json::json!(500));
+    map.insert("nested".into(), serde_json::json!({"z": 1, "a": 2}));
+    let bytes = evident_core::json::canonical_bytes(&serde_json::Value::Object(map));
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        r#"{"amount":500,"nested":{"a":2,"z":1},"order":"o-1"}"#
+    );
+}

@@ -61,6 +61,9 @@ pub struct Settings {
     /// ([`crate::approvals::DEFAULT_EXPIRY_EVERY`]); tests that sweep by hand
     /// (`approvals::expire_due`) set it long.
     pub approval_expiry_every: Duration,
+    /// The time zone of the policies' `context.now` (`[policy] time_zone`); UTC by
+    /// default.
+    pub policy_time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for Settings {
@@ -73,6 +76,7 @@ impl Default for Settings {
             detectors: evident_core::pii::Detectors::default(),
             clock: Arc::new(crate::clock::SystemClock),
             approval_expiry_every: crate::approvals::DEFAULT_EXPIRY_EVERY,
+            policy_time_zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct App {
     pub texts: crate::indexer::TextBuffer,
     /// Held by an indexer step (`indexer::index_step`), one at a time per app.
     pub(crate) indexing: tokio::sync::Mutex<()>,
+    /// The active policy sets, compiled, per policy generation.
+    pub policies: crate::policies::PolicyCache,
 }
 
 impl App {
@@ -161,6 +167,7 @@ impl App {
             settings,
             texts: crate::indexer::TextBuffer::default(),
             indexing: tokio::sync::Mutex::new(()),
+            policies: crate::policies::PolicyCache::default(),
         })
     }
 }

@@ -529,8 +529,8 @@ async fn two_approvers_racing_exactly_one_resolves() {
             .unwrap()
     };
     let (a, b) = tokio::join!(
-        TestApp::send_to(&t.app, request(&t.approver, "approved")),
-        TestApp::send_to(&other, request(&second_key, "rejected")),
+        common::send_to(&t.app, request(&t.approver, "approved")),
+        common::send_to(&other, request(&second_key, "rejected")),
     );
     let statuses = [a.status, b.status];
     assert!(
@@ -541,7 +541,7 @@ async fn two_approvers_racing_exactly_one_resolves() {
     );
     // Both servers agree on the state.
     for app in [&t.app, &other] {
-        let one = TestApp::send_to(
+        let one = common::send_to(
             app,
             Request::builder()
                 .uri(format!("/api/v1/approvals/{id}"))

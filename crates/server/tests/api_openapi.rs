@@ -27,6 +27,7 @@ fn concrete(path: &str) -> String {
         .replace("{kind}", "prompt")
         .replace("{name}", "no-such-artifact")
         .replace("{approval_id}", "apr_no-such-approval")
+        .replace("{id}", "no-such-policy-set")
 }
 
 /// `true` when the answer came from the router's fallbacks, not from a handler.

@@ -46,6 +46,9 @@ macro_rules! conformance_suite {
         // The artifact registry: versions and label moves are effects.
         $crate::conformance_suite!(@tests $make;
             artifact_versions_and_label_moves_commit_with_their_events);
+        // Policy sets: versions, activations, the generation decisions check.
+        $crate::conformance_suite!(@tests $make;
+            policy_publish_rollback_and_generation, concurrent_publishers_of_one_set);
         // Declared identifiers remembered per subject, until its erasure.
         $crate::conformance_suite!(@tests $make;
             identifiers_are_remembered_with_their_event_until_erasure);
@@ -905,7 +908,30 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
         },
         Effect::PublishArtifact(test_artifact("1", "fx-publish", 50)),
         Effect::OpenApproval(test_approval("apr_fx", "fx-open", 50)),
+        Effect::PublishPolicy(test_policy("fx", 1, "fx-policy")),
+        Effect::IndexPolicyDecision(crate::policies::PolicyDecisionRow {
+            event_id: "fx-decision".into(),
+            decided_micros: 50,
+            decision: "ALLOW".into(),
+            rule_id: Some("r1".into()),
+            agent: "fx-agent".into(),
+        }),
     ]
+}
+
+/// Version `version` of policy set `set_id` as the server would publish it.
+fn test_policy(set_id: &str, version: i64, event_id: &str) -> crate::policies::PolicyVersion {
+    let text = format!("@id(\"{set_id}-{version}\") permit(principal, action, resource);");
+    crate::policies::PolicyVersion {
+        set_id: set_id.into(),
+        version,
+        text_sha256: "0".repeat(64),
+        text,
+        schema: "entity Agent;".into(),
+        tests: "[]".into(),
+        event_id: event_id.into(),
+        published_micros: 50 + version,
+    }
 }
 
 /// An approval request as the server would open it, expiring at `opened + 1000`.
@@ -1027,6 +1053,29 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
             .await
             .unwrap()
             .is_some_and(|a| a.history.iter().any(|h| h.event_id == r.event_id)),
+        Effect::PublishPolicy(v) => store
+            .policy_version(&v.set_id, v.version)
+            .await
+            .unwrap()
+            .is_some(),
+        Effect::RollbackPolicy(r) => store
+            .active_policies()
+            .await
+            .unwrap()
+            .1
+            .iter()
+            .any(|v| v.set_id == r.set_id && v.version == r.to_version),
+        Effect::IndexPolicyDecision(d) => store
+            .policy_decisions(&crate::policies::DecisionFilter {
+                agent: Some(d.agent.clone()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .any(|(row, _)| row == d),
+        Effect::RequirePolicyGeneration(_) => false,
         Effect::InjectedFault => false,
     }
 }
@@ -1078,7 +1127,12 @@ pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Ar
         name: "nobody".into(),
         now_micros: 50,
     };
-    for (i, refused) in [stale_plan, taken, unknown].into_iter().enumerate() {
+    // A decision made under policies a publish has since replaced.
+    let stale_policies = Effect::RequirePolicyGeneration(99);
+    for (i, refused) in [stale_plan, taken, unknown, stale_policies]
+        .into_iter()
+        .enumerate()
+    {
         let mut doomed = effects.clone();
         doomed.push(refused);
         let out = store
@@ -1706,4 +1760,173 @@ pub async fn racing_resolutions_exactly_one_commits(store: Arc<dyn Store>) {
     };
     assert!(store.entry_by_event_id(loser).await.unwrap().is_none());
     assert_eq!(store.tree_head().await.unwrap().size, 2);
+}
+
+/// Publishes and rollbacks move the active version and the generation; a publish out
+/// of order, a rollback from a version no longer active, and a decision checked
+/// against an old generation are refused and store nothing.
+pub async fn policy_publish_rollback_and_generation(store: Arc<dyn Store>) {
+    use crate::policies::PolicyRollback;
+    use crate::Effect;
+    let append = |event_id: &str, effects: Vec<Effect>| {
+        let store = store.clone();
+        let event = test_event(event_id, "t", None, "x");
+        async move {
+            store
+                .append(vec![AppendRequest {
+                    events: vec![event],
+                    effects,
+                }])
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let active = || {
+        let store = store.clone();
+        async move {
+            let (generation, versions) = store.active_policies().await.unwrap();
+            let versions: Vec<(String, i64)> = versions
+                .into_iter()
+                .map(|v| (v.set_id, v.version))
+                .collect();
+            (generation, versions)
+        }
+    };
+    assert_eq!(store.policy_generation().await.unwrap(), 0);
+    assert_eq!(active().await, (0, vec![]));
+
+    let out = append("p1", vec![Effect::PublishPolicy(test_policy("b", 1, "p1"))]).await;
+    assert!(matches!(out, AppendOutcome::Appended(_)), "{out:?}");
+    let out = append("p2", vec![Effect::PublishPolicy(test_policy("b", 2, "p2"))]).await;
+    assert!(matches!(out, AppendOutcome::Appended(_)), "{out:?}");
+    let out = append("p3", vec![Effect::PublishPolicy(test_policy("a", 1, "p3"))]).await;
+    assert!(matches!(out, AppendOutcome::Appended(_)), "{out:?}");
+    assert_eq!(store.policy_generation().await.unwrap(), 3);
+    assert_eq!(active().await, (3, vec![("a".into(), 1), ("b".into(), 2)]));
+
+    // Version 2 of b again, or 4 (skipping 3): both refused.
+    for version in [2, 4] {
+        let out = append(
+            &format!("bad{version}"),
+            vec![Effect::PublishPolicy(test_policy("b", version, "bad"))],
+        )
+        .await;
+        assert!(
+            matches!(
+                out,
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_),
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+    }
+    // A decision made at generation 2 cannot commit; at 3 it can.
+    let out = append("d-old", vec![Effect::RequirePolicyGeneration(2)]).await;
+    assert!(
+        matches!(
+            out,
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(store.entry_by_event_id("d-old").await.unwrap().is_none());
+    let out = append("d-now", vec![Effect::RequirePolicyGeneration(3)]).await;
+    assert!(matches!(out, AppendOutcome::Appended(_)), "{out:?}");
+
+    let rollback = |from, to, event_id: &str| {
+        Effect::RollbackPolicy(PolicyRollback {
+            set_id: "b".into(),
+            from_version: from,
+            to_version: to,
+            event_id: event_id.into(),
+            at_micros: 90,
+        })
+    };
+    let out = append("r1", vec![rollback(2, 1, "r1")]).await;
+    assert!(matches!(out, AppendOutcome::Appended(_)), "{out:?}");
+    assert_eq!(active().await, (4, vec![("a".into(), 1), ("b".into(), 1)]));
+    // The same rollback again: b is no longer at 2.
+    let out = append("r2", vec![rollback(2, 1, "r2")]).await;
+    assert!(
+        matches!(
+            out,
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let out = append("r3", vec![rollback(1, 0, "r3")]).await;
+    assert!(
+        matches!(
+            out,
+            AppendOutcome::Refused {
+                error: StoreError::NotFound(_),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(store.policy_generation().await.unwrap(), 4);
+    let history: Vec<(i64, String, i64, String)> = store
+        .policy_activations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.generation, a.set_id, a.version, a.kind))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (1, "b".into(), 1, "publish".into()),
+            (2, "b".into(), 2, "publish".into()),
+            (3, "a".into(), 1, "publish".into()),
+            (4, "b".into(), 1, "rollback".into()),
+        ]
+    );
+    let v2 = store.policy_version("b", 2).await.unwrap().unwrap();
+    assert_eq!(v2.event_id, "p2");
+    assert_head_matches_entries(&*store).await;
+}
+
+/// Two publishers of the next version of one set at once, in separate appends: one
+/// commits, the other is refused; never two versions 1.
+pub async fn concurrent_publishers_of_one_set(store: Arc<dyn Store>) {
+    use crate::Effect;
+    let publish = |event_id: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append(vec![AppendRequest {
+                    events: vec![test_event(event_id, "t", None, "x")],
+                    effects: vec![Effect::PublishPolicy(test_policy("race", 1, event_id))],
+                }])
+                .await
+                .unwrap()
+                .remove(0)
+        })
+    };
+    let (one, two) = tokio::join!(publish("racer-1"), publish("racer-2"));
+    let outcomes = [one.unwrap(), two.unwrap()];
+    let appended = outcomes
+        .iter()
+        .filter(|o| matches!(o, AppendOutcome::Appended(_)))
+        .count();
+    assert_eq!(appended, 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| matches!(
+        o,
+        AppendOutcome::Refused {
+            error: StoreError::Conflict(_),
+            ..
+        }
+    )));
+    assert_eq!(store.policy_generation().await.unwrap(), 1);
+    assert_head_matches_entries(&*store).await;
 }

@@ -316,6 +316,54 @@ pub async fn copy_sqlite_to_postgres(
         "id",
     )
     .await?;
+    // Policy sets: versions, activations in commit order (PostgreSQL numbers them
+    // again in the same order, so the policy generation is the same), the decision
+    // index.
+    copy_table(
+        &src,
+        &tx,
+        "policy_versions",
+        &[
+            ("set_id", Text),
+            ("version", Int),
+            ("text", Text),
+            ("schema", Text),
+            ("tests", Text),
+            ("text_sha256", Text),
+            ("event_id", Text),
+            ("published_at", Int),
+        ],
+        "set_id, version",
+    )
+    .await?;
+    copy_table(
+        &src,
+        &tx,
+        "policy_activations",
+        &[
+            ("set_id", Text),
+            ("version", Int),
+            ("kind", Text),
+            ("event_id", Text),
+            ("at", Int),
+        ],
+        "id",
+    )
+    .await?;
+    copy_table(
+        &src,
+        &tx,
+        "policy_decisions",
+        &[
+            ("event_id", Text),
+            ("decided_at", Int),
+            ("decision", Text),
+            ("rule_id", Text),
+            ("agent", Text),
+        ],
+        "id",
+    )
+    .await?;
     let entries = copy_table(
         &src,
         &tx,

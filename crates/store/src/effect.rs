@@ -72,6 +72,20 @@ pub enum Effect {
     /// approver) or at or after it (an expiry). One conditional change, so of two
     /// racing resolutions exactly one commits. `escalated` keeps the request open.
     ResolveApproval(crate::approvals::ApprovalResolution),
+    /// Adds the next version of a policy set and makes it active (CONTRACT section
+    /// 6); refused with `Conflict` unless its version is the set's last + 1 (another
+    /// publish of the set committed first).
+    PublishPolicy(crate::policies::PolicyVersion),
+    /// Re-activates an older version of a set; refused with `Conflict` unless
+    /// `from_version` is still the active one, `NotFound` if `to_version` was never
+    /// published.
+    RollbackPolicy(crate::policies::PolicyRollback),
+    /// Refused with `Conflict` unless the policy generation is still this one: a
+    /// decision commits only under the active sets it was made with (see
+    /// `crate::policies`).
+    RequirePolicyGeneration(i64),
+    /// Adds a decision to the index `GET /api/v1/policy/audit` filters.
+    IndexPolicyDecision(crate::policies::PolicyDecisionRow),
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

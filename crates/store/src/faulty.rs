@@ -117,6 +117,32 @@ impl<S: Store + ?Sized> crate::ApprovalStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::PolicyStore for FaultyStore<S> {
+    async fn policy_generation(&self) -> StoreResult<i64> {
+        self.inner.policy_generation().await
+    }
+    async fn active_policies(&self) -> StoreResult<(i64, Vec<crate::policies::PolicyVersion>)> {
+        self.inner.active_policies().await
+    }
+    async fn policy_version(
+        &self,
+        set_id: &str,
+        version: i64,
+    ) -> StoreResult<Option<crate::policies::PolicyVersion>> {
+        self.inner.policy_version(set_id, version).await
+    }
+    async fn policy_activations(&self) -> StoreResult<Vec<crate::policies::PolicyActivation>> {
+        self.inner.policy_activations().await
+    }
+    async fn policy_decisions(
+        &self,
+        filter: &crate::policies::DecisionFilter,
+    ) -> StoreResult<Vec<(crate::policies::PolicyDecisionRow, Option<u64>)>> {
+        self.inner.policy_decisions(filter).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> LogStore for FaultyStore<S> {
     async fn append(&self, requests: Vec<AppendRequest>) -> StoreResult<Vec<AppendOutcome>> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst) + 1;

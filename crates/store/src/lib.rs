@@ -3,7 +3,8 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`],
+//! [`PolicyStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -21,6 +22,7 @@ pub mod error;
 pub mod faulty;
 pub mod identifiers;
 pub mod plan;
+pub mod policies;
 pub mod postgres;
 pub mod sqlite;
 
@@ -36,6 +38,7 @@ pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
+pub use policies::PolicyStore;
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -555,6 +558,7 @@ pub trait Store:
     + ArtifactStore
     + IdentifierStore
     + ApprovalStore
+    + PolicyStore
 {
 }
 
@@ -568,6 +572,7 @@ impl<T> Store for T where
         + ArtifactStore
         + IdentifierStore
         + ApprovalStore
+        + PolicyStore
         + ?Sized
 {
 }

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod init;
 pub mod keys;
 pub mod migrate;
+pub mod policy;
 pub mod prove;
 pub mod reach;
 pub mod serve;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => trail::search(&cli, args).await,
         Command::Artifacts(command) => artifacts::run(&cli, command).await,
         Command::Approvals(command) => approvals::run(&cli, command).await,
+        Command::Policy(command) => policy::run(&cli, command).await,
     }
 }
 

@@ -46,6 +46,7 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Search(_) => ("search", LOCAL_OR_SERVER),
         Command::Artifacts(_) => ("artifacts", LOCAL_OR_SERVER),
         Command::Approvals(_) => ("approvals", LOCAL_OR_SERVER),
+        Command::Policy(_) => ("policy", LOCAL_OR_SERVER),
     }
 }
 

@@ -11,10 +11,13 @@
 //!   double (`ryu-js`, the algorithm RFC 8785 Appendix B was checked with); integers
 //!   within ±2^53 are exact doubles and print as plain digits;
 //! - §3.2.3 members sorted by the UTF-16 code units of their names. `serde_json::Map`
-//!   is a `BTreeMap` (this workspace does not enable `preserve_order`): it iterates in
-//!   UTF-8 byte order, which is code-point order and equals UTF-16 order unless a name
-//!   holds a character beyond U+FFFF (UTF-16 sorts its surrogates below U+E000–U+FFFF).
-//!   Only then are the names re-sorted.
+//!   is a `BTreeMap` unless some crate of the build enables serde_json's
+//!   `preserve_order` (cedar-policy-core does, so in the `evident` binary it is an
+//!   insertion-ordered `IndexMap`). A sorted map iterates in UTF-8 byte order, which is
+//!   code-point order and equals UTF-16 order unless a name holds a character beyond
+//!   U+FFFF (UTF-16 sorts its surrogates below U+E000–U+FFFF). So the names are written
+//!   as they come only when one linear pass finds them in ascending byte order with no
+//!   such character; otherwise they are sorted first.
 //!
 //! `tests/json_jcs.rs` checks this against the RFC's examples, cyberphone's reference
 //! vectors and, on generated values, against the `serde_json_canonicalizer` crate.
@@ -45,7 +48,7 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
 
 fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
     out.push(b'{');
-    if needs_utf16_sort(members.keys().map(String::as_str)) {
+    if needs_utf16_sort(members.keys().map(String::as_str)) || !in_byte_order(members) {
         let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
         sorted.sort_by(|a, b| utf16_order(a.0, b.0));
         write_members(sorted.into_iter(), out);
@@ -64,6 +67,22 @@ fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out
         out.push(b':');
         write_value(value, out);
     }
+}
+
+/// Whether the names iterate in ascending byte order (always, for a `BTreeMap`; by
+/// chance, for an insertion-ordered map).
+fn in_byte_order(members: &Map<String, Value>) -> bool {
+    let mut names = members.keys();
+    let Some(mut previous) = names.next() else {
+        return true;
+    };
+    for name in names {
+        if name.as_bytes() <= previous.as_bytes() {
+            return false;
+        }
+        previous = name;
+    }
+    true
 }
 
 /// Whether code-point order (a `BTreeMap`'s) may differ from UTF-16 order for these

@@ -9,6 +9,7 @@ pub mod health;
 pub mod log;
 pub mod openapi;
 pub mod params;
+pub mod policies;
 pub mod privacy;
 pub mod trail;
 
@@ -33,6 +34,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(privacy::router())
         .merge(artifacts::router())
         .merge(approvals::router())
+        .merge(policies::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();

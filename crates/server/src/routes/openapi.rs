@@ -37,6 +37,7 @@ pub const API_KEY: &str = "api_key";
         (name = "otlp", description = "OpenTelemetry traces"),
         (name = "health", description = "Health and metrics"),
         (name = "approvals", description = "Human approvals bound to the exact payload"),
+        (name = "policies", description = "Policy sets on Cedar, decisions and their audit"),
     )
 )]
 pub struct ApiDoc;
@@ -446,6 +447,61 @@ pub struct ArtifactAnswer {
     seq: u64,
     /// On publish: `false` if the same content was already published.
     created: Option<bool>,
+}
+
+/// `POST /api/v1/policies` (CONTRACT section 6; docs/policies.md).
+#[derive(ToSchema)]
+pub struct PublishPolicy {
+    /// The set's id: letters, digits, `.`, `_`, `-`.
+    id: String,
+    /// The policies, in Cedar's policy syntax; every rule has an `@id`.
+    text: String,
+    /// The Cedar schema (Cedar schema syntax) the text is validated against, strictly.
+    schema: String,
+    /// Test cases `{request: {agent, action, resource, context}, expect, now?}`; all
+    /// must pass.
+    tests: Option<Vec<Value>>,
+}
+
+/// `POST /api/v1/decide` (CONTRACT section 6).
+#[derive(ToSchema)]
+pub struct DecideBody {
+    agent: String,
+    action: String,
+    resource: String,
+    /// Attributes the policies read as `context`; integers, not floats. `now` is the
+    /// server's.
+    context: Option<Value>,
+    /// The action to be performed; `job_hash` is the SHA-256 of its RFC 8785 bytes.
+    payload: Value,
+    job_id: String,
+    trace_id: Option<String>,
+    /// The clear subject id the payload is about (its key seals the payload).
+    subject: Option<String>,
+}
+
+/// A recorded decision.
+#[derive(ToSchema)]
+pub struct DecideAnswer {
+    /// ALLOW, DENY or REQUIRE_APPROVAL.
+    decision: String,
+    /// The smallest id among the determining rules; null for a default deny.
+    policy_rule_id: Option<String>,
+    /// That rule's `@reason`, or the error that made it a DENY.
+    policy_reason: Option<String>,
+    /// Every rule that decided the outcome: `[{rule_id, reason}]`.
+    determining: Vec<Value>,
+    /// `sha256:<hex>` naming the active set versions.
+    policy_snapshot: String,
+    /// The active set versions: `[{id, version, sha256}]`.
+    policy_versions: Vec<Value>,
+    /// Lowercase hex SHA-256 of the payload's RFC 8785 bytes.
+    job_hash: String,
+    /// The approval request REQUIRE_APPROVAL opened.
+    approval_id: Option<String>,
+    /// The `policy_decision` event.
+    event_id: String,
+    seq: u64,
 }
 
 /// `POST /api/v1/artifacts/{kind}/{name}/labels`.

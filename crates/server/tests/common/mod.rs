@@ -268,47 +268,31 @@ impl TestApp {
     }
 
     pub async fn send_request(&self, request: Request<Body>) -> Reply {
-        let router = evident_server::router(AppState {
-            app: self.app.clone(),
-        });
-        let response = router.oneshot(request).await.expect("infallible router");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send_to(&self.app, request).await
     }
 
-    /// A second server on this test's PostgreSQL database (as a second process would
-    /// run: its own store connection, the same secrets), when the API tests run on
-    /// PostgreSQL; `None` on the embedded store, which one process owns.
-    pub async fn second_server(&self) -> Option<Arc<App>> {
-        let database = self._database.as_ref()?;
-        let store = evident_store::postgres::PgStore::connect(&database.url())
-            .await
-            .expect("open the PostgreSQL store again");
-        let store: Arc<dyn Store> = Arc::new(store);
+    /// Another application on this test's store (as a restarted server, or a second
+    /// server sharing the PostgreSQL database: then with a connection pool of its
+    /// own), with `settings`.
+    #[allow(dead_code)]
+    pub async fn sibling(&self, settings: Settings) -> Arc<App> {
+        let store: Arc<dyn Store> = match &self._database {
+            Some(database) => Arc::new(
+                evident_store::postgres::PgStore::connect(&database.url())
+                    .await
+                    .expect("a second connection to the test database"),
+            ),
+            None => self.store.clone(),
+        };
         let paths = SecretPaths::new(self.dir.path(), None);
         let secrets = datadir::load(&*store, &paths).await.expect("load");
-        let settings = Settings {
-            checkpoint_interval: MANUAL_CHECKPOINTS,
-            clock: self.app.settings.clock.clone(),
-            ..Settings::default()
-        };
-        Some(App::start(store, secrets, settings))
+        App::start(store, secrets, settings)
     }
+}
 
-    /// Sends one request to `app` (another server on the same store).
-    pub async fn send_to(app: &Arc<App>, request: Request<Body>) -> Reply {
+/// Sends one request to `app` through a fresh router.
+pub async fn send_to(app: &Arc<App>, request: Request<Body>) -> Reply {
+    {
         let router = evident_server::router(AppState { app: app.clone() });
         let response = router.oneshot(request).await.expect("infallible router");
         let status = response.status();
@@ -325,6 +309,22 @@ impl TestApp {
             headers,
             body,
         }
+    }
+}
+
+impl TestApp {
+    /// A second server on this test's PostgreSQL database (as a second process would
+    /// run: its own store connection, the same secrets and clock), when the API tests
+    /// run on PostgreSQL; `None` on the embedded store, which one process owns.
+    #[allow(dead_code)]
+    pub async fn second_server(&self) -> Option<Arc<App>> {
+        self._database.as_ref()?;
+        let settings = Settings {
+            checkpoint_interval: MANUAL_CHECKPOINTS,
+            clock: self.app.settings.clock.clone(),
+            ..Settings::default()
+        };
+        Some(self.sibling(settings).await)
     }
 
     pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {

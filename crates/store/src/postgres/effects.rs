@@ -139,6 +139,12 @@ pub(super) async fn apply(
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
         Effect::OpenApproval(request) => super::approvals::open(tx, request).await,
         Effect::ResolveApproval(resolution) => super::approvals::resolve(tx, resolution).await,
+        Effect::PublishPolicy(version) => super::policies::publish(tx, version).await,
+        Effect::RollbackPolicy(rollback) => super::policies::rollback(tx, rollback).await,
+        Effect::RequirePolicyGeneration(expected) => {
+            super::policies::require_generation(tx, *expected).await
+        }
+        Effect::IndexPolicyDecision(row) => super::policies::index_decision(tx, row).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -19,6 +19,7 @@ pub mod connect;
 mod effects;
 mod identifiers;
 mod integrity;
+mod policies;
 pub mod schema;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};

@@ -258,6 +258,48 @@ END $$;
 CREATE TRIGGER approvals_close_once BEFORE UPDATE ON approvals
   FOR EACH ROW EXECUTE FUNCTION evident_approval_closes_once();
 "#,
+    // Policy sets (`policies.rs`): versions, activations (publish and rollback; the
+    // last activation's id is the policy generation) and the decision index, each row
+    // written with its server event. Append-only, like the log.
+    r"
+CREATE TABLE IF NOT EXISTS policy_versions(
+  set_id       TEXT   NOT NULL,
+  version      BIGINT NOT NULL,
+  text         TEXT   NOT NULL,
+  schema       TEXT   NOT NULL,
+  tests        TEXT   NOT NULL,
+  text_sha256  TEXT   NOT NULL,
+  event_id     TEXT   NOT NULL,
+  published_at BIGINT NOT NULL,
+  PRIMARY KEY (set_id, version)
+);
+CREATE TABLE IF NOT EXISTS policy_activations(
+  id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  set_id   TEXT   NOT NULL,
+  version  BIGINT NOT NULL,
+  kind     TEXT   NOT NULL,
+  event_id TEXT   NOT NULL,
+  at       BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS policy_activations_by_set ON policy_activations(set_id, id);
+CREATE TABLE IF NOT EXISTS policy_decisions(
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id   TEXT   NOT NULL,
+  decided_at BIGINT NOT NULL,
+  decision   TEXT   NOT NULL,
+  rule_id    TEXT,
+  agent      TEXT   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_time ON policy_decisions(decided_at, id);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_rule ON policy_decisions(rule_id, decided_at);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_agent ON policy_decisions(agent, decided_at);
+DROP TRIGGER IF EXISTS policy_versions_append_only ON policy_versions;
+CREATE TRIGGER policy_versions_append_only BEFORE UPDATE OR DELETE ON policy_versions
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+DROP TRIGGER IF EXISTS policy_activations_append_only ON policy_activations;
+CREATE TRIGGER policy_activations_append_only BEFORE UPDATE OR DELETE ON policy_activations
+  FOR EACH ROW EXECUTE FUNCTION evident_refuse();
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -314,6 +356,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT UPDATE ON erasures TO {role};
          GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
          GRANT SELECT, INSERT, UPDATE ON approvals TO {role};
-         GRANT SELECT, INSERT ON approval_resolutions TO {role};"
+         GRANT SELECT, INSERT ON approval_resolutions TO {role};
+         GRANT SELECT, INSERT ON policy_versions, policy_activations, policy_decisions TO {role};"
     )
 }

@@ -53,6 +53,12 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change),
         Effect::OpenApproval(request) => super::approvals::open(tx, request),
         Effect::ResolveApproval(resolution) => super::approvals::resolve(tx, resolution),
+        Effect::PublishPolicy(version) => super::policies::publish(tx, version),
+        Effect::RollbackPolicy(rollback) => super::policies::rollback(tx, rollback),
+        Effect::RequirePolicyGeneration(expected) => {
+            super::policies::require_generation(tx, *expected)
+        }
+        Effect::IndexPolicyDecision(row) => super::policies::index_decision(tx, row),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod compress;
 mod effects;
 mod erase;
 mod identifiers;
+mod policies;
 mod schema;
 pub mod search;
 pub mod sizes;

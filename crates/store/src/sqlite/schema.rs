@@ -259,6 +259,42 @@ CREATE TABLE IF NOT EXISTS approval_resolutions(
 );
 CREATE INDEX IF NOT EXISTS approval_resolutions_by_approval ON approval_resolutions(approval_id, id);
 ",
+    // Policy sets (`policies.rs`): versions, activations (publish and rollback; the
+    // last activation's id is the policy generation) and the decision index
+    // `GET /api/v1/policy/audit` filters, each row written with its server event.
+    r"
+CREATE TABLE IF NOT EXISTS policy_versions(
+  set_id       TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  text         TEXT    NOT NULL,
+  schema       TEXT    NOT NULL,
+  tests        TEXT    NOT NULL,   -- JSON array of test cases
+  text_sha256  TEXT    NOT NULL,
+  event_id     TEXT    NOT NULL,   -- its policy_publish event
+  published_at INTEGER NOT NULL,
+  PRIMARY KEY(set_id, version)
+);
+CREATE TABLE IF NOT EXISTS policy_activations(
+  id       INTEGER PRIMARY KEY,     -- the generation it starts
+  set_id   TEXT    NOT NULL,
+  version  INTEGER NOT NULL,
+  kind     TEXT    NOT NULL,        -- publish | rollback
+  event_id TEXT    NOT NULL,
+  at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS policy_activations_by_set ON policy_activations(set_id, id);
+CREATE TABLE IF NOT EXISTS policy_decisions(
+  id         INTEGER PRIMARY KEY,
+  event_id   TEXT    NOT NULL,
+  decided_at INTEGER NOT NULL,
+  decision   TEXT    NOT NULL,
+  rule_id    TEXT,
+  agent      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_time ON policy_decisions(decided_at, id);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_rule ON policy_decisions(rule_id, decided_at);
+CREATE INDEX IF NOT EXISTS policy_decisions_by_agent ON policy_decisions(agent, decided_at);
+",
 ];
 
 /// Brings the database to the newest schema.
