@@ -49,6 +49,9 @@ macro_rules! conformance_suite {
         // Declared identifiers remembered per subject, until its erasure.
         $crate::conformance_suite!(@tests $make;
             identifiers_are_remembered_with_their_event_until_erasure);
+        // Legal holds: placed and lifted with their events; erasure refused under one.
+        $crate::conformance_suite!(@tests $make;
+            legal_holds_commit_with_their_events_and_refuse_erasure);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -901,7 +904,26 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             value: "v2".into(),
         },
         Effect::PublishArtifact(test_artifact("1", "fx-publish", 50)),
+        Effect::PlaceLegalHold(test_hold(
+            "hold_fx",
+            crate::HoldScope::Subject("subj_held_fx".into()),
+        )),
     ]
+}
+
+/// A hold as the server would place it, in force until lifted.
+fn test_hold(hold_id: &str, scope: crate::HoldScope) -> crate::LegalHold {
+    crate::LegalHold {
+        hold_id: hold_id.into(),
+        scope,
+        reason: "litigation".into(),
+        placed_by: "admin".into(),
+        placed_micros: 50,
+        until_micros: None,
+        event_id: format!("evt-{hold_id}"),
+        lifted_micros: None,
+        lifted_by: None,
+    }
 }
 
 /// A version of `prompt/greeting` as the server would publish it.
@@ -981,7 +1003,17 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
                 .as_ref()
                 == Some(&m.to_version)
         }
-        Effect::InjectedFault => false,
+        Effect::PlaceLegalHold(hold) => store
+            .legal_hold(&hold.hold_id)
+            .await
+            .unwrap()
+            .is_some_and(|stored| stored == *hold),
+        Effect::LiftLegalHold { hold_id, .. } => store
+            .legal_hold(hold_id)
+            .await
+            .unwrap()
+            .is_some_and(|h| h.lifted_micros.is_some()),
+        Effect::RefuseIfHeld { .. } | Effect::InjectedFault => false,
     }
 }
 
@@ -1032,7 +1064,20 @@ pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Ar
         name: "nobody".into(),
         now_micros: 50,
     };
-    for (i, refused) in [stale_plan, taken, unknown].into_iter().enumerate() {
+    // Held by the hold placed earlier in the same transaction.
+    let held = Effect::RefuseIfHeld {
+        subject: "subj_held_fx".into(),
+        now_micros: 60,
+    };
+    let unknown_hold = Effect::LiftLegalHold {
+        hold_id: "hold_nobody".into(),
+        now_micros: 60,
+        lifted_by: "admin".into(),
+    };
+    for (i, refused) in [stale_plan, taken, unknown, held, unknown_hold]
+        .into_iter()
+        .enumerate()
+    {
         let mut doomed = effects.clone();
         doomed.push(refused);
         let out = store
@@ -1378,4 +1423,198 @@ pub async fn identifiers_are_remembered_with_their_event_until_erasure(store: Ar
         .unwrap()
         .is_empty());
     assert_eq!(store.remembered_identifiers(&bob).await.unwrap().len(), 1);
+}
+
+/// Legal holds are placed and lifted only with their events; a hold on a subject, or
+/// on a trace, job, case or time range holding one of its events, makes
+/// [`crate::Effect::RefuseIfHeld`] refuse (naming the hold) and the erasure after it
+/// destroys nothing; an expired or lifted hold does not.
+pub async fn legal_holds_commit_with_their_events_and_refuse_erasure(store: Arc<dyn Store>) {
+    use crate::{Effect, HoldScope};
+    let subject = test_token_key().subject_token("held person");
+    let out = store
+        .append(vec![request(vec![test_event(
+            "about",
+            "t-held",
+            Some("held person"),
+            "x",
+        )])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    store
+        .insert_data_keys(vec![DataKey {
+            key_id: "dk_held".into(),
+            subject: subject.clone(),
+            wrapped: vec![1],
+            master_epoch: 1,
+            created_micros: 1,
+        }])
+        .await
+        .unwrap();
+    let event_time = evident_core::time::unix_micros(
+        evident_core::time::parse_rfc3339("2026-11-23T14:22:07Z").unwrap(),
+    );
+    let scopes = [
+        HoldScope::Subject(subject.clone()),
+        HoldScope::Trace("t-held".into()),
+        HoldScope::Job("job-t-held".into()),
+        HoldScope::Time {
+            from_micros: event_time - 1,
+            to_micros: event_time + 1,
+        },
+    ];
+    let misses = [
+        HoldScope::Subject("subj_other".into()),
+        HoldScope::Trace("t-other".into()),
+        HoldScope::Case("case-other".into()),
+        HoldScope::Time {
+            from_micros: event_time + 1,
+            to_micros: event_time + 10,
+        },
+    ];
+    let erase_under_check = |event_id: &str, now: i64, expect| AppendRequest {
+        events: vec![test_event(event_id, "evident:subject_erasure", None, "e")],
+        effects: vec![
+            Effect::RefuseIfHeld {
+                subject: subject.clone(),
+                now_micros: now,
+            },
+            Effect::EraseSubject {
+                subject: subject.clone(),
+                now_micros: now,
+                expect,
+            },
+        ],
+    };
+    for (i, scope) in misses.into_iter().enumerate() {
+        let hold = test_hold(&format!("hold_miss{i}"), scope);
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("miss{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "h",
+                )],
+                effects: vec![Effect::PlaceLegalHold(hold)],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+    }
+    assert!(store
+        .holds_covering_subject(&subject, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    for (i, scope) in scopes.into_iter().enumerate() {
+        let mut hold = test_hold(&format!("hold_{i}"), scope);
+        hold.until_micros = Some(1_000);
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("place{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "h",
+                )],
+                effects: vec![Effect::PlaceLegalHold(hold.clone())],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+        assert_eq!(
+            store.legal_hold(&hold.hold_id).await.unwrap(),
+            Some(hold.clone())
+        );
+        let covering = store.holds_covering_subject(&subject, 100).await.unwrap();
+        assert_eq!(covering, vec![hold.clone()], "{:?}", hold.scope);
+        // Past its `until`, a hold no longer covers anything.
+        assert!(store
+            .holds_covering_subject(&subject, 1_000)
+            .await
+            .unwrap()
+            .is_empty());
+        let plan = store.erasure_plan(&subject).await.unwrap();
+        let out = store
+            .append(vec![erase_under_check(&format!("erase{i}"), 100, plan)])
+            .await
+            .unwrap();
+        match &out[0] {
+            AppendOutcome::Refused {
+                index: 0,
+                error: StoreError::Conflict(why),
+            } => {
+                assert!(why.contains(&hold.hold_id), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(store
+            .entry_by_event_id(&format!("erase{i}"))
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(store.data_keys(&["dk_held".into()]).await.unwrap().len(), 1);
+        // Lifting is an effect too, once.
+        let lift = Effect::LiftLegalHold {
+            hold_id: hold.hold_id.clone(),
+            now_micros: 200,
+            lifted_by: "privacy".into(),
+        };
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("lift{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "l",
+                )],
+                effects: vec![lift.clone()],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+        let lifted = store.legal_hold(&hold.hold_id).await.unwrap().unwrap();
+        assert_eq!(
+            (lifted.lifted_micros, lifted.lifted_by.as_deref()),
+            (Some(200), Some("privacy"))
+        );
+        let again = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("relift{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "l",
+                )],
+                effects: vec![lift],
+            }])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &again[0],
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_),
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+    }
+    assert_eq!(store.legal_holds().await.unwrap().len(), 8);
+    // Every hold lifted: the erasure goes through.
+    let plan = store.erasure_plan(&subject).await.unwrap();
+    let out = store
+        .append(vec![erase_under_check("erase-free", 300, plan)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert!(store
+        .data_keys(&["dk_held".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_head_matches_entries(&*store).await;
 }

@@ -63,6 +63,21 @@ pub enum Effect {
     /// published, and with `Conflict` unless the label still names `from_version`
     /// (the event states it, so it is a precondition, see the module docs).
     MoveLabel(crate::artifacts::LabelMove),
+    /// Places a legal hold (see [`crate::holds`]); refused with `Conflict` if its id
+    /// exists.
+    PlaceLegalHold(crate::holds::LegalHold),
+    /// Lifts a hold; refused with `NotFound` if no hold has this id, and with
+    /// `Conflict` if it was lifted already.
+    LiftLegalHold {
+        hold_id: String,
+        now_micros: i64,
+        lifted_by: String,
+    },
+    /// Changes nothing; refused with `Conflict` naming the hold if a hold in force at
+    /// `now_micros` covers any event about `subject`. Put before
+    /// [`Effect::EraseSubject`], it makes the erasure fail closed against a hold
+    /// committed after the service looked.
+    RefuseIfHeld { subject: String, now_micros: i64 },
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

@@ -80,6 +80,23 @@ impl<S: Store + ?Sized> crate::IdentifierStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::LegalHoldStore for FaultyStore<S> {
+    async fn legal_holds(&self) -> StoreResult<Vec<crate::LegalHold>> {
+        self.inner.legal_holds().await
+    }
+    async fn legal_hold(&self, hold_id: &str) -> StoreResult<Option<crate::LegalHold>> {
+        self.inner.legal_hold(hold_id).await
+    }
+    async fn holds_covering_subject(
+        &self,
+        subject: &str,
+        now_micros: i64,
+    ) -> StoreResult<Vec<crate::LegalHold>> {
+        self.inner.holds_covering_subject(subject, now_micros).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

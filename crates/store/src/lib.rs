@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`LegalHoldStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -18,6 +18,7 @@ pub mod copy;
 pub mod effect;
 pub mod error;
 pub mod faulty;
+pub mod holds;
 pub mod identifiers;
 pub mod plan;
 pub mod postgres;
@@ -33,6 +34,7 @@ use evident_tlog::{Hash, TileId, TileMap};
 pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
+pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 
 /// One request's events and the state changes they record, appended all or nothing
@@ -552,6 +554,7 @@ pub trait Store:
     + VaultStore
     + ArtifactStore
     + IdentifierStore
+    + LegalHoldStore
 {
 }
 
@@ -564,6 +567,7 @@ impl<T> Store for T where
         + VaultStore
         + ArtifactStore
         + IdentifierStore
+        + LegalHoldStore
         + ?Sized
 {
 }

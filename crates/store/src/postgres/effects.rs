@@ -137,6 +137,16 @@ pub(super) async fn apply(
         }
         Effect::PublishArtifact(version) => super::artifacts::publish(tx, version).await,
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change).await,
+        Effect::PlaceLegalHold(hold) => super::holds::place(tx, hold).await,
+        Effect::LiftLegalHold {
+            hold_id,
+            now_micros,
+            lifted_by,
+        } => super::holds::lift(tx, hold_id, *now_micros, lifted_by).await,
+        Effect::RefuseIfHeld {
+            subject,
+            now_micros,
+        } => super::holds::refuse_if_held(tx, subject, *now_micros).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

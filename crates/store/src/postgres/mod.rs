@@ -16,6 +16,7 @@ mod append;
 mod artifacts;
 pub mod connect;
 mod effects;
+mod holds;
 mod identifiers;
 mod integrity;
 pub mod schema;

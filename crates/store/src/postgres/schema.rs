@@ -206,6 +206,25 @@ CREATE TABLE subject_identifiers(
   UNIQUE (subject, kind, value_hash)
 );
 ",
+    // Legal holds (`holds.rs`), each row written with its `legal_hold` event; lifting
+    // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
+    // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
+    r"
+CREATE TABLE IF NOT EXISTS legal_holds(
+  hold_id   TEXT   PRIMARY KEY,
+  kind      TEXT   NOT NULL,
+  value     TEXT,
+  from_at   BIGINT NOT NULL,
+  to_at     BIGINT NOT NULL,
+  reason    TEXT   NOT NULL,
+  placed_by TEXT   NOT NULL,
+  placed_at BIGINT NOT NULL,
+  until_at  BIGINT,
+  event_id  TEXT   NOT NULL,
+  lifted_at BIGINT,
+  lifted_by TEXT
+);
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -260,6 +279,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT, UPDATE, DELETE ON blobs, data_keys, vault, meta, api_keys, event_texts, subject_identifiers TO {role};
          GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
          GRANT UPDATE ON erasures TO {role};
-         GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};"
+         GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
+         GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};"
     )
 }

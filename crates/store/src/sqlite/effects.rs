@@ -51,6 +51,16 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
         }
         Effect::PublishArtifact(version) => super::artifacts::publish(tx, version),
         Effect::MoveLabel(change) => super::artifacts::move_label(tx, change),
+        Effect::PlaceLegalHold(hold) => super::holds::place(tx, hold),
+        Effect::LiftLegalHold {
+            hold_id,
+            now_micros,
+            lifted_by,
+        } => super::holds::lift(tx, hold_id, *now_micros, lifted_by),
+        Effect::RefuseIfHeld {
+            subject,
+            now_micros,
+        } => super::holds::refuse_if_held(tx, subject, *now_micros),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

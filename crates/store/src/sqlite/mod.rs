@@ -14,6 +14,7 @@ mod artifacts;
 pub(crate) mod compress;
 mod effects;
 mod erase;
+mod holds;
 mod identifiers;
 mod schema;
 pub mod search;

@@ -225,6 +225,25 @@ CREATE TABLE subject_identifiers(
   UNIQUE(subject, kind, value_hash)
 );
 ",
+    // Legal holds (`holds.rs`), each row written with its `legal_hold` event; lifting
+    // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
+    // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
+    r"
+CREATE TABLE IF NOT EXISTS legal_holds(
+  hold_id   TEXT    PRIMARY KEY,
+  kind      TEXT    NOT NULL,
+  value     TEXT,
+  from_at   INTEGER NOT NULL,
+  to_at     INTEGER NOT NULL,
+  reason    TEXT    NOT NULL,
+  placed_by TEXT    NOT NULL,
+  placed_at INTEGER NOT NULL,
+  until_at  INTEGER,
+  event_id  TEXT    NOT NULL,
+  lifted_at INTEGER,
+  lifted_by TEXT
+);
+",
 ];
 
 /// Brings the database to the newest schema.
