@@ -18,6 +18,7 @@ pub mod clock;
 pub mod configuration;
 pub mod datadir;
 pub mod error;
+pub mod holds;
 pub mod indexer;
 pub mod ingest;
 pub mod keys;

@@ -26,6 +26,8 @@ fn concrete(path: &str) -> String {
         .replace("{run_id}", "no-such-run")
         .replace("{kind}", "prompt")
         .replace("{name}", "no-such-artifact")
+        .replace("{hold_id}", "hold_nosuch")
+        .replace("{erasure_id}", "evt_nosuch")
 }
 
 /// `true` when the answer came from the router's fallbacks, not from a handler.

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod blobs;
 pub mod events;
 pub mod health;
+pub mod holds;
 pub mod log;
 pub mod openapi;
 pub mod params;
@@ -31,6 +32,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(trail::router())
         .merge(privacy::router())
         .merge(artifacts::router())
+        .merge(holds::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
