@@ -52,6 +52,9 @@ macro_rules! conformance_suite {
         // Legal holds: placed and lifted with their events; erasure refused under one.
         $crate::conformance_suite!(@tests $make;
             legal_holds_commit_with_their_events_and_refuse_erasure);
+        // Retention: a purge of whole traces commits with its event, or nothing.
+        $crate::conformance_suite!(@tests $make;
+            a_retention_purge_commits_with_its_event_or_not_at_all);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -1013,6 +1016,12 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
             .await
             .unwrap()
             .is_some_and(|h| h.lifted_micros.is_some()),
+        Effect::PurgeRetention { run_id, .. } => !store
+            .purged_blobs_in_range(0, u64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| &p.run_id != run_id),
         Effect::RefuseIfHeld { .. } | Effect::InjectedFault => false,
     }
 }
@@ -1616,5 +1625,223 @@ pub async fn legal_holds_commit_with_their_events_and_refuse_erasure(store: Arc<
         .await
         .unwrap()
         .is_empty());
+    assert_head_matches_entries(&*store).await;
+}
+
+/// A purge deletes the blobs and search text of whole traces, and the vault values of
+/// a subject left with no payload, in its event's transaction, leaving a record of
+/// each purged blob; a trace that grew since the plan, a hold covering it, counts
+/// that no longer hold, or a failure before the event: nothing is purged.
+pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<dyn Store>) {
+    use crate::{Effect, PurgeCounts, TracePurge};
+    let subject = test_token_key().subject_token("old customer");
+    let out = store
+        .append(vec![request(vec![
+            test_event("o1", "t-old", Some("old customer"), "mail old@example.org"),
+            test_event("o2", "t-old", Some("old customer"), "second"),
+            test_event("n1", "t-new", None, "recent"),
+        ])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    store
+        .insert_data_keys(vec![DataKey {
+            key_id: TEST_KEY_ID.into(),
+            subject: subject.clone(),
+            wrapped: vec![1],
+            master_epoch: 1,
+            created_micros: 1,
+        }])
+        .await
+        .unwrap();
+    store
+        .index_text(0, vec!["mail".into(), "second".into(), "recent".into()])
+        .await
+        .unwrap();
+    let old_blobs = store.blobs_of_traces(&["t-old".into()]).await.unwrap();
+    assert_eq!(old_blobs.len(), 2);
+    let head = store.tree_head().await.unwrap();
+    store
+        .put_checkpoint(StoredCheckpoint {
+            size: 3,
+            root: head.root,
+            note: "note 3".into(),
+            created_micros: 1_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.size_signed_by(999).await.unwrap(), 0);
+    assert_eq!(store.size_signed_by(1_000).await.unwrap(), 3);
+
+    // Only traces entirely below the bound are candidates.
+    let candidates = store.retention_candidates(1, 10, None, 10).await.unwrap();
+    assert!(candidates.is_empty(), "{candidates:?}");
+    let candidates = store.retention_candidates(2, 10, None, 10).await.unwrap();
+    assert_eq!(candidates.len(), 1, "{candidates:?}");
+    let candidates = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let ids: Vec<&str> = candidates.iter().map(|c| c.trace_id.as_str()).collect();
+    assert_eq!(ids, ["t-new", "t-old"]);
+    let old = &candidates[1];
+    assert_eq!((old.last_seq, old.blobs, old.texts), (1, 2, 2));
+    assert_eq!(
+        old.kinds,
+        vec![("tool_call".into(), "agent-1".into(), None)]
+    );
+    assert!(old.held_by.is_empty());
+    let paged = store
+        .retention_candidates(3, 10, Some("t-new"), 10)
+        .await
+        .unwrap();
+    assert_eq!(paged.len(), 1);
+
+    let traces = vec![TracePurge {
+        trace_id: "t-old".into(),
+        last_seq: 1,
+        payload: true,
+        text: true,
+    }];
+    let plan = store.purge_plan(&traces).await.unwrap();
+    // Values: the e-mail address and the subject's own identifier.
+    assert_eq!(
+        plan,
+        PurgeCounts {
+            blobs: 2,
+            values: 2,
+            texts: 2
+        }
+    );
+    let purge = |run_id: &str, traces: Vec<TracePurge>, expect| Effect::PurgeRetention {
+        run_id: run_id.into(),
+        now_micros: 2_000,
+        traces,
+        expect,
+    };
+    let try_purge = |event_id: String, effects: Vec<Effect>| {
+        let store = store.clone();
+        async move {
+            store
+                .append(vec![AppendRequest {
+                    events: vec![test_event(&event_id, "evident:retention_purge", None, "p")],
+                    effects,
+                }])
+                .await
+        }
+    };
+    let untouched = || async {
+        assert_eq!(
+            store
+                .blobs_of_traces(&["t-old".into()])
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(store.purge_plan(&traces).await.unwrap(), plan);
+        assert!(store.purged_blobs_in_range(0, 10).await.unwrap().is_empty());
+    };
+    // Refused: a stale plan of the trace, counts that do not hold.
+    let mut stale = traces.clone();
+    stale[0].last_seq = 0;
+    let wrong = PurgeCounts { blobs: 1, ..plan };
+    for (i, effect) in [purge("r0", stale, plan), purge("r1", traces.clone(), wrong)]
+        .into_iter()
+        .enumerate()
+    {
+        let out = try_purge(format!("refused{i}"), vec![effect])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &out[0],
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_),
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        untouched().await;
+    }
+    // Failed between the purge and its event.
+    let failed = try_purge(
+        "failed".into(),
+        vec![purge("r2", traces.clone(), plan), Effect::InjectedFault],
+    )
+    .await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    untouched().await;
+    // Held: a hold on the subject of one of its events.
+    let hold = test_hold("hold_purge", crate::HoldScope::Subject(subject.clone()));
+    let out = try_purge("hold".into(), vec![Effect::PlaceLegalHold(hold)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    let held = store
+        .retention_candidates(3, 10, Some("t-new"), 10)
+        .await
+        .unwrap();
+    assert_eq!(held[0].held_by, vec!["hold_purge".to_owned()]);
+    let out = try_purge("held".into(), vec![purge("r3", traces.clone(), plan)])
+        .await
+        .unwrap();
+    match &out[0] {
+        AppendOutcome::Refused {
+            error: StoreError::Conflict(why),
+            ..
+        } => {
+            assert!(why.contains("hold_purge"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    untouched().await;
+    let lift = Effect::LiftLegalHold {
+        hold_id: "hold_purge".into(),
+        now_micros: 1_500,
+        lifted_by: "admin".into(),
+    };
+    appended(&try_purge("lift".into(), vec![lift]).await.unwrap()[0]);
+
+    // Applied.
+    let out = try_purge("purged".into(), vec![purge("run-1", traces.clone(), plan)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert!(store
+        .blobs_of_traces(&["t-old".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .blobs_of_traces(&["t-new".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let refs: Vec<_> = old_blobs.iter().map(|b| b.reference).collect();
+    let purged = store.purged_blobs(&refs).await.unwrap();
+    assert_eq!(purged.len(), 2);
+    for blob in &old_blobs {
+        let record = &purged[&blob.reference];
+        assert_eq!(
+            (record.run_id.as_str(), record.purged_micros),
+            ("run-1", 2_000)
+        );
+        assert_eq!(Some(record.seq), blob.seq);
+        assert!(store.blob(&blob.reference).await.unwrap().is_none());
+    }
+    assert_eq!(store.purged_blobs_in_range(0, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store.purge_plan(&traces).await.unwrap(),
+        PurgeCounts::default()
+    );
+    // Nothing left to purge in t-old; t-new still has its payload and text.
+    let left = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|c| c.trace_id.as_str()).collect();
+    assert_eq!(ids, ["t-new"]);
     assert_head_matches_entries(&*store).await;
 }

@@ -78,6 +78,16 @@ pub enum Effect {
     /// [`Effect::EraseSubject`], it makes the erasure fail closed against a hold
     /// committed after the service looked.
     RefuseIfHeld { subject: String, now_micros: i64 },
+    /// A retention purge (see [`crate::retention`]): deletes the payload blobs and/or
+    /// search text of whole traces, recording each purged blob under `run_id`.
+    /// Refused with `Conflict` if a trace has an entry newer than its plan saw, a hold
+    /// in force at `now_micros` covers one, or what it deletes is not `expect`.
+    PurgeRetention {
+        run_id: String,
+        now_micros: i64,
+        traces: Vec<crate::retention::TracePurge>,
+        expect: crate::retention::PurgeCounts,
+    },
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

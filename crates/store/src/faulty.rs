@@ -97,6 +97,43 @@ impl<S: Store + ?Sized> crate::LegalHoldStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
+    async fn size_signed_by(&self, micros: i64) -> StoreResult<u64> {
+        self.inner.size_signed_by(micros).await
+    }
+    async fn retention_candidates(
+        &self,
+        below_seq: u64,
+        now_micros: i64,
+        after_trace: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::RetentionTrace>> {
+        self.inner
+            .retention_candidates(below_seq, now_micros, after_trace, limit)
+            .await
+    }
+    async fn purge_plan(&self, traces: &[crate::TracePurge]) -> StoreResult<crate::PurgeCounts> {
+        self.inner.purge_plan(traces).await
+    }
+    async fn blobs_of_traces(&self, trace_ids: &[String]) -> StoreResult<Vec<StoredBlob>> {
+        self.inner.blobs_of_traces(trace_ids).await
+    }
+    async fn purged_blobs(
+        &self,
+        refs: &[BlobRef],
+    ) -> StoreResult<HashMap<BlobRef, crate::PurgedBlob>> {
+        self.inner.purged_blobs(refs).await
+    }
+    async fn purged_blobs_in_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> StoreResult<Vec<crate::PurgedBlob>> {
+        self.inner.purged_blobs_in_range(start, end).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`LegalHoldStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`LegalHoldStore`], [`RetentionStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -22,6 +22,7 @@ pub mod holds;
 pub mod identifiers;
 pub mod plan;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
 pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
+pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -555,6 +557,7 @@ pub trait Store:
     + ArtifactStore
     + IdentifierStore
     + LegalHoldStore
+    + RetentionStore
 {
 }
 
@@ -568,6 +571,7 @@ impl<T> Store for T where
         + ArtifactStore
         + IdentifierStore
         + LegalHoldStore
+        + RetentionStore
         + ?Sized
 {
 }

@@ -147,6 +147,12 @@ pub(super) async fn apply(
             subject,
             now_micros,
         } => super::holds::refuse_if_held(tx, subject, *now_micros).await,
+        Effect::PurgeRetention {
+            run_id,
+            now_micros,
+            traces,
+            expect,
+        } => super::retention::purge(tx, run_id, *now_micros, traces, expect).await,
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

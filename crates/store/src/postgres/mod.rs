@@ -19,6 +19,7 @@ mod effects;
 mod holds;
 mod identifiers;
 mod integrity;
+mod retention;
 pub mod schema;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};

@@ -206,7 +206,7 @@ CREATE TABLE subject_identifiers(
   UNIQUE (subject, kind, value_hash)
 );
 ",
-    // Legal holds (`holds.rs`), each row written with its `legal_hold` event; lifting
+    // Legal holds (`holds.rs`) and blobs purged by retention (`retention.rs`). Holds: each row written with its `legal_hold` event; lifting
     // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
     // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
     r"
@@ -224,6 +224,15 @@ CREATE TABLE IF NOT EXISTS legal_holds(
   lifted_at BIGINT,
   lifted_by TEXT
 );
+-- Blobs a retention purge deleted (`retention.rs`): reads answer 410 naming the run,
+-- `verify` counts them.
+CREATE TABLE IF NOT EXISTS purged_blobs(
+  ref       BYTEA  PRIMARY KEY,
+  seq       BIGINT NOT NULL,
+  run_id    TEXT   NOT NULL,
+  purged_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purged_blobs_by_seq ON purged_blobs(seq);
 ",
 ];
 
@@ -280,6 +289,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT ON destroyed_keys, erasures, evident_schema TO {role};
          GRANT UPDATE ON erasures TO {role};
          GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
-         GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};"
+         GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};
+         GRANT SELECT, INSERT ON purged_blobs TO {role};"
     )
 }

@@ -61,6 +61,12 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             subject,
             now_micros,
         } => super::holds::refuse_if_held(tx, subject, *now_micros),
+        Effect::PurgeRetention {
+            run_id,
+            now_micros,
+            traces,
+            expect,
+        } => super::retention::purge(tx, run_id, *now_micros, traces, expect),
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

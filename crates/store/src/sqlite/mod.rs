@@ -16,6 +16,7 @@ mod effects;
 mod erase;
 mod holds;
 mod identifiers;
+mod retention;
 mod schema;
 pub mod search;
 pub mod sizes;

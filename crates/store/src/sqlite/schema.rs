@@ -225,7 +225,7 @@ CREATE TABLE subject_identifiers(
   UNIQUE(subject, kind, value_hash)
 );
 ",
-    // Legal holds (`holds.rs`), each row written with its `legal_hold` event; lifting
+    // Legal holds (`holds.rs`) and blobs purged by retention (`retention.rs`). Holds: each row written with its `legal_hold` event; lifting
     // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
     // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
     r"
@@ -243,6 +243,15 @@ CREATE TABLE IF NOT EXISTS legal_holds(
   lifted_at INTEGER,
   lifted_by TEXT
 );
+-- Blobs a retention purge deleted (`retention.rs`): reads answer 410 naming the run,
+-- `verify` counts them.
+CREATE TABLE IF NOT EXISTS purged_blobs(
+  ref       BLOB    PRIMARY KEY,
+  seq       INTEGER NOT NULL,
+  run_id    TEXT    NOT NULL,
+  purged_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purged_blobs_by_seq ON purged_blobs(seq);
 ",
 ];
 
