@@ -89,6 +89,9 @@ pub enum Command {
     /// The artifact registry: publish versions, read them (also as they were).
     #[command(subcommand)]
     Artifacts(commands::artifacts::ArtifactsCommand),
+    /// Retention: purge what expired under the configured tiers.
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -28,6 +28,7 @@ pub mod privacy;
 pub mod proofs;
 pub mod reading;
 pub mod record;
+pub mod retention;
 pub mod routes;
 pub mod search;
 pub mod sequencer;

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod migrate;
 pub mod prove;
 pub mod reach;
+pub mod retention;
 pub mod serve;
 pub mod trail;
 pub mod verify;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(args) => trail::trace(&cli, args).await,
         Command::Search(args) => trail::search(&cli, args).await,
         Command::Artifacts(command) => artifacts::run(&cli, command).await,
+        Command::Retention(command) => retention::run(&cli, command).await,
     }
 }
 

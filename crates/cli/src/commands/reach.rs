@@ -45,6 +45,8 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Trace(_) => ("trace", LOCAL_OR_SERVER),
         Command::Search(_) => ("search", LOCAL_OR_SERVER),
         Command::Artifacts(_) => ("artifacts", LOCAL_OR_SERVER),
+        // The purge runs where the store is (the API has no endpoint for it).
+        Command::Retention(_) => ("retention", LOCAL),
     }
 }
 

@@ -130,6 +130,12 @@ async fn check(
         }
         None => {}
     }
+    if report.purged_blobs > 0 {
+        println!(
+            "{} blobs were purged by retention (each recorded with its run)",
+            report.purged_blobs
+        );
+    }
     if report.erased_blobs > 0 {
         println!(
             "{} blobs are erased (their subjects' keys were destroyed)",
