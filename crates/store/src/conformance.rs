@@ -55,6 +55,8 @@ macro_rules! conformance_suite {
         // Retention: a purge of whole traces commits with its event, or nothing.
         $crate::conformance_suite!(@tests $make;
             a_retention_purge_commits_with_its_event_or_not_at_all);
+        // The read-access log: batches at the end only, read back by key and time.
+        $crate::conformance_suite!(@tests $make; access_records_append_in_order_and_search);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -911,7 +913,24 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             "hold_fx",
             crate::HoldScope::Subject("subj_held_fx".into()),
         )),
+        Effect::AppendAccessRecords {
+            from_seq: 0,
+            records: vec![
+                test_access_record(0, "auditor"),
+                test_access_record(1, "admin"),
+            ],
+        },
     ]
+}
+
+/// An access record as the server would write it.
+fn test_access_record(seq: u64, key: &str) -> crate::AccessRecord {
+    crate::AccessRecord {
+        seq,
+        key: key.into(),
+        at_micros: 100 + seq as i64,
+        record: format!("{{\"key\":\"{key}\",\"seq\":{seq}}}").into_bytes(),
+    }
 }
 
 /// A hold as the server would place it, in force until lifted.
@@ -1022,6 +1041,9 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
             .unwrap()
             .iter()
             .all(|p| &p.run_id != run_id),
+        Effect::AppendAccessRecords { from_seq, records } => {
+            store.access_log_size().await.unwrap() >= from_seq + records.len() as u64
+        }
         Effect::RefuseIfHeld { .. } | Effect::InjectedFault => false,
     }
 }
@@ -1083,9 +1105,21 @@ pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Ar
         now_micros: 60,
         lifted_by: "admin".into(),
     };
-    for (i, refused) in [stale_plan, taken, unknown, held, unknown_hold]
-        .into_iter()
-        .enumerate()
+    // The batch earlier in the transaction moved the access log to 2 records.
+    let access_overtaken = Effect::AppendAccessRecords {
+        from_seq: 0,
+        records: vec![test_access_record(0, "auditor")],
+    };
+    for (i, refused) in [
+        stale_plan,
+        taken,
+        unknown,
+        held,
+        unknown_hold,
+        access_overtaken,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut doomed = effects.clone();
         doomed.push(refused);
@@ -1844,4 +1878,75 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
     let ids: Vec<&str> = left.iter().map(|c| c.trace_id.as_str()).collect();
     assert_eq!(ids, ["t-new"]);
     assert_head_matches_entries(&*store).await;
+}
+
+/// Access records are appended only at the log's end (a batch for a stale size is
+/// refused and stores nothing), and read back by range, key and time.
+pub async fn access_records_append_in_order_and_search(store: Arc<dyn Store>) {
+    use crate::{AccessQuery, Effect};
+    let batch = |event_id: &str, from_seq: u64, keys: &[&str]| AppendRequest {
+        events: vec![test_event(
+            event_id,
+            "evident:access_log_checkpoint",
+            None,
+            "a",
+        )],
+        effects: vec![Effect::AppendAccessRecords {
+            from_seq,
+            records: keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| test_access_record(from_seq + i as u64, key))
+                .collect(),
+        }],
+    };
+    let out = store
+        .append(vec![batch("b0", 0, &["auditor", "admin", "auditor"])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    let stale = store
+        .append(vec![batch("b-stale", 1, &["admin"])])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &stale[0],
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+    assert!(store.entry_by_event_id("b-stale").await.unwrap().is_none());
+    let out = store
+        .append(vec![batch("b1", 3, &["admin"])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert_eq!(store.access_log_size().await.unwrap(), 4);
+    let all = store.access_records(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(all[3], test_access_record(3, "admin"));
+    let by_key = store
+        .search_access(&AccessQuery {
+            key: Some("auditor".into()),
+            limit: 10,
+            ..AccessQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_key.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 2]);
+    let by_time = store
+        .search_access(&AccessQuery {
+            from_micros: Some(101),
+            to_micros: Some(102),
+            after_seq: Some(1),
+            limit: 10,
+            ..AccessQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_time.iter().map(|r| r.seq).collect::<Vec<_>>(), [2]);
 }

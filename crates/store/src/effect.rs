@@ -88,6 +88,13 @@ pub enum Effect {
         traces: Vec<crate::retention::TracePurge>,
         expect: crate::retention::PurgeCounts,
     },
+    /// Appends a batch of access records at `from_seq` (see [`crate::access`]);
+    /// refused with `Conflict` unless the access log holds exactly `from_seq` records
+    /// (another server appended first). Records carry their own `seq`s.
+    AppendAccessRecords {
+        from_seq: u64,
+        records: Vec<crate::access::AccessRecord>,
+    },
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

@@ -134,6 +134,22 @@ impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::AccessLogStore for FaultyStore<S> {
+    async fn access_log_size(&self) -> StoreResult<u64> {
+        self.inner.access_log_size().await
+    }
+    async fn access_records(&self, start: u64, end: u64) -> StoreResult<Vec<crate::AccessRecord>> {
+        self.inner.access_records(start, end).await
+    }
+    async fn search_access(
+        &self,
+        query: &crate::AccessQuery,
+    ) -> StoreResult<Vec<crate::AccessRecord>> {
+        self.inner.search_access(query).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

@@ -3,7 +3,7 @@
 //!
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
-//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`LegalHoldStore`], [`RetentionStore`]). Their doc comments are the durability contract every backend
+//! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`]). Their doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -12,6 +12,7 @@
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
 
+pub mod access;
 pub mod artifacts;
 pub mod conformance;
 pub mod copy;
@@ -32,6 +33,7 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use access::{AccessLogStore, AccessQuery, AccessRecord};
 pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
@@ -558,6 +560,7 @@ pub trait Store:
     + IdentifierStore
     + LegalHoldStore
     + RetentionStore
+    + AccessLogStore
 {
 }
 
@@ -572,6 +575,7 @@ impl<T> Store for T where
         + IdentifierStore
         + LegalHoldStore
         + RetentionStore
+        + AccessLogStore
         + ?Sized
 {
 }

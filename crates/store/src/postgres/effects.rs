@@ -153,6 +153,9 @@ pub(super) async fn apply(
             traces,
             expect,
         } => super::retention::purge(tx, run_id, *now_micros, traces, expect).await,
+        Effect::AppendAccessRecords { from_seq, records } => {
+            super::access::append(tx, *from_seq, records).await
+        }
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -12,6 +12,7 @@
 //!   transaction of their event; how no decryptable copy of an erased key survives is
 //!   in `effects.rs`.
 
+mod access;
 mod append;
 mod artifacts;
 pub mod connect;

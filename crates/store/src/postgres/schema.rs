@@ -206,7 +206,8 @@ CREATE TABLE subject_identifiers(
   UNIQUE (subject, kind, value_hash)
 );
 ",
-    // Legal holds (`holds.rs`) and blobs purged by retention (`retention.rs`). Holds: each row written with its `legal_hold` event; lifting
+    // Legal holds (`holds.rs`), blobs purged by retention (`retention.rs`) and the
+    // read-access log (`access.rs`). Holds: each row written with its `legal_hold` event; lifting
     // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
     // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
     r"
@@ -233,6 +234,15 @@ CREATE TABLE IF NOT EXISTS purged_blobs(
   purged_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS purged_blobs_by_seq ON purged_blobs(seq);
+-- The read-access log (`access.rs`): records numbered from 0, each batch written with
+-- the access_log_checkpoint event that states its root.
+CREATE TABLE IF NOT EXISTS access_log(
+  seq    BIGINT PRIMARY KEY,
+  key    TEXT   NOT NULL,
+  at     BIGINT NOT NULL,
+  record BYTEA  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_by_key ON access_log(key, seq);
 ",
 ];
 
@@ -290,6 +300,6 @@ pub fn grant_sql(role: &str) -> String {
          GRANT UPDATE ON erasures TO {role};
          GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
          GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};
-         GRANT SELECT, INSERT ON purged_blobs TO {role};"
+         GRANT SELECT, INSERT ON purged_blobs, access_log TO {role};"
     )
 }

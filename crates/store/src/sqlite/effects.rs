@@ -67,6 +67,9 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             traces,
             expect,
         } => super::retention::purge(tx, run_id, *now_micros, traces, expect),
+        Effect::AppendAccessRecords { from_seq, records } => {
+            super::access::append(tx, *from_seq, records)
+        }
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -9,6 +9,7 @@
 //! writer at a time anyway); reads use a small pool of connections. Both run on
 //! tokio's blocking pool, never on the async executor.
 
+mod access;
 mod append;
 mod artifacts;
 pub(crate) mod compress;
