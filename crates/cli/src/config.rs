@@ -580,6 +580,7 @@ impl ServeConfig {
         let mut settings = Settings {
             max_body_bytes: self.max_body_bytes,
             checkpoint_interval: self.checkpoint_interval,
+            access_flush_interval: Some(evident_server::access_log::FLUSH_INTERVAL),
             ..Settings::default()
         };
         settings.detectors.custom.clone_from(&self.detectors);

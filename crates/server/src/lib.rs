@@ -10,6 +10,7 @@
 //!
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
+pub mod access_log;
 pub mod answer;
 pub mod artifacts;
 pub mod auth;

@@ -57,6 +57,10 @@ pub struct Settings {
     /// Where the server reads "now" (see [`crate::clock`]); the system clock but in
     /// tests.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// How often noted read accesses are written (`access_log`); `None`: only when
+    /// [`crate::access_log::flush`] is called. `serve` sets
+    /// [`crate::access_log::FLUSH_INTERVAL`]; tests flush when they choose.
+    pub access_flush_interval: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             master_key_file: None,
             detectors: evident_core::pii::Detectors::default(),
             clock: Arc::new(crate::clock::SystemClock),
+            access_flush_interval: None,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct App {
     pub texts: crate::indexer::TextBuffer,
     /// Held by an indexer step (`indexer::index_step`), one at a time per app.
     pub(crate) indexing: tokio::sync::Mutex<()>,
+    /// Read accesses noted and not yet written (`access_log`).
+    pub access: crate::access_log::AccessBuffer,
 }
 
 impl App {
@@ -105,6 +112,9 @@ impl App {
             app.settings.clock.clone(),
         ));
         tokio::spawn(crate::indexer::run(app.clone()));
+        if let Some(every) = app.settings.access_flush_interval {
+            tokio::spawn(crate::access_log::run(app.clone(), every));
+        }
         app
     }
 
@@ -155,6 +165,7 @@ impl App {
             settings,
             texts: crate::indexer::TextBuffer::default(),
             indexing: tokio::sync::Mutex::new(()),
+            access: crate::access_log::AccessBuffer::default(),
         })
     }
 }

@@ -85,6 +85,8 @@ pub struct VerifyReport {
     /// Blobs a retention run deleted, each recorded with its run and referenced by
     /// the entry it was filed under.
     pub purged_blobs: u64,
+    /// Read-access records checked against their `access_log_checkpoint` entries.
+    pub access_records: u64,
     /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
     /// The backend's own check ([`Depth::Full`]): what it checked (it found nothing
@@ -243,6 +245,10 @@ async fn verify_log(
     {
         return Err(Failure::entry(head.size, "stored beyond the tree head").into());
     }
+    let access_records = match crate::access_log::verify_access_log(store, head.size).await? {
+        Ok(checked) => checked,
+        Err((seq, why)) => return Err(Failure::entry(seq, why).into()),
+    };
     Ok(VerifyReport {
         tree_size: head.size,
         root: head.root,
@@ -250,6 +256,7 @@ async fn verify_log(
         blobs,
         erased_blobs,
         purged_blobs,
+        access_records,
         against_size: saved.iter().map(|c| c.size).max(),
         integrity: None,
     })

@@ -130,6 +130,12 @@ async fn check(
         }
         None => {}
     }
+    if report.access_records > 0 {
+        println!(
+            "{} read-access records match the batches the log states",
+            report.access_records
+        );
+    }
     if report.purged_blobs > 0 {
         println!(
             "{} blobs were purged by retention (each recorded with its run)",

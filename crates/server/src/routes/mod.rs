@@ -1,6 +1,7 @@
 //! HTTP routers, one per resource area; handlers are thin: extract, call one service,
 //! map the result.
 
+pub mod access;
 pub mod artifacts;
 pub mod blobs;
 pub mod events;
@@ -33,6 +34,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(privacy::router())
         .merge(artifacts::router())
         .merge(holds::router())
+        .merge(access::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
@@ -75,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access_log::record_access,
+        ))
         .with_state(state)
 }
 

@@ -444,6 +444,16 @@ pub struct LegalHoldList {
     holds: Vec<LegalHoldAnswer>,
 }
 
+/// `GET /api/v1/access-log`.
+#[derive(ToSchema)]
+pub struct AccessLogAnswer {
+    /// `{seq, at, key, role, method, path, query, status}` each, in `seq` order; a
+    /// subject in `query` only as its token.
+    records: Vec<Value>,
+    /// The cursor of the next page, or null on the last.
+    next_cursor: Option<String>,
+}
+
 // ---------------------------------------------------------------------------------
 // Error answers shared by the endpoints.
 
