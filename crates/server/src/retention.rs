@@ -167,11 +167,11 @@ pub fn floor_violations(policy: &RetentionPolicy) -> Vec<FloorViolation> {
 /// `90d`, `12h`, `30m`, `45s`: a duration as the configuration writes it.
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)
-    } else if secs % 3_600 == 0 {
+    } else if secs.is_multiple_of(3_600) {
         format!("{}h", secs / 3_600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -52,8 +52,8 @@ fn lists(traces: &[TracePurge]) -> (Vec<&str>, Vec<&str>) {
     (payload, text)
 }
 
-async fn count(client: &impl GenericClient, sql: &str, list: &Vec<&str>) -> StoreResult<u64> {
-    let row = client.query_one(sql, &[list]).await.map_err(map_err)?;
+async fn count(client: &impl GenericClient, sql: &str, list: &[&str]) -> StoreResult<u64> {
+    let row = client.query_one(sql, &[&list]).await.map_err(map_err)?;
     Ok(seq_of(row.get(0)))
 }
 
