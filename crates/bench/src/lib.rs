@@ -96,6 +96,11 @@ pub struct Args {
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A config file for the server under test (e.g. PII dictionaries, field rules),
+    /// as `evident serve --config` reads it; the store and listen addresses the bench
+    /// passes as flags take precedence over the file's.
+    #[arg(long)]
+    pub server_config: Option<PathBuf>,
     /// Only write the generated workload as NDJSON to this file (zstd-compressed if
     /// the name ends in `.zst`), and exit.
     #[arg(long)]
@@ -186,8 +191,17 @@ pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> 
     )
     .await?;
     report.set("workload", prepared.describe());
+    if let Some(config) = &args.server_config {
+        report.set("server_config", json!(config.display().to_string()));
+    }
 
-    let server = ServerProcess::start(&data, database_url, &work.path().join("server.log")).await?;
+    let server = ServerProcess::start(
+        &data,
+        database_url,
+        args.server_config.as_deref(),
+        &work.path().join("server.log"),
+    )
+    .await?;
     let outcome = drive(args, &prepared, &server, &mut report).await;
     report.set(
         "server",

@@ -40,12 +40,17 @@ impl ServerProcess {
     pub async fn start(
         data: &Path,
         database_url: Option<&str>,
+        config: Option<&Path>,
         log: &Path,
     ) -> anyhow::Result<Self> {
         let data = data.to_path_buf();
         let database_url = database_url.map(str::to_owned);
+        let config = config.map(Path::to_path_buf);
         let log = log.to_path_buf();
-        tokio::task::spawn_blocking(move || start(&data, database_url.as_deref(), &log)).await?
+        tokio::task::spawn_blocking(move || {
+            start(&data, database_url.as_deref(), config.as_deref(), &log)
+        })
+        .await?
     }
 
     /// The server's peak resident set size so far (`VmHWM`).
@@ -115,7 +120,12 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<ServerProcess> {
+fn start(
+    data: &Path,
+    database_url: Option<&str>,
+    config: Option<&Path>,
+    log: &Path,
+) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("finding the evident binary")?;
     let stderr =
         std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
@@ -133,8 +143,11 @@ fn start(data: &Path, database_url: Option<&str>, log: &Path) -> anyhow::Result<
     if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
     }
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
     // A fresh store of its own: nothing from the environment may point the server
-    // at another store, key or config file.
+    // at another store, key or config file (only the one --server-config names).
     let mut child = command
         .env_remove("EVIDENT_SERVER")
         .env_remove("EVIDENT_API_KEY")

@@ -314,34 +314,7 @@ pub fn prepare_client_event_remembering(
         .iter()
         .any(|field| record.get(*field).is_some_and(|p| p.get("$blob").is_some()));
     let text = (!references_upload).then(|| crate::text::searchable_text(&record));
-
-    let mut blobs = Vec::new();
-    let mut referenced = Vec::new();
-    for field in PAYLOAD_FIELDS {
-        let Some(payload) = record.remove(*field) else {
-            continue;
-        };
-        let commitment = if let Some(reference) = payload
-            .get("$blob")
-            .and_then(Value::as_str)
-            .and_then(crate::blob::parse_blob_ref)
-        {
-            let upload = uploads.get(&reference).ok_or_else(|| {
-                FieldError::new(
-                    format!("/{field}/$blob"),
-                    "no uploaded blob has this reference (uploads expire after 24 h)",
-                )
-            })?;
-            referenced.push(reference);
-            commitment_value(&reference, upload.size, &upload.media_type)
-        } else {
-            let blob = seal_json_payload(&payload, rng);
-            let value = commitment_value(&blob.reference, blob.bytes.len(), JSON_MEDIA_TYPE);
-            blobs.push(blob);
-            value
-        };
-        record.insert((*field).into(), commitment);
-    }
+    let (blobs, referenced) = seal_payloads(&mut record, uploads, rng)?;
 
     record.insert(
         "received_at".into(),
@@ -377,6 +350,45 @@ pub fn prepare_client_event_remembering(
         uploads: referenced,
         text,
     })
+}
+
+/// Moves each payload (`input`, `output`, `attributes`) out of the record into a
+/// salted blob, leaving its commitment in its place; a payload that references an
+/// upload keeps the upload (it is sealed when the event is). Returns the new blobs
+/// and the uploads referenced.
+fn seal_payloads(
+    record: &mut Map<String, Value>,
+    uploads: &HashMap<BlobRef, UploadedBlob>,
+    rng: &mut dyn RngCore,
+) -> Result<(Vec<NewBlob>, Vec<BlobRef>), FieldError> {
+    let mut blobs = Vec::new();
+    let mut referenced = Vec::new();
+    for field in PAYLOAD_FIELDS {
+        let Some(payload) = record.remove(*field) else {
+            continue;
+        };
+        let commitment = if let Some(reference) = payload
+            .get("$blob")
+            .and_then(Value::as_str)
+            .and_then(crate::blob::parse_blob_ref)
+        {
+            let upload = uploads.get(&reference).ok_or_else(|| {
+                FieldError::new(
+                    format!("/{field}/$blob"),
+                    "no uploaded blob has this reference (uploads expire after 24 h)",
+                )
+            })?;
+            referenced.push(reference);
+            commitment_value(&reference, upload.size, &upload.media_type)
+        } else {
+            let blob = seal_json_payload(&payload, rng);
+            let value = commitment_value(&blob.reference, blob.bytes.len(), JSON_MEDIA_TYPE);
+            blobs.push(blob);
+            value
+        };
+        record.insert((*field).into(), commitment);
+    }
+    Ok((blobs, referenced))
 }
 
 /// Text fields scanned for personal data besides the payloads (CONTRACT section 2).
@@ -664,11 +676,54 @@ pub struct ServerEvent {
 
 /// Prepares an event the server writes itself (CONTRACT section 1, "Server events"):
 /// `actor` is the system, `timestamp` is `received_at`, `principal` the acting key.
+/// Its fields are stored inline as given: for an event that carries personal data,
+/// see [`prepare_governed_event`].
 pub fn prepare_server_event(
     event: ServerEvent,
     submission: &Submission<'_>,
     rng: &mut dyn RngCore,
 ) -> PreparedEvent {
+    let record = server_record(event, submission, rng);
+    let text = crate::text::searchable_text(&record);
+    server_prepared(record, text, Vec::new(), Vec::new())
+}
+
+/// Prepares a server event that carries governance data (CONTRACT section 6,
+/// "Governance data is payload": a decision's payload and context, an approval's
+/// draft, final and diff). They pass the privacy boundary as a client event's do:
+/// `context.subject` becomes its token (and so does the clear id anywhere else), the
+/// subject's `remembered` identifiers and the detectors tokenize `input`, `output`,
+/// `attributes`, `decision.reason` and `approval.comment`, and the payloads become
+/// salted blobs (sealed by the server under the subject's key) with their
+/// commitments in the entry. So an erasure reaches them, and the entry keeps only
+/// what must stay: hashes, ids, outcomes.
+///
+/// # Errors
+/// A payload that is itself a blob reference (`{"$blob": ...}`): governance payloads
+/// are the server's own structures, never uploads; the error names the field.
+pub fn prepare_governed_event(
+    event: ServerEvent,
+    submission: &Submission<'_>,
+    remembered: &[(String, String)],
+    rng: &mut dyn RngCore,
+) -> Result<PreparedEvent, FieldError> {
+    let mut record = server_record(event, submission, rng);
+    let mut pii = Vec::new();
+    let declared =
+        DeclaredIdentifiers::new(remembered.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    tokenize_subject(&mut record, submission.token_key, &mut pii);
+    tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
+    let text = crate::text::searchable_text(&record);
+    let (blobs, _) = seal_payloads(&mut record, &HashMap::new(), rng)?;
+    Ok(server_prepared(record, text, blobs, pii))
+}
+
+/// A server event's fields with those every server event has.
+fn server_record(
+    event: ServerEvent,
+    submission: &Submission<'_>,
+    rng: &mut dyn RngCore,
+) -> Map<String, Value> {
     let mut record = event.fields;
     record.insert("event_id".into(), Value::String(new_event_id(rng)));
     record.insert("event_type".into(), Value::String(event.event_type.into()));
@@ -700,16 +755,28 @@ pub fn prepare_server_event(
         Value::String(submission.principal.into()),
     );
     record.insert("schema".into(), Value::String(SCHEMA.into()));
+    record
+}
+
+/// A finished server record, ready to be sequenced.
+fn server_prepared(
+    record: Map<String, Value>,
+    text: String,
+    blobs: Vec<NewBlob>,
+    pii: Vec<Finding>,
+) -> PreparedEvent {
+    // Of the stored record, tokens and commitments only: a digest of clear values
+    // would let anyone holding the database test guesses of them.
     let submission_digest = crate::json::sha256_canonical(&Value::Object(record.clone()));
     let index = IndexKeys::from_record(&record);
     PreparedEvent {
         members: crate::entry::CanonicalMembers::of(&record),
-        text: Some(crate::text::searchable_text(&record)),
+        text: Some(text),
         record,
         index,
         submission_digest,
-        blobs: Vec::new(),
-        pii: Vec::new(),
+        blobs,
+        pii,
         identifiers: Vec::new(),
         uploads: Vec::new(),
     }
@@ -953,6 +1020,89 @@ mod tests {
             prepared.record["input"]["$blob"],
             json!(prepared.blobs[0].reference.to_ref_string())
         );
+    }
+
+    /// Governance data (CONTRACT section 6) crosses the same boundary as a client's
+    /// payload: the subject and the personal data in payloads, reasons and comments
+    /// leave the entry, the payloads become sealed blobs, the ids and hashes stay.
+    #[test]
+    fn governed_server_events_keep_no_personal_data_in_the_entry() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let mut fields = Map::new();
+        fields.insert(
+            "context".into(),
+            json!({"subject": "C-1042", "job_id": "job-7"}),
+        );
+        fields.insert(
+            "input".into(),
+            json!({"draft": {"customer": "Wei Novak", "email": "wei@example.org.", "ref": "C-1042"}}),
+        );
+        fields.insert(
+            "approval".into(),
+            json!({"approval_id": "apr_1", "job_hash": "ab".repeat(32),
+                   "comment": "called wei@example.org to confirm"}),
+        );
+        let event = ServerEvent {
+            event_type: "approval_request",
+            trace_id: Some("t-42".into()),
+            parent_event_id: None,
+            fields,
+        };
+        let remembered = [("name".to_owned(), "Wei Novak".to_owned())];
+        let prepared = prepare_governed_event(
+            event,
+            &submission(&key),
+            &remembered,
+            &mut rand::thread_rng(),
+        )
+        .unwrap();
+        let entry = serde_json::to_string(&prepared.record).unwrap();
+        for clear in ["C-1042", "Wei Novak", "wei@example.org"] {
+            assert!(!entry.contains(clear), "{clear} in {entry}");
+        }
+        let token = key.subject_token("C-1042");
+        assert_eq!(prepared.index.subject.as_deref(), Some(token.as_str()));
+        assert_eq!(
+            prepared.record["approval"]["job_hash"],
+            json!("ab".repeat(32))
+        );
+        assert_eq!(prepared.record["event_type"], json!("approval_request"));
+        assert_eq!(
+            prepared.record["actor"],
+            json!({"type": "system", "id": "evident"})
+        );
+        assert_eq!(prepared.blobs.len(), 1);
+        let blob = String::from_utf8(prepared.blobs[0].bytes.clone()).unwrap();
+        assert!(
+            !blob.contains("Wei Novak") && !blob.contains("wei@"),
+            "{blob}"
+        );
+        let found: Vec<&str> = prepared.pii.iter().map(|f| f.value.as_str()).collect();
+        for clear in ["C-1042", "Wei Novak", "wei@example.org"] {
+            assert!(
+                found.contains(&clear),
+                "{clear} not for the vault: {found:?}"
+            );
+        }
+        let text = prepared.text.as_deref().unwrap_or_default();
+        assert!(!text.contains("wei@") && text.contains("called"), "{text}");
+
+        // A payload that names a blob is refused, naming the field: governance
+        // payloads are the server's own structures.
+        let mut fields = Map::new();
+        fields.insert(
+            "output".into(),
+            json!({"$blob": format!("sha256:{}", "0".repeat(64))}),
+        );
+        let event = ServerEvent {
+            event_type: "approval_resolution",
+            trace_id: None,
+            parent_event_id: None,
+            fields,
+        };
+        let error = prepare_governed_event(event, &submission(&key), &[], &mut rand::thread_rng())
+            .unwrap_err();
+        assert!(error.pointer.starts_with("/output"), "{error:?}");
     }
 
     /// The text index takes the text computed here while the payloads are in hand; it

@@ -7,8 +7,12 @@
 //! not at all. The services of each area (privacy, keys, ...) build the event and the
 //! effects; this module only carries them.
 
-use evident_core::record::{prepare_server_event, ServerEvent, Submission};
+use std::collections::BTreeSet;
+
+use evident_core::event::FieldError;
+use evident_core::record::{prepare_governed_event, prepare_server_event, ServerEvent, Submission};
 use evident_store::{AppendOutcome, AppendRequest, Appended, Effect, EventToAppend, StoreError};
+use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::sequencer::SubmitError;
@@ -24,6 +28,14 @@ pub enum RecordError {
     /// Overloaded, stopped, or the store failed (see [`SubmitError`]).
     #[error(transparent)]
     Submit(#[from] SubmitError),
+    /// A governance payload the privacy boundary refused (see
+    /// [`prepare_governed_event`]); the error names the field.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The store failed while the event was prepared (its subject's key, its
+    /// remembered identifiers).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A server event ready to append, received now (by the app's clock). Server events
@@ -65,6 +77,72 @@ pub fn prepare_at(
         remember: Vec::new(),
     };
     (event, event_id)
+}
+
+/// A server event that carries governance data (a decision's payload and context,
+/// an approval's draft, final and diff: CONTRACT section 6, "Governance data is
+/// payload"), ready to append, received at `received_micros`; also returns its id.
+///
+/// Put the clear subject id in `context.subject` and the payloads in `input`,
+/// `output` or `attributes`; `decision.reason` and `approval.comment` are scanned
+/// text. The subject becomes its token everywhere, the payloads are tokenized (the
+/// detectors, and the identifiers remembered for the subject) and sealed as blobs
+/// under the subject's data key (the log's default key without a subject), with
+/// their commitments in the entry; so an erasure of the subject reaches them. Append
+/// it with [`record_prepared`] (or several in one request through the sequencer)
+/// with the effects it records.
+///
+/// # Errors
+/// [`RecordError::Invalid`] for a payload that is a blob reference;
+/// [`RecordError::Store`] when the subject's key or identifiers cannot be read.
+pub async fn prepare_governed(
+    app: &App,
+    principal: &Principal,
+    event: ServerEvent,
+    received_micros: i64,
+) -> Result<(EventToAppend, String), RecordError> {
+    let subject = event
+        .fields
+        .get("context")
+        .and_then(|c| c.get("subject"))
+        .and_then(Value::as_str)
+        .map(|clear| app.token_key.subject_token(clear.trim()));
+    let subjects: BTreeSet<String> = subject.iter().cloned().collect();
+    let remembered = if subjects.is_empty() {
+        Vec::new()
+    } else {
+        app.vault
+            .remembered(&subjects)
+            .await?
+            .into_values()
+            .flat_map(|pairs| pairs.as_ref().clone())
+            .collect()
+    };
+    let received_at = crate::clock::format_micros(received_micros);
+    let submission = Submission {
+        token_key: &app.token_key,
+        detectors: &app.settings.detectors,
+        principal: &principal.name,
+        received_at: &received_at,
+        received_micros,
+    };
+    let prepared =
+        prepare_governed_event(event, &submission, &remembered, &mut rand::thread_rng())?;
+    let event_id = prepared
+        .record
+        .get("event_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let key_subject = subject.unwrap_or_else(|| crate::vault::DEFAULT_SUBJECT.to_owned());
+    let keys = app
+        .vault
+        .active_keys(&BTreeSet::from([key_subject.clone()]))
+        .await?;
+    let key = keys
+        .get(&key_subject)
+        .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
+    Ok((app.vault.seal_event(prepared, key), event_id))
 }
 
 /// Appends `event` and applies `effects` in one transaction, through the sequencer;

@@ -19,8 +19,6 @@ use super::{body_error, path_error};
 use crate::artifacts::{ArtifactError, Field, PublishRequest};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::record::RecordError;
-use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -206,16 +204,7 @@ fn problem(e: ArtifactError) -> ApiError {
         ArtifactError::VersionTaken { .. } => ApiError::conflict(e.to_string()),
         ArtifactError::NotFound(what) => ApiError::not_found(what),
         ArtifactError::Contended => ApiError::unavailable(e.to_string()),
-        ArtifactError::Record(RecordError::Refused { error, .. }) => {
-            ApiError::conflict(error.to_string())
-        }
-        ArtifactError::Record(RecordError::Submit(submit)) => match submit {
-            SubmitError::Overloaded => {
-                ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-            }
-            SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
-            SubmitError::Store(e) => e.into(),
-        },
+        ArtifactError::Record(record) => super::record_problem(record),
         ArtifactError::Store(store) => store.into(),
     }
 }

@@ -88,6 +88,25 @@ pub fn router(state: AppState) -> Router {
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// Maps a failure to read the body (too large, broken connection) to problem+json.
+/// A change that was not recorded (nothing was stored) as problem+json: a refused
+/// effect is a conflict with the state, a refused payload names its field, an
+/// overloaded or stopped sequencer is 503.
+pub fn record_problem(e: crate::record::RecordError) -> ApiError {
+    use crate::record::RecordError;
+    use crate::sequencer::SubmitError;
+    match e {
+        RecordError::Refused { error, .. } => ApiError::conflict(error.to_string()),
+        RecordError::Submit(SubmitError::Overloaded) => {
+            ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
+        }
+        RecordError::Submit(SubmitError::Stopped) => {
+            ApiError::unavailable("the server is shutting down")
+        }
+        RecordError::Submit(SubmitError::Store(e)) | RecordError::Store(e) => e.into(),
+        RecordError::Invalid(field) => field.into(),
+    }
+}
+
 pub fn body_error(rejection: &axum::extract::rejection::BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(

@@ -12,8 +12,6 @@ use super::body_error;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::privacy::{EraseError, EraseRequest};
-use crate::record::RecordError;
-use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -156,21 +154,7 @@ fn erase_problem(e: EraseError) -> ApiError {
         EraseError::UnknownSubject => ApiError::not_found(e.to_string()),
         EraseError::Held { .. } => ApiError::conflict(e.to_string()),
         EraseError::Contended => ApiError::unavailable(e.to_string()),
-        EraseError::Record(RecordError::Refused { error, .. }) => {
-            ApiError::conflict(error.to_string())
-        }
-        EraseError::Record(RecordError::Submit(submit)) => submit_problem(submit),
+        EraseError::Record(record) => super::record_problem(record),
         EraseError::Store(store) => store.into(),
-    }
-}
-
-/// A sequencer error as problem+json (nothing was stored).
-fn submit_problem(e: SubmitError) -> ApiError {
-    match e {
-        SubmitError::Overloaded => {
-            ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-        }
-        SubmitError::Stopped => ApiError::unavailable("the server is shutting down"),
-        SubmitError::Store(e) => e.into(),
     }
 }
