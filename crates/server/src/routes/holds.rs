@@ -17,8 +17,6 @@ use super::{body_error, path_error};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::holds::{HoldError, PlaceHold};
-use crate::record::RecordError;
-use crate::sequencer::SubmitError;
 use crate::state::AppState;
 
 const HOLDERS: &[Role] = &[Role::Admin, Role::Privacy];
@@ -208,17 +206,7 @@ fn hold_problem(e: HoldError) -> ApiError {
         HoldError::Invalid { pointer, why } => ApiError::field(pointer, why),
         HoldError::NotFound(_) => ApiError::not_found(e.to_string()),
         HoldError::Lifted(_) => ApiError::conflict(e.to_string()),
-        HoldError::Record(RecordError::Refused { error, .. }) => {
-            ApiError::conflict(error.to_string())
-        }
-        HoldError::Record(RecordError::Submit(SubmitError::Overloaded)) => {
-            ApiError::unavailable("the server is overloaded; nothing was stored, retry later")
-        }
-        HoldError::Record(RecordError::Submit(SubmitError::Stopped)) => {
-            ApiError::unavailable("the server is shutting down")
-        }
-        HoldError::Record(RecordError::Submit(SubmitError::Store(e))) | HoldError::Store(e) => {
-            ApiError::from(e)
-        }
+        HoldError::Record(e) => super::record_problem(e),
+        HoldError::Store(e) => e.into(),
     }
 }
