@@ -179,6 +179,8 @@ pub struct ServeConfig {
     pub dictionary_files: Vec<(PathBuf, String, usize)>,
     /// `[policy] time_zone`: the zone of the policies' `context.now` (UTC if unset).
     pub policy_time_zone: Option<(String, jiff::tz::TimeZone)>,
+    /// `[retention]`: tiers, floors (checked), archive, background runs.
+    pub retention: evident_server::retention::RetentionPolicy,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -200,6 +202,8 @@ pub struct StoreConfig {
     /// The policies' time zone (`[policy] time_zone`), for the commands that decide
     /// or replay locally.
     pub policy_time_zone: Option<jiff::tz::TimeZone>,
+    /// `[retention]` (`evident retention run`).
+    pub retention: evident_server::retention::RetentionPolicy,
 }
 
 impl StoreConfig {
@@ -368,6 +372,7 @@ struct FileConfig {
     pii: PiiSection,
     #[serde(default)]
     policy: PolicySection,
+    retention: RetentionSection,
 }
 
 /// `[policy]`: how policies see the request's moment.
@@ -376,6 +381,42 @@ struct FileConfig {
 struct PolicySection {
     /// The IANA time zone of `context.now` (default UTC).
     time_zone: Option<String>,
+}
+
+/// `[retention]`: durations are `90d`, `12h`, `30m`, `45s`; `"forever"` keeps a part.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionSection {
+    #[serde(default)]
+    tiers: Vec<TierEntry>,
+    #[serde(default)]
+    floors: FloorsEntry,
+    #[serde(default)]
+    override_floors: bool,
+    archive_dir: Option<PathBuf>,
+    /// How often `serve` purges; `"off"` never. Default: daily when tiers exist.
+    run_every: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierEntry {
+    name: String,
+    payload: Option<String>,
+    search_text: Option<String>,
+    #[serde(default)]
+    event_types: Vec<String>,
+    #[serde(default)]
+    agents: Vec<String>,
+    #[serde(default)]
+    cases: Vec<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FloorsEntry {
+    payload: Option<String>,
+    search_text: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -548,6 +589,7 @@ impl ServeConfig {
             max_db_bytes: self.max_db_bytes,
             detectors: self.detectors.clone(),
             policy_time_zone: self.policy_time_zone.as_ref().map(|(_, zone)| zone.clone()),
+            retention: self.retention.clone(),
         }
     }
 
@@ -556,6 +598,7 @@ impl ServeConfig {
         let mut settings = Settings {
             max_body_bytes: self.max_body_bytes,
             checkpoint_interval: self.checkpoint_interval,
+            access_flush_interval: Some(evident_server::access_log::FLUSH_INTERVAL),
             ..Settings::default()
         };
         settings.detectors.custom.clone_from(&self.detectors);
@@ -910,6 +953,7 @@ impl Merge<'_> {
             }
         }
         let tls = self.resolve_tls(flags.tls_cert, flags.tls_key, file.tls)?;
+        let retention = self.resolve_retention(file.retention)?;
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -928,8 +972,93 @@ impl Merge<'_> {
             dictionary,
             dictionary_files,
             policy_time_zone,
+            retention,
             sources: std::mem::take(&mut self.sources),
         })
+    }
+
+    /// `[retention]`, checked: durations parse, tier names are unique, and no tier is
+    /// below its legal floor unless `override_floors` says so.
+    fn resolve_retention(
+        &mut self,
+        section: RetentionSection,
+    ) -> Result<evident_server::retention::RetentionPolicy, ConfigError> {
+        use evident_server::retention::{floor_violations, parse_duration, RetentionPolicy, Tier};
+        fn keeps(key: String, raw: Option<String>) -> Result<Option<Duration>, ConfigError> {
+            match raw.as_deref() {
+                None | Some("forever") => Ok(None),
+                Some(text) => parse_duration(text)
+                    .filter(|d| !d.is_zero())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            key,
+                            "a duration such as 90d, 12h, 30m or 45s, or \"forever\"",
+                        )
+                    }),
+            }
+        }
+        let mut tiers = Vec::with_capacity(section.tiers.len());
+        for (i, entry) in section.tiers.into_iter().enumerate() {
+            let key = |part: &str| format!("retention.tiers[{i}].{part}");
+            if entry.name.trim().is_empty() {
+                return Err(ConfigError::new(key("name"), "must not be empty"));
+            }
+            if tiers.iter().any(|t: &Tier| t.name == entry.name) {
+                return Err(ConfigError::new(
+                    key("name"),
+                    format!("{:?} names another tier too", entry.name),
+                ));
+            }
+            tiers.push(Tier {
+                name: entry.name,
+                payload: keeps(key("payload"), entry.payload)?,
+                search_text: keeps(key("search_text"), entry.search_text)?,
+                event_types: entry.event_types,
+                agents: entry.agents,
+                cases: entry.cases,
+            });
+        }
+        let run_every =
+            match section.run_every.as_deref() {
+                Some("off") => None,
+                Some(text) => Some(parse_duration(text).filter(|d| !d.is_zero()).ok_or_else(
+                    || {
+                        ConfigError::new(
+                            "retention.run_every",
+                            "a duration such as 24h, or \"off\"",
+                        )
+                    },
+                )?),
+                None => Some(Duration::from_secs(24 * 3600)),
+            };
+        let policy = RetentionPolicy {
+            tiers,
+            payload_floor: keeps("retention.floors.payload".into(), section.floors.payload)?,
+            search_text_floor: keeps(
+                "retention.floors.search_text".into(),
+                section.floors.search_text,
+            )?,
+            override_floors: section.override_floors,
+            archive_dir: section.archive_dir.map(|dir| self.in_file_dir(dir)),
+            run_every,
+        };
+        if !policy.override_floors {
+            if let Some(violation) = floor_violations(&policy).into_iter().next() {
+                return Err(ConfigError::new(
+                    format!(
+                        "retention.tiers[{}].{}",
+                        violation.tier_index,
+                        violation.part.key()
+                    ),
+                    violation.to_string(),
+                ));
+            }
+        }
+        if !policy.tiers.is_empty() {
+            self.sources.insert("retention", "retention".into());
+        }
+        Ok(policy)
     }
 
     /// Both TLS files or neither; when both, they must load as a matching pair.

@@ -95,6 +95,9 @@ pub enum Command {
     /// Policy sets on Cedar: publish, roll back, list, test a file, replay a decision.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Retention: purge what expired under the configured tiers.
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

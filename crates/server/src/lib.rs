@@ -10,6 +10,7 @@
 //!
 //! The server never writes SQL: all storage goes through `evident_store::Store`.
 
+pub mod access_log;
 pub mod answer;
 pub mod approvals;
 pub mod artifacts;
@@ -20,6 +21,7 @@ pub mod configuration;
 pub mod datadir;
 pub mod decide;
 pub mod error;
+pub mod holds;
 pub mod indexer;
 pub mod ingest;
 pub mod keys;
@@ -30,6 +32,7 @@ pub mod privacy;
 pub mod proofs;
 pub mod reading;
 pub mod record;
+pub mod retention;
 pub mod routes;
 pub mod search;
 pub mod sequencer;

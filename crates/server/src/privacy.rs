@@ -30,7 +30,7 @@ fn stored_reason(app: &App, reason: Option<&Value>, pointer: &str) -> ApiResult<
 }
 
 /// [`stored_reason`] of a string; the error says what is wrong with it.
-fn tokenized_reason(app: &App, reason: &str) -> Result<String, String> {
+pub(crate) fn tokenized_reason(app: &App, reason: &str) -> Result<String, String> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err("a reason is required".into());
@@ -150,6 +150,9 @@ pub enum EraseError {
     InvalidReason(String),
     #[error("no event carries this subject")]
     UnknownSubject,
+    /// A legal hold in force covers an event about the subject; nothing was erased.
+    #[error("the legal hold {hold_id} covers this subject ({reason}); nothing was erased")]
+    Held { hold_id: String, reason: String },
     /// Events of the subject kept arriving between the plan and the commit.
     #[error(
         "the subject's data kept changing while the erasure was planned; nothing was erased, retry"
@@ -199,6 +202,7 @@ pub async fn erase(
     if carried.is_empty() {
         return Err(EraseError::UnknownSubject);
     }
+    refuse_if_held(app, &token).await?;
     for _ in 0..ERASE_ATTEMPTS {
         let report = app.store.erasure_plan(&token).await?;
         let now = app.now_micros();
@@ -220,12 +224,20 @@ pub async fn erase(
                 ),
             ]),
         };
-        let effect = Effect::EraseSubject {
-            subject: token.clone(),
-            now_micros: now,
-            expect: report,
-        };
-        let recorded = crate::record::record(app, principal, event, vec![effect]).await;
+        // The hold check again, inside the erasure's transaction: a hold committed
+        // since the look above (by this server or another) is not skipped.
+        let effects = vec![
+            Effect::RefuseIfHeld {
+                subject: token.clone(),
+                now_micros: now,
+            },
+            Effect::EraseSubject {
+                subject: token.clone(),
+                now_micros: now,
+                expect: report,
+            },
+        ];
+        let recorded = crate::record::record(app, principal, event, effects).await;
         // Whatever the answer: an error may hide a commit that reached the disk
         // ("failed but persisted"), and cached keys must not outlive their erasure.
         app.vault.forget_all();
@@ -239,6 +251,23 @@ pub async fn erase(
                 });
             }
             Err(RecordError::Refused {
+                index: 0,
+                error: StoreError::Conflict(why),
+            }) => {
+                refuse_if_held(app, &token).await?;
+                // Lifted or expired in between: the store's refusal still stands, and
+                // its message names the hold.
+                let hold_id = why
+                    .split_whitespace()
+                    .find(|word| word.starts_with("hold_"))
+                    .unwrap_or("(unknown)")
+                    .to_owned();
+                return Err(EraseError::Held {
+                    hold_id,
+                    reason: "lifted since".to_owned(),
+                });
+            }
+            Err(RecordError::Refused {
                 error: StoreError::Conflict(_),
                 ..
             }) => continue,
@@ -248,9 +277,27 @@ pub async fn erase(
     Err(EraseError::Contended)
 }
 
-/// The receipt as the API answers it.
+/// [`EraseError::Held`] naming the oldest hold in force that covers `token`.
+async fn refuse_if_held(app: &App, token: &str) -> Result<(), EraseError> {
+    let holds = app
+        .store
+        .holds_covering_subject(token, app.now_micros())
+        .await?;
+    match holds.into_iter().next() {
+        Some(hold) => Err(EraseError::Held {
+            hold_id: hold.hold_id,
+            reason: hold.reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The receipt as the API answers it; an erasure's id is its event's id.
 pub fn receipt_json(receipt: &ErasureReceipt) -> Value {
     json!({
+        "erasure_id": receipt.event.event_id,
+        "state": "done",
+        "leaf_hash": receipt.event.leaf_hash.to_base64(),
         "subject": receipt.subject,
         "erased_at": evident_core::time::format_utc_micros(time_from_micros(receipt.erased_at_micros)),
         "keys_destroyed": receipt.report.keys,
@@ -259,6 +306,64 @@ pub fn receipt_json(receipt: &ErasureReceipt) -> Value {
         "search_texts": receipt.report.texts,
         "event_id": receipt.event.event_id,
         "seq": receipt.event.seq,
+    })
+}
+
+/// A recorded erasure, read back from its `subject_erasure` entry: what a deletion
+/// receipt shows (CONTRACT section 4, `GET /api/v1/subjects/erasures/{id}`).
+#[derive(Debug, Clone)]
+pub struct ErasureRecord {
+    pub seq: u64,
+    /// The entry's bytes (RFC 8785): whoever holds them and an inclusion proof can
+    /// check the receipt against the log.
+    pub entry: Vec<u8>,
+    pub record: Map<String, Value>,
+}
+
+/// The erasure whose id (its event's id) is `erasure_id`; `None` if no
+/// `subject_erasure` event has it.
+///
+/// # Errors
+/// Store errors; an entry that is not JSON is [`StoreError::Corrupt`].
+pub async fn erasure_record(
+    app: &App,
+    erasure_id: &str,
+) -> Result<Option<ErasureRecord>, StoreError> {
+    let Some(stored) = app.store.entry_by_event_id(erasure_id).await? else {
+        return Ok(None);
+    };
+    let record: Map<String, Value> = serde_json::from_slice(&stored.entry)
+        .map_err(|e| StoreError::Corrupt(format!("entry {} is not JSON: {e}", stored.seq)))?;
+    if record.get("event_type").and_then(Value::as_str) != Some("subject_erasure") {
+        return Ok(None);
+    }
+    Ok(Some(ErasureRecord {
+        seq: stored.seq,
+        entry: stored.entry,
+        record,
+    }))
+}
+
+/// A recorded erasure as the API answers it (without its proof, which the route adds).
+pub fn erasure_record_json(erasure: &ErasureRecord) -> Value {
+    let field = |name: &str| erasure.record.get(name).cloned().unwrap_or(Value::Null);
+    let erasure_part = field("erasure");
+    let count = |name: &str| erasure_part.get(name).cloned().unwrap_or(Value::Null);
+    json!({
+        "erasure_id": field("event_id"),
+        "state": "done",
+        "subject": erasure.record.get("context").and_then(|c| c.get("subject")).cloned().unwrap_or(Value::Null),
+        "erased_at": field("received_at"),
+        "keys_destroyed": count("keys_destroyed"),
+        "blobs": count("blobs"),
+        "values": count("values"),
+        "search_texts": count("search_texts"),
+        "reason": count("reason"),
+        "event_id": field("event_id"),
+        "principal": field("principal"),
+        "seq": erasure.seq,
+        "leaf_hash": evident_tlog::leaf_hash(&erasure.entry).to_base64(),
+        "entry": String::from_utf8_lossy(&erasure.entry),
     })
 }
 

@@ -129,6 +129,7 @@ pub async fn records(
         blobs,
         keys,
         complete: false,
+        purged: HashMap::new(),
     });
     let mut out = batch.resolve_all().await?;
     // Entries that reference blobs read with another entry: fetch those and go again.
@@ -144,11 +145,18 @@ pub async fn records(
         return out.into_iter().map(Resolved::finished).collect();
     }
     let mut fetched = Vec::with_capacity(missing.len());
+    let mut gone = Vec::new();
     for reference in &missing {
-        if let Some(blob) = app.store.blob(reference).await? {
-            fetched.push(blob);
+        match app.store.blob(reference).await? {
+            Some(blob) => fetched.push(blob),
+            None => gone.push(*reference),
         }
     }
+    let purged = if gone.is_empty() {
+        HashMap::new()
+    } else {
+        app.store.purged_blobs(&gone).await?
+    };
     let extra_keys = keys_for(app, fetched.iter()).await?;
     // The parts of the first round are done: the batch is ours again.
     let Batch {
@@ -169,6 +177,7 @@ pub async fn records(
         blobs,
         keys,
         complete: true,
+        purged,
     })
     .resolve_all()
     .await?;
@@ -202,6 +211,8 @@ struct Batch {
     /// Every blob that exists is in `blobs`: one that is not was deleted (retention),
     /// and its payload keeps the commitment.
     complete: bool,
+    /// Blobs among the missing that a retention run purged: their commitments say so.
+    purged: HashMap<BlobRef, evident_store::PurgedBlob>,
 }
 
 /// One entry's outcome.
@@ -310,6 +321,9 @@ impl Batch {
                     record.erased = true;
                     record.json.push_str(&erased_commitment(raw)?);
                 }
+                Payload::Purged(purged) => {
+                    record.json.push_str(&purged_commitment(raw, &purged)?);
+                }
             }
         }
         record.json.push('}');
@@ -329,10 +343,12 @@ impl Batch {
             return Ok(Payload::AsStored);
         };
         let Some(blob) = self.blobs.get(&reference) else {
-            return Ok(if self.complete {
-                Payload::AsStored
-            } else {
+            return Ok(if !self.complete {
                 Payload::Missing(reference)
+            } else if let Some(purged) = self.purged.get(&reference) {
+                Payload::Purged(purged.clone())
+            } else {
+                Payload::AsStored
             });
         };
         if blob.media_type != evident_core::record::JSON_MEDIA_TYPE {
@@ -359,6 +375,8 @@ enum Payload {
     Content(Vec<u8>),
     /// The blob's key was destroyed.
     Erased,
+    /// A retention run deleted the blob.
+    Purged(evident_store::PurgedBlob),
 }
 
 /// The `$blob` of a payload commitment (other members ignored).
@@ -373,6 +391,20 @@ fn erased_commitment(raw: &RawValue) -> ApiResult<String> {
     let mut commitment: Map<String, Value> = serde_json::from_str(raw.get())
         .map_err(|e| ApiError::internal(format!("a payload commitment: {e}")))?;
     commitment.insert("erased".into(), Value::Bool(true));
+    serde_json::to_string(&commitment).map_err(ApiError::internal)
+}
+
+/// A commitment with `"purged": {"run_id", "at"}` added.
+fn purged_commitment(raw: &RawValue, purged: &evident_store::PurgedBlob) -> ApiResult<String> {
+    let mut commitment: Map<String, Value> = serde_json::from_str(raw.get())
+        .map_err(|e| ApiError::internal(format!("a payload commitment: {e}")))?;
+    commitment.insert(
+        "purged".into(),
+        serde_json::json!({
+            "run_id": purged.run_id,
+            "at": crate::clock::format_micros(purged.purged_micros),
+        }),
+    );
     serde_json::to_string(&commitment).map_err(ApiError::internal)
 }
 
@@ -472,6 +504,7 @@ mod tests {
             blobs: blobs.into_iter().map(|b| (b.reference, b)).collect(),
             keys: HashMap::from([("dk_1".to_owned(), key)]),
             complete: false,
+            purged: HashMap::new(),
         }
     }
 

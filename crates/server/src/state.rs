@@ -64,6 +64,10 @@ pub struct Settings {
     /// The time zone of the policies' `context.now` (`[policy] time_zone`); UTC by
     /// default.
     pub policy_time_zone: jiff::tz::TimeZone,
+    /// How often noted read accesses are written (`access_log`); `None`: only when
+    /// [`crate::access_log::flush`] is called. `serve` sets
+    /// [`crate::access_log::FLUSH_INTERVAL`]; tests flush when they choose.
+    pub access_flush_interval: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -77,6 +81,7 @@ impl Default for Settings {
             clock: Arc::new(crate::clock::SystemClock),
             approval_expiry_every: crate::approvals::DEFAULT_EXPIRY_EVERY,
             policy_time_zone: jiff::tz::TimeZone::UTC,
+            access_flush_interval: None,
         }
     }
 }
@@ -97,6 +102,8 @@ pub struct App {
     pub(crate) indexing: tokio::sync::Mutex<()>,
     /// The active policy sets, compiled, per policy generation.
     pub policies: crate::policies::PolicyCache,
+    /// Read accesses noted and not yet written (`access_log`).
+    pub access: crate::access_log::AccessBuffer,
 }
 
 impl App {
@@ -117,6 +124,9 @@ impl App {
         ));
         tokio::spawn(crate::indexer::run(app.clone()));
         tokio::spawn(crate::approvals::run_expiry(app.clone()));
+        if let Some(every) = app.settings.access_flush_interval {
+            tokio::spawn(crate::access_log::run(app.clone(), every));
+        }
         app
     }
 
@@ -168,6 +178,7 @@ impl App {
             texts: crate::indexer::TextBuffer::default(),
             indexing: tokio::sync::Mutex::new(()),
             policies: crate::policies::PolicyCache::default(),
+            access: crate::access_log::AccessBuffer::default(),
         })
     }
 }

@@ -82,6 +82,11 @@ pub struct VerifyReport {
     pub blobs: u64,
     /// Blobs left unreadable by erasure (their keys are destroyed), not checkable.
     pub erased_blobs: u64,
+    /// Blobs a retention run deleted, each recorded with its run and referenced by
+    /// the entry it was filed under.
+    pub purged_blobs: u64,
+    /// Read-access records checked against their `access_log_checkpoint` entries.
+    pub access_records: u64,
     /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
     /// The backend's own check ([`Depth::Full`]): what it checked (it found nothing
@@ -195,7 +200,7 @@ async fn verify_log(
     }
 
     let mut links = BackLinks::new();
-    let (mut blobs, mut erased_blobs) = (0u64, 0u64);
+    let (mut blobs, mut erased_blobs, mut purged_blobs) = (0u64, 0u64, 0u64);
     let mut next = match head.size {
         0 => None,
         size => Some(Chunk::read(store, vault, 0, chunk_len.min(size)).await?),
@@ -229,6 +234,7 @@ async fn verify_log(
         }
         blobs += checked.blobs;
         erased_blobs += checked.erased_blobs;
+        purged_blobs += checked.purged_blobs;
         progress(end, head.size);
         next = following?;
     }
@@ -239,12 +245,18 @@ async fn verify_log(
     {
         return Err(Failure::entry(head.size, "stored beyond the tree head").into());
     }
+    let access_records = match crate::access_log::verify_access_log(store, head.size).await? {
+        Ok(checked) => checked,
+        Err((seq, why)) => return Err(Failure::entry(seq, why).into()),
+    };
     Ok(VerifyReport {
         tree_size: head.size,
         root: head.root,
         checkpoints: checkpoints.count,
         blobs,
         erased_blobs,
+        purged_blobs,
+        access_records,
         against_size: saved.iter().map(|c| c.size).max(),
         integrity: None,
     })
@@ -272,6 +284,7 @@ struct Chunk {
     end: u64,
     entries: Vec<IndexedEntry>,
     blobs: Vec<StoredBlob>,
+    purged: Vec<evident_store::PurgedBlob>,
     keys: HashMap<String, Result<Option<SecretKey>, StoreError>>,
 }
 
@@ -282,6 +295,7 @@ struct Checked {
     first_failure: Option<Found>,
     blobs: u64,
     erased_blobs: u64,
+    purged_blobs: u64,
 }
 
 impl Chunk {
@@ -291,9 +305,10 @@ impl Chunk {
         start: u64,
         end: u64,
     ) -> Result<Self, VerifyFailure> {
-        let (entries, blobs) = tokio::try_join!(
+        let (entries, blobs, purged) = tokio::try_join!(
             store.read_indexed_entries(start, end),
-            store.blobs_in_range(start, end)
+            store.blobs_in_range(start, end),
+            store.purged_blobs_in_range(start, end)
         )?;
         let key_ids: std::collections::BTreeSet<String> =
             blobs.iter().map(|b| b.key_id.clone()).collect();
@@ -303,6 +318,7 @@ impl Chunk {
             end,
             entries,
             blobs,
+            purged,
             keys,
         })
     }
@@ -377,11 +393,30 @@ impl Chunk {
             };
             first_failure = Found::first(first_failure, Some(found));
         }
+        // A purged blob was deleted on purpose: its record must name a blob the
+        // entry it is filed under references.
+        let mut purged_blobs = 0;
+        for purged in &self.purged {
+            if referenced.contains(&(purged.seq, purged.reference)) {
+                purged_blobs += 1;
+                continue;
+            }
+            let found = Found::entry(
+                purged.seq,
+                Rank::Blob,
+                format!(
+                    "purged blob {} is not referenced by the entry it is filed under",
+                    purged.reference
+                ),
+            );
+            first_failure = Found::first(first_failure, Some(found));
+        }
         Checked {
             leaves,
             first_failure,
             blobs,
             erased_blobs,
+            purged_blobs,
         }
     }
 }
@@ -498,6 +533,7 @@ mod tests {
             end,
             entries,
             blobs,
+            purged: Vec::new(),
             keys: keys.into_iter().collect(),
         }
     }

@@ -28,6 +28,8 @@ fn concrete(path: &str) -> String {
         .replace("{name}", "no-such-artifact")
         .replace("{approval_id}", "apr_no-such-approval")
         .replace("{id}", "no-such-policy-set")
+        .replace("{hold_id}", "hold_nosuch")
+        .replace("{erasure_id}", "evt_nosuch")
 }
 
 /// `true` when the answer came from the router's fallbacks, not from a handler.

@@ -55,6 +55,14 @@ macro_rules! conformance_suite {
         // Human approvals: opened and resolved with their events, once, while open.
         $crate::conformance_suite!(@tests $make;
             approvals_open_and_resolve_with_their_events, racing_resolutions_exactly_one_commits);
+        // Legal holds: placed and lifted with their events; erasure refused under one.
+        $crate::conformance_suite!(@tests $make;
+            legal_holds_commit_with_their_events_and_refuse_erasure);
+        // Retention: a purge of whole traces commits with its event, or nothing.
+        $crate::conformance_suite!(@tests $make;
+            a_retention_purge_commits_with_its_event_or_not_at_all);
+        // The read-access log: batches at the end only, read back by key and time.
+        $crate::conformance_suite!(@tests $make; access_records_append_in_order_and_search);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -916,7 +924,43 @@ async fn every_effect(store: &dyn Store) -> Vec<crate::Effect> {
             rule_id: Some("r1".into()),
             agent: "fx-agent".into(),
         }),
+        Effect::PlaceLegalHold(test_hold(
+            "hold_fx",
+            crate::HoldScope::Subject("subj_held_fx".into()),
+        )),
+        Effect::AppendAccessRecords {
+            from_seq: 0,
+            records: vec![
+                test_access_record(0, "auditor"),
+                test_access_record(1, "admin"),
+            ],
+        },
     ]
+}
+
+/// An access record as the server would write it.
+fn test_access_record(seq: u64, key: &str) -> crate::AccessRecord {
+    crate::AccessRecord {
+        seq,
+        key: key.into(),
+        at_micros: 100 + seq as i64,
+        record: format!("{{\"key\":\"{key}\",\"seq\":{seq}}}").into_bytes(),
+    }
+}
+
+/// A hold as the server would place it, in force until lifted.
+fn test_hold(hold_id: &str, scope: crate::HoldScope) -> crate::LegalHold {
+    crate::LegalHold {
+        hold_id: hold_id.into(),
+        scope,
+        reason: "litigation".into(),
+        placed_by: "admin".into(),
+        placed_micros: 50,
+        until_micros: None,
+        event_id: format!("evt-{hold_id}"),
+        lifted_micros: None,
+        lifted_by: None,
+    }
 }
 
 /// Version `version` of policy set `set_id` as the server would publish it.
@@ -1075,8 +1119,28 @@ async fn took_place(store: &dyn Store, effect: &crate::Effect) -> bool {
             .unwrap()
             .iter()
             .any(|(row, _)| row == d),
-        Effect::RequirePolicyGeneration(_) => false,
-        Effect::InjectedFault => false,
+        Effect::PlaceLegalHold(hold) => store
+            .legal_hold(&hold.hold_id)
+            .await
+            .unwrap()
+            .is_some_and(|stored| stored == *hold),
+        Effect::LiftLegalHold { hold_id, .. } => store
+            .legal_hold(hold_id)
+            .await
+            .unwrap()
+            .is_some_and(|h| h.lifted_micros.is_some()),
+        Effect::PurgeRetention { run_id, .. } => !store
+            .purged_blobs_in_range(0, u64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| &p.run_id != run_id),
+        Effect::AppendAccessRecords { from_seq, records } => {
+            store.access_log_size().await.unwrap() >= from_seq + records.len() as u64
+        }
+        Effect::RequirePolicyGeneration(_)
+        | Effect::RefuseIfHeld { .. }
+        | Effect::InjectedFault => false,
     }
 }
 
@@ -1129,9 +1193,32 @@ pub async fn a_refused_effect_stores_nothing_and_spares_other_requests(store: Ar
     };
     // A decision made under policies a publish has since replaced.
     let stale_policies = Effect::RequirePolicyGeneration(99);
-    for (i, refused) in [stale_plan, taken, unknown, stale_policies]
-        .into_iter()
-        .enumerate()
+    // Held by the hold placed earlier in the same transaction.
+    let held = Effect::RefuseIfHeld {
+        subject: "subj_held_fx".into(),
+        now_micros: 60,
+    };
+    let unknown_hold = Effect::LiftLegalHold {
+        hold_id: "hold_nobody".into(),
+        now_micros: 60,
+        lifted_by: "admin".into(),
+    };
+    // The batch earlier in the transaction moved the access log to 2 records.
+    let access_overtaken = Effect::AppendAccessRecords {
+        from_seq: 0,
+        records: vec![test_access_record(0, "auditor")],
+    };
+    for (i, refused) in [
+        stale_plan,
+        taken,
+        unknown,
+        stale_policies,
+        held,
+        unknown_hold,
+        access_overtaken,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut doomed = effects.clone();
         doomed.push(refused);
@@ -1929,4 +2016,487 @@ pub async fn concurrent_publishers_of_one_set(store: Arc<dyn Store>) {
     )));
     assert_eq!(store.policy_generation().await.unwrap(), 1);
     assert_head_matches_entries(&*store).await;
+}
+
+/// Legal holds are placed and lifted only with their events; a hold on a subject, or
+/// on a trace, job, case or time range holding one of its events, makes
+/// [`crate::Effect::RefuseIfHeld`] refuse (naming the hold) and the erasure after it
+/// destroys nothing; an expired or lifted hold does not.
+pub async fn legal_holds_commit_with_their_events_and_refuse_erasure(store: Arc<dyn Store>) {
+    use crate::{Effect, HoldScope};
+    let subject = test_token_key().subject_token("held person");
+    let out = store
+        .append(vec![request(vec![test_event(
+            "about",
+            "t-held",
+            Some("held person"),
+            "x",
+        )])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    store
+        .insert_data_keys(vec![DataKey {
+            key_id: "dk_held".into(),
+            subject: subject.clone(),
+            wrapped: vec![1],
+            master_epoch: 1,
+            created_micros: 1,
+        }])
+        .await
+        .unwrap();
+    let event_time = evident_core::time::unix_micros(
+        evident_core::time::parse_rfc3339("2026-11-23T14:22:07Z").unwrap(),
+    );
+    let scopes = [
+        HoldScope::Subject(subject.clone()),
+        HoldScope::Trace("t-held".into()),
+        HoldScope::Job("job-t-held".into()),
+        HoldScope::Time {
+            from_micros: event_time - 1,
+            to_micros: event_time + 1,
+        },
+    ];
+    let misses = [
+        HoldScope::Subject("subj_other".into()),
+        HoldScope::Trace("t-other".into()),
+        HoldScope::Case("case-other".into()),
+        HoldScope::Time {
+            from_micros: event_time + 1,
+            to_micros: event_time + 10,
+        },
+    ];
+    let erase_under_check = |event_id: &str, now: i64, expect| AppendRequest {
+        events: vec![test_event(event_id, "evident:subject_erasure", None, "e")],
+        effects: vec![
+            Effect::RefuseIfHeld {
+                subject: subject.clone(),
+                now_micros: now,
+            },
+            Effect::EraseSubject {
+                subject: subject.clone(),
+                now_micros: now,
+                expect,
+            },
+        ],
+    };
+    for (i, scope) in misses.into_iter().enumerate() {
+        let hold = test_hold(&format!("hold_miss{i}"), scope);
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("miss{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "h",
+                )],
+                effects: vec![Effect::PlaceLegalHold(hold)],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+    }
+    assert!(store
+        .holds_covering_subject(&subject, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    for (i, scope) in scopes.into_iter().enumerate() {
+        let mut hold = test_hold(&format!("hold_{i}"), scope);
+        hold.until_micros = Some(1_000);
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("place{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "h",
+                )],
+                effects: vec![Effect::PlaceLegalHold(hold.clone())],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+        assert_eq!(
+            store.legal_hold(&hold.hold_id).await.unwrap(),
+            Some(hold.clone())
+        );
+        let covering = store.holds_covering_subject(&subject, 100).await.unwrap();
+        assert_eq!(covering, vec![hold.clone()], "{:?}", hold.scope);
+        // Past its `until`, a hold no longer covers anything.
+        assert!(store
+            .holds_covering_subject(&subject, 1_000)
+            .await
+            .unwrap()
+            .is_empty());
+        let plan = store.erasure_plan(&subject).await.unwrap();
+        let out = store
+            .append(vec![erase_under_check(&format!("erase{i}"), 100, plan)])
+            .await
+            .unwrap();
+        match &out[0] {
+            AppendOutcome::Refused {
+                index: 0,
+                error: StoreError::Conflict(why),
+            } => {
+                assert!(why.contains(&hold.hold_id), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(store
+            .entry_by_event_id(&format!("erase{i}"))
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(store.data_keys(&["dk_held".into()]).await.unwrap().len(), 1);
+        // Lifting is an effect too, once.
+        let lift = Effect::LiftLegalHold {
+            hold_id: hold.hold_id.clone(),
+            now_micros: 200,
+            lifted_by: "privacy".into(),
+        };
+        let out = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("lift{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "l",
+                )],
+                effects: vec![lift.clone()],
+            }])
+            .await
+            .unwrap();
+        appended(&out[0]);
+        let lifted = store.legal_hold(&hold.hold_id).await.unwrap().unwrap();
+        assert_eq!(
+            (lifted.lifted_micros, lifted.lifted_by.as_deref()),
+            (Some(200), Some("privacy"))
+        );
+        let again = store
+            .append(vec![AppendRequest {
+                events: vec![test_event(
+                    &format!("relift{i}"),
+                    "evident:legal_hold",
+                    None,
+                    "l",
+                )],
+                effects: vec![lift],
+            }])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &again[0],
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_),
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+    }
+    assert_eq!(store.legal_holds().await.unwrap().len(), 8);
+    // Every hold lifted: the erasure goes through.
+    let plan = store.erasure_plan(&subject).await.unwrap();
+    let out = store
+        .append(vec![erase_under_check("erase-free", 300, plan)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert!(store
+        .data_keys(&["dk_held".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_head_matches_entries(&*store).await;
+}
+
+/// A purge deletes the blobs and search text of whole traces, and the vault values of
+/// a subject left with no payload, in its event's transaction, leaving a record of
+/// each purged blob; a trace that grew since the plan, a hold covering it, counts
+/// that no longer hold, or a failure before the event: nothing is purged.
+pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<dyn Store>) {
+    use crate::{Effect, PurgeCounts, TracePurge};
+    let subject = test_token_key().subject_token("old customer");
+    let out = store
+        .append(vec![request(vec![
+            test_event("o1", "t-old", Some("old customer"), "mail old@example.org"),
+            test_event("o2", "t-old", Some("old customer"), "second"),
+            test_event("n1", "t-new", None, "recent"),
+        ])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    store
+        .insert_data_keys(vec![DataKey {
+            key_id: TEST_KEY_ID.into(),
+            subject: subject.clone(),
+            wrapped: vec![1],
+            master_epoch: 1,
+            created_micros: 1,
+        }])
+        .await
+        .unwrap();
+    store
+        .index_text(0, vec!["mail".into(), "second".into(), "recent".into()])
+        .await
+        .unwrap();
+    let old_blobs = store.blobs_of_traces(&["t-old".into()]).await.unwrap();
+    assert_eq!(old_blobs.len(), 2);
+    let head = store.tree_head().await.unwrap();
+    store
+        .put_checkpoint(StoredCheckpoint {
+            size: 3,
+            root: head.root,
+            note: "note 3".into(),
+            created_micros: 1_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.size_signed_by(999).await.unwrap(), 0);
+    assert_eq!(store.size_signed_by(1_000).await.unwrap(), 3);
+
+    // Only traces entirely below the bound are candidates.
+    let candidates = store.retention_candidates(1, 10, None, 10).await.unwrap();
+    assert!(candidates.is_empty(), "{candidates:?}");
+    let candidates = store.retention_candidates(2, 10, None, 10).await.unwrap();
+    assert_eq!(candidates.len(), 1, "{candidates:?}");
+    let candidates = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let ids: Vec<&str> = candidates.iter().map(|c| c.trace_id.as_str()).collect();
+    assert_eq!(ids, ["t-new", "t-old"]);
+    let old = &candidates[1];
+    assert_eq!((old.last_seq, old.blobs, old.texts), (1, 2, 2));
+    assert_eq!(
+        old.kinds,
+        vec![("tool_call".into(), "agent-1".into(), None)]
+    );
+    assert!(old.held_by.is_empty());
+    let paged = store
+        .retention_candidates(3, 10, Some("t-new"), 10)
+        .await
+        .unwrap();
+    assert_eq!(paged.len(), 1);
+
+    let traces = vec![TracePurge {
+        trace_id: "t-old".into(),
+        last_seq: 1,
+        payload: true,
+        text: true,
+    }];
+    let plan = store.purge_plan(&traces).await.unwrap();
+    // Values: the e-mail address and the subject's own identifier.
+    assert_eq!(
+        plan,
+        PurgeCounts {
+            blobs: 2,
+            values: 2,
+            texts: 2
+        }
+    );
+    let purge = |run_id: &str, traces: Vec<TracePurge>, expect| Effect::PurgeRetention {
+        run_id: run_id.into(),
+        now_micros: 2_000,
+        traces,
+        expect,
+    };
+    let try_purge = |event_id: String, effects: Vec<Effect>| {
+        let store = store.clone();
+        async move {
+            store
+                .append(vec![AppendRequest {
+                    events: vec![test_event(&event_id, "evident:retention_purge", None, "p")],
+                    effects,
+                }])
+                .await
+        }
+    };
+    let untouched = || async {
+        assert_eq!(
+            store
+                .blobs_of_traces(&["t-old".into()])
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(store.purge_plan(&traces).await.unwrap(), plan);
+        assert!(store.purged_blobs_in_range(0, 10).await.unwrap().is_empty());
+    };
+    // Refused: a stale plan of the trace, counts that do not hold.
+    let mut stale = traces.clone();
+    stale[0].last_seq = 0;
+    let wrong = PurgeCounts { blobs: 1, ..plan };
+    for (i, effect) in [purge("r0", stale, plan), purge("r1", traces.clone(), wrong)]
+        .into_iter()
+        .enumerate()
+    {
+        let out = try_purge(format!("refused{i}"), vec![effect])
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &out[0],
+                AppendOutcome::Refused {
+                    error: StoreError::Conflict(_),
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        untouched().await;
+    }
+    // Failed between the purge and its event.
+    let failed = try_purge(
+        "failed".into(),
+        vec![purge("r2", traces.clone(), plan), Effect::InjectedFault],
+    )
+    .await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    untouched().await;
+    // Held: a hold on the subject of one of its events.
+    let hold = test_hold("hold_purge", crate::HoldScope::Subject(subject.clone()));
+    let out = try_purge("hold".into(), vec![Effect::PlaceLegalHold(hold)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    let held = store
+        .retention_candidates(3, 10, Some("t-new"), 10)
+        .await
+        .unwrap();
+    assert_eq!(held[0].held_by, vec!["hold_purge".to_owned()]);
+    let out = try_purge("held".into(), vec![purge("r3", traces.clone(), plan)])
+        .await
+        .unwrap();
+    match &out[0] {
+        AppendOutcome::Refused {
+            error: StoreError::Conflict(why),
+            ..
+        } => {
+            assert!(why.contains("hold_purge"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    untouched().await;
+    let lift = Effect::LiftLegalHold {
+        hold_id: "hold_purge".into(),
+        now_micros: 1_500,
+        lifted_by: "admin".into(),
+    };
+    appended(&try_purge("lift".into(), vec![lift]).await.unwrap()[0]);
+
+    // Applied.
+    let out = try_purge("purged".into(), vec![purge("run-1", traces.clone(), plan)])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert!(store
+        .blobs_of_traces(&["t-old".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .blobs_of_traces(&["t-new".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let refs: Vec<_> = old_blobs.iter().map(|b| b.reference).collect();
+    let purged = store.purged_blobs(&refs).await.unwrap();
+    assert_eq!(purged.len(), 2);
+    for blob in &old_blobs {
+        let record = &purged[&blob.reference];
+        assert_eq!(
+            (record.run_id.as_str(), record.purged_micros),
+            ("run-1", 2_000)
+        );
+        assert_eq!(Some(record.seq), blob.seq);
+        assert!(store.blob(&blob.reference).await.unwrap().is_none());
+    }
+    assert_eq!(store.purged_blobs_in_range(0, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store.purge_plan(&traces).await.unwrap(),
+        PurgeCounts::default()
+    );
+    // Nothing left to purge in t-old; t-new still has its payload and text.
+    let left = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|c| c.trace_id.as_str()).collect();
+    assert_eq!(ids, ["t-new"]);
+    assert_head_matches_entries(&*store).await;
+}
+
+/// Access records are appended only at the log's end (a batch for a stale size is
+/// refused and stores nothing), and read back by range, key and time.
+pub async fn access_records_append_in_order_and_search(store: Arc<dyn Store>) {
+    use crate::{AccessQuery, Effect};
+    let batch = |event_id: &str, from_seq: u64, keys: &[&str]| AppendRequest {
+        events: vec![test_event(
+            event_id,
+            "evident:access_log_checkpoint",
+            None,
+            "a",
+        )],
+        effects: vec![Effect::AppendAccessRecords {
+            from_seq,
+            records: keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| test_access_record(from_seq + i as u64, key))
+                .collect(),
+        }],
+    };
+    let out = store
+        .append(vec![batch("b0", 0, &["auditor", "admin", "auditor"])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    let stale = store
+        .append(vec![batch("b-stale", 1, &["admin"])])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &stale[0],
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        ),
+        "{stale:?}"
+    );
+    assert!(store.entry_by_event_id("b-stale").await.unwrap().is_none());
+    let out = store
+        .append(vec![batch("b1", 3, &["admin"])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    assert_eq!(store.access_log_size().await.unwrap(), 4);
+    let all = store.access_records(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(all[3], test_access_record(3, "admin"));
+    let by_key = store
+        .search_access(&AccessQuery {
+            key: Some("auditor".into()),
+            limit: 10,
+            ..AccessQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_key.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 2]);
+    let by_time = store
+        .search_access(&AccessQuery {
+            from_micros: Some(101),
+            to_micros: Some(102),
+            after_seq: Some(1),
+            limit: 10,
+            ..AccessQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_time.iter().map(|r| r.seq).collect::<Vec<_>>(), [2]);
 }

@@ -86,6 +86,38 @@ pub enum Effect {
     RequirePolicyGeneration(i64),
     /// Adds a decision to the index `GET /api/v1/policy/audit` filters.
     IndexPolicyDecision(crate::policies::PolicyDecisionRow),
+    /// Places a legal hold (see [`crate::holds`]); refused with `Conflict` if its id
+    /// exists.
+    PlaceLegalHold(crate::holds::LegalHold),
+    /// Lifts a hold; refused with `NotFound` if no hold has this id, and with
+    /// `Conflict` if it was lifted already.
+    LiftLegalHold {
+        hold_id: String,
+        now_micros: i64,
+        lifted_by: String,
+    },
+    /// Changes nothing; refused with `Conflict` naming the hold if a hold in force at
+    /// `now_micros` covers any event about `subject`. Put before
+    /// [`Effect::EraseSubject`], it makes the erasure fail closed against a hold
+    /// committed after the service looked.
+    RefuseIfHeld { subject: String, now_micros: i64 },
+    /// A retention purge (see [`crate::retention`]): deletes the payload blobs and/or
+    /// search text of whole traces, recording each purged blob under `run_id`.
+    /// Refused with `Conflict` if a trace has an entry newer than its plan saw, a hold
+    /// in force at `now_micros` covers one, or what it deletes is not `expect`.
+    PurgeRetention {
+        run_id: String,
+        now_micros: i64,
+        traces: Vec<crate::retention::TracePurge>,
+        expect: crate::retention::PurgeCounts,
+    },
+    /// Appends a batch of access records at `from_seq` (see [`crate::access`]);
+    /// refused with `Conflict` unless the access log holds exactly `from_seq` records
+    /// (another server appended first). Records carry their own `seq`s.
+    AppendAccessRecords {
+        from_seq: u64,
+        records: Vec<crate::access::AccessRecord>,
+    },
     /// Fails with [`crate::StoreError::Unavailable`] after the effects before it were
     /// applied and before the events are appended: how
     /// [`crate::faulty::FaultyStore`] proves a failure between a change and its event

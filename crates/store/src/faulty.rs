@@ -80,6 +80,76 @@ impl<S: Store + ?Sized> crate::IdentifierStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::LegalHoldStore for FaultyStore<S> {
+    async fn legal_holds(&self) -> StoreResult<Vec<crate::LegalHold>> {
+        self.inner.legal_holds().await
+    }
+    async fn legal_hold(&self, hold_id: &str) -> StoreResult<Option<crate::LegalHold>> {
+        self.inner.legal_hold(hold_id).await
+    }
+    async fn holds_covering_subject(
+        &self,
+        subject: &str,
+        now_micros: i64,
+    ) -> StoreResult<Vec<crate::LegalHold>> {
+        self.inner.holds_covering_subject(subject, now_micros).await
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
+    async fn size_signed_by(&self, micros: i64) -> StoreResult<u64> {
+        self.inner.size_signed_by(micros).await
+    }
+    async fn retention_candidates(
+        &self,
+        below_seq: u64,
+        now_micros: i64,
+        after_trace: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::RetentionTrace>> {
+        self.inner
+            .retention_candidates(below_seq, now_micros, after_trace, limit)
+            .await
+    }
+    async fn purge_plan(&self, traces: &[crate::TracePurge]) -> StoreResult<crate::PurgeCounts> {
+        self.inner.purge_plan(traces).await
+    }
+    async fn blobs_of_traces(&self, trace_ids: &[String]) -> StoreResult<Vec<StoredBlob>> {
+        self.inner.blobs_of_traces(trace_ids).await
+    }
+    async fn purged_blobs(
+        &self,
+        refs: &[BlobRef],
+    ) -> StoreResult<HashMap<BlobRef, crate::PurgedBlob>> {
+        self.inner.purged_blobs(refs).await
+    }
+    async fn purged_blobs_in_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> StoreResult<Vec<crate::PurgedBlob>> {
+        self.inner.purged_blobs_in_range(start, end).await
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> crate::AccessLogStore for FaultyStore<S> {
+    async fn access_log_size(&self) -> StoreResult<u64> {
+        self.inner.access_log_size().await
+    }
+    async fn access_records(&self, start: u64, end: u64) -> StoreResult<Vec<crate::AccessRecord>> {
+        self.inner.access_records(start, end).await
+    }
+    async fn search_access(
+        &self,
+        query: &crate::AccessQuery,
+    ) -> StoreResult<Vec<crate::AccessRecord>> {
+        self.inner.search_access(query).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

@@ -4,7 +4,8 @@
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
 //! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`],
-//! [`PolicyStore`]). Their doc comments are the durability contract every backend
+//! [`PolicyStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`]). Their
+//! doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
 //! one pure function ([`plan`]); state changes commit with the server events that
@@ -13,6 +14,7 @@
 //! Out of scope: validation and entry formats (evident-core), tree math
 //! (evident-tlog), HTTP (evident-server).
 
+pub mod access;
 pub mod approvals;
 pub mod artifacts;
 pub mod conformance;
@@ -20,10 +22,12 @@ pub mod copy;
 pub mod effect;
 pub mod error;
 pub mod faulty;
+pub mod holds;
 pub mod identifiers;
 pub mod plan;
 pub mod policies;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -33,12 +37,15 @@ use evident_core::blob::BlobRef;
 use evident_core::record::{IndexKeys, UnsequencedEntry, UploadedBlob};
 use evident_tlog::{Hash, TileId, TileMap};
 
+pub use access::{AccessLogStore, AccessQuery, AccessRecord};
 pub use approvals::ApprovalStore;
 pub use artifacts::ArtifactStore;
 pub use effect::Effect;
 pub use error::{StoreError, StoreResult};
+pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
+pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -559,6 +566,9 @@ pub trait Store:
     + IdentifierStore
     + ApprovalStore
     + PolicyStore
+    + LegalHoldStore
+    + RetentionStore
+    + AccessLogStore
 {
 }
 
@@ -573,6 +583,9 @@ impl<T> Store for T where
         + IdentifierStore
         + ApprovalStore
         + PolicyStore
+        + LegalHoldStore
+        + RetentionStore
+        + AccessLogStore
         + ?Sized
 {
 }

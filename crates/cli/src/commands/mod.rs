@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod policy;
 pub mod prove;
 pub mod reach;
+pub mod retention;
 pub mod serve;
 pub mod trail;
 pub mod verify;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Artifacts(command) => artifacts::run(&cli, command).await,
         Command::Approvals(command) => approvals::run(&cli, command).await,
         Command::Policy(command) => policy::run(&cli, command).await,
+        Command::Retention(command) => retention::run(&cli, command).await,
     }
 }
 

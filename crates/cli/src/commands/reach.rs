@@ -47,6 +47,8 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Artifacts(_) => ("artifacts", LOCAL_OR_SERVER),
         Command::Approvals(_) => ("approvals", LOCAL_OR_SERVER),
         Command::Policy(_) => ("policy", LOCAL_OR_SERVER),
+        // The purge runs where the store is (the API has no endpoint for it).
+        Command::Retention(_) => ("retention", LOCAL),
     }
 }
 

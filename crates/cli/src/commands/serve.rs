@@ -142,6 +142,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
     }
     // After the demo's events: the demo loads only into an empty log.
     record_configuration(&app, &config).await?;
+    // Tiers below their legal floors got here only by an explicit override, which the
+    // log records (CONTRACT section 1, `config_change`).
+    if config.retention.override_floors {
+        let violations = evident_server::retention::floor_violations(&config.retention);
+        evident_server::retention::record_floor_override(&app, &violations).await?;
+    }
+    evident_server::retention::spawn_background(app.clone(), config.retention.clone());
     if let Some(grpc_listener) = config.otlp_grpc_listen.bind().await? {
         println!("OTLP/gRPC listening on {}", grpc_listener.local_addr()?);
         evident_server::otlp::grpc::spawn(app.clone(), grpc_listener);

@@ -130,6 +130,18 @@ async fn check(
         }
         None => {}
     }
+    if report.access_records > 0 {
+        println!(
+            "{} read-access records match the batches the log states",
+            report.access_records
+        );
+    }
+    if report.purged_blobs > 0 {
+        println!(
+            "{} blobs were purged by retention (each recorded with its run)",
+            report.purged_blobs
+        );
+    }
     if report.erased_blobs > 0 {
         println!(
             "{} blobs are erased (their subjects' keys were destroyed)",

@@ -66,7 +66,7 @@ async fn post_blob(
     params(("reference" = String, Path, description = "sha256:<64 lowercase hex>")),
     responses(
         (status = 200, description = "The blob's bytes", body = super::openapi::Binary, content_type = "application/octet-stream"),
-        (status = 410, description = "Erased: its subject's key was destroyed", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Erased (its subject's key was destroyed) or purged by retention (the detail names the run and when)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::ReadErrors,
         super::openapi::NotFound,
     ),
@@ -81,12 +81,22 @@ async fn get_blob(
     principal.require(Role::READERS)?;
     let parsed = parse_blob_ref(&reference)
         .ok_or_else(|| ApiError::parameter("reference", "must be sha256:<64 lowercase hex>"))?;
-    let blob = state
-        .app
-        .store
-        .blob(&parsed)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no blob {reference}")))?;
+    let Some(blob) = state.app.store.blob(&parsed).await? else {
+        // Purged by retention: gone on purpose, said so with when and by which run.
+        let purged = state.app.store.purged_blobs(&[parsed]).await?;
+        return Err(match purged.get(&parsed) {
+            Some(p) => ApiError::new(
+                axum::http::StatusCode::GONE,
+                "Purged",
+                format!(
+                    "blob {reference} was purged by retention run {} at {}",
+                    p.run_id,
+                    crate::clock::format_micros(p.purged_micros)
+                ),
+            ),
+            None => ApiError::not_found(format!("no blob {reference}")),
+        });
+    };
     match state.app.vault.open_blob(&blob).await? {
         BlobContent::Readable { bytes, .. } => {
             Ok(([(header::CONTENT_TYPE, blob.media_type)], bytes))

@@ -1,11 +1,13 @@
 //! HTTP routers, one per resource area; handlers are thin: extract, call one service,
 //! map the result.
 
+pub mod access;
 pub mod approvals;
 pub mod artifacts;
 pub mod blobs;
 pub mod events;
 pub mod health;
+pub mod holds;
 pub mod log;
 pub mod openapi;
 pub mod params;
@@ -35,6 +37,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(artifacts::router())
         .merge(approvals::router())
         .merge(policies::router())
+        .merge(holds::router())
+        .merge(access::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
@@ -77,6 +81,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access_log::record_access,
+        ))
         .with_state(state)
 }
 

@@ -414,6 +414,60 @@ pub struct ErasureReceipt {
     rest: Object,
 }
 
+/// `POST /api/v1/legal-holds`: exactly one scope (`subject`, `trace_id`, `job_id`,
+/// `case_id`, or `from` with `to`), why, and optionally until when.
+#[derive(ToSchema)]
+pub struct PlaceLegalHold {
+    /// A clear subject id (stored only as its token) or a `subj_` token.
+    subject: Option<String>,
+    trace_id: Option<String>,
+    job_id: Option<String>,
+    case_id: Option<String>,
+    /// With `to`: events whose `timestamp` is in the range (RFC 3339, inclusive).
+    from: Option<String>,
+    to: Option<String>,
+    /// Why (personal data in it is tokenized).
+    reason: String,
+    /// When the hold ends by itself (RFC 3339); else until lifted.
+    until: Option<String>,
+}
+
+/// A legal hold.
+#[derive(ToSchema)]
+pub struct LegalHoldAnswer {
+    /// `hold_<ULID>`.
+    hold_id: String,
+    /// One of `{subject}` (a token), `{trace_id}`, `{job_id}`, `{case_id}`, `{from, to}`.
+    #[schema(value_type = Object)]
+    scope: Value,
+    reason: String,
+    placed_by: String,
+    placed_at: String,
+    until: Option<String>,
+    /// The `legal_hold` event that placed it.
+    event_id: String,
+    lifted_at: Option<String>,
+    lifted_by: Option<String>,
+    /// In force now (not lifted, not past `until`).
+    active: bool,
+}
+
+/// `GET /api/v1/legal-holds`.
+#[derive(ToSchema)]
+pub struct LegalHoldList {
+    holds: Vec<LegalHoldAnswer>,
+}
+
+/// `GET /api/v1/access-log`.
+#[derive(ToSchema)]
+pub struct AccessLogAnswer {
+    /// `{seq, at, key, role, method, path, query, status}` each, in `seq` order; a
+    /// subject in `query` only as its token.
+    records: Vec<Value>,
+    /// The cursor of the next page, or null on the last.
+    next_cursor: Option<String>,
+}
+
 // ---------------------------------------------------------------------------------
 // Error answers shared by the endpoints.
 

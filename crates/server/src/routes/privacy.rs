@@ -1,8 +1,8 @@
 //! `/api/v1/vault/reveal` and `/api/v1/subjects/erase`: the privacy role only.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +18,55 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(reveal))
         .routes(routes!(erase))
+        .routes(routes!(erasure))
+}
+
+/// Adds to a receipt the inclusion proof of entry `seq` and the checkpoint it is
+/// checked against, or `pending: true` before a checkpoint covers it.
+async fn add_proof(state: &AppState, seq: u64, receipt: &mut Value) -> ApiResult<()> {
+    let store = &*state.app.store;
+    match store.latest_checkpoint().await? {
+        Some(checkpoint) if checkpoint.size > seq => {
+            let proof = crate::proofs::inclusion(store, seq, Some(checkpoint.size)).await?;
+            receipt["proof"] = serde_json::to_value(&proof).map_err(ApiError::internal)?;
+            receipt["checkpoint"] = Value::from(checkpoint.note);
+        }
+        _ => receipt["pending"] = Value::Bool(true),
+    }
+    Ok(())
+}
+
+/// An erasure's receipt and state: what was destroyed, its `subject_erasure` entry,
+/// and, once a checkpoint covers it, the entry's inclusion proof. Privacy or admin.
+#[utoipa::path(
+    get,
+    path = "/api/v1/subjects/erasures/{erasure_id}",
+    tag = "privacy",
+    params(("erasure_id" = String, Path, description = "The erasure's id (its event's id)")),
+    responses(
+        (status = 200, description = "The receipt", body = super::openapi::ErasureReceipt),
+        super::openapi::ReadErrors,
+        super::openapi::NotFound,
+    ),
+    security(("api_key" = []))
+)]
+async fn erasure(
+    State(state): State<AppState>,
+    principal: Principal,
+    erasure_id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let Path(erasure_id) = erasure_id.map_err(|e| super::path_error(&e))?;
+    principal.require(&[Role::Privacy, Role::Admin])?;
+    let not_found = || ApiError::not_found(format!("no erasure {erasure_id:?}"));
+    if !evident_core::event::is_valid_id(&erasure_id) {
+        return Err(not_found());
+    }
+    let record = crate::privacy::erasure_record(&state.app, &erasure_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut receipt = crate::privacy::erasure_record_json(&record);
+    add_proof(&state, record.seq, &mut receipt).await?;
+    Ok(Json(receipt))
 }
 
 /// A JSON body, strictly parsed.
@@ -88,7 +137,11 @@ async fn erase(
         reason: string("reason")?,
     };
     match crate::privacy::erase(&state.app, &principal, request).await {
-        Ok(receipt) => Ok(Json(crate::privacy::receipt_json(&receipt))),
+        Ok(receipt) => {
+            let mut answer = crate::privacy::receipt_json(&receipt);
+            add_proof(&state, receipt.event.seq, &mut answer).await?;
+            Ok(Json(answer))
+        }
         Err(e) => Err(erase_problem(e)),
     }
 }
@@ -99,6 +152,7 @@ fn erase_problem(e: EraseError) -> ApiError {
         EraseError::InvalidSubject => ApiError::field("/subject", &e),
         EraseError::InvalidReason(why) => ApiError::field("/reason", why),
         EraseError::UnknownSubject => ApiError::not_found(e.to_string()),
+        EraseError::Held { .. } => ApiError::conflict(e.to_string()),
         EraseError::Contended => ApiError::unavailable(e.to_string()),
         EraseError::Record(record) => super::record_problem(record),
         EraseError::Store(store) => store.into(),

@@ -247,6 +247,28 @@ impl TestApp {
         }
     }
 
+    /// Runs `sql` straight on the database (as damage or a hand edit would), bypassing
+    /// the store; returns the rows changed.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        match &self._database {
+            Some(database) => {
+                let (client, connection) =
+                    tokio_postgres::connect(&database.url(), tokio_postgres::NoTls)
+                        .await
+                        .expect("connect to the test database");
+                tokio::spawn(connection);
+                client.execute(sql, &[]).await.expect("execute")
+            }
+            None => {
+                let db = rusqlite::Connection::open(self.dir.path().join("evident.db"))
+                    .expect("open the database file");
+                db.busy_timeout(Duration::from_secs(5))
+                    .expect("busy timeout");
+                db.execute(sql, []).expect("execute") as u64
+            }
+        }
+    }
+
     /// Sends one request through a fresh router.
     pub async fn send(
         &self,

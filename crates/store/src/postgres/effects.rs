@@ -145,6 +145,25 @@ pub(super) async fn apply(
             super::policies::require_generation(tx, *expected).await
         }
         Effect::IndexPolicyDecision(row) => super::policies::index_decision(tx, row).await,
+        Effect::PlaceLegalHold(hold) => super::holds::place(tx, hold).await,
+        Effect::LiftLegalHold {
+            hold_id,
+            now_micros,
+            lifted_by,
+        } => super::holds::lift(tx, hold_id, *now_micros, lifted_by).await,
+        Effect::RefuseIfHeld {
+            subject,
+            now_micros,
+        } => super::holds::refuse_if_held(tx, subject, *now_micros).await,
+        Effect::PurgeRetention {
+            run_id,
+            now_micros,
+            traces,
+            expect,
+        } => super::retention::purge(tx, run_id, *now_micros, traces, expect).await,
+        Effect::AppendAccessRecords { from_seq, records } => {
+            super::access::append(tx, *from_seq, records).await
+        }
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

@@ -12,14 +12,17 @@
 //!   transaction of their event; how no decryptable copy of an erased key survives is
 //!   in `effects.rs`.
 
+mod access;
 mod append;
 mod approvals;
 mod artifacts;
 pub mod connect;
 mod effects;
+mod holds;
 mod identifiers;
 mod integrity;
 mod policies;
+mod retention;
 pub mod schema;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};

@@ -300,6 +300,44 @@ DROP TRIGGER IF EXISTS policy_activations_append_only ON policy_activations;
 CREATE TRIGGER policy_activations_append_only BEFORE UPDATE OR DELETE ON policy_activations
   FOR EACH ROW EXECUTE FUNCTION evident_refuse();
 ",
+    // Legal holds (`holds.rs`), blobs purged by retention (`retention.rs`) and the
+    // read-access log (`access.rs`). Holds: each row written with its `legal_hold` event; lifting
+    // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
+    // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
+    r"
+CREATE TABLE IF NOT EXISTS legal_holds(
+  hold_id   TEXT   PRIMARY KEY,
+  kind      TEXT   NOT NULL,
+  value     TEXT,
+  from_at   BIGINT NOT NULL,
+  to_at     BIGINT NOT NULL,
+  reason    TEXT   NOT NULL,
+  placed_by TEXT   NOT NULL,
+  placed_at BIGINT NOT NULL,
+  until_at  BIGINT,
+  event_id  TEXT   NOT NULL,
+  lifted_at BIGINT,
+  lifted_by TEXT
+);
+-- Blobs a retention purge deleted (`retention.rs`): reads answer 410 naming the run,
+-- `verify` counts them.
+CREATE TABLE IF NOT EXISTS purged_blobs(
+  ref       BYTEA  PRIMARY KEY,
+  seq       BIGINT NOT NULL,
+  run_id    TEXT   NOT NULL,
+  purged_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purged_blobs_by_seq ON purged_blobs(seq);
+-- The read-access log (`access.rs`): records numbered from 0, each batch written with
+-- the access_log_checkpoint event that states its root.
+CREATE TABLE IF NOT EXISTS access_log(
+  seq    BIGINT PRIMARY KEY,
+  key    TEXT   NOT NULL,
+  at     BIGINT NOT NULL,
+  record BYTEA  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_by_key ON access_log(key, seq);
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -357,6 +395,8 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT ON artifacts, artifact_label_moves TO {role};
          GRANT SELECT, INSERT, UPDATE ON approvals TO {role};
          GRANT SELECT, INSERT ON approval_resolutions TO {role};
-         GRANT SELECT, INSERT ON policy_versions, policy_activations, policy_decisions TO {role};"
+         GRANT SELECT, INSERT ON policy_versions, policy_activations, policy_decisions TO {role};
+         GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};
+         GRANT SELECT, INSERT ON purged_blobs, access_log TO {role};"
     )
 }

@@ -59,6 +59,25 @@ pub(super) fn apply(tx: &Transaction<'_>, effect: &Effect) -> StoreResult<Result
             super::policies::require_generation(tx, *expected)
         }
         Effect::IndexPolicyDecision(row) => super::policies::index_decision(tx, row),
+        Effect::PlaceLegalHold(hold) => super::holds::place(tx, hold),
+        Effect::LiftLegalHold {
+            hold_id,
+            now_micros,
+            lifted_by,
+        } => super::holds::lift(tx, hold_id, *now_micros, lifted_by),
+        Effect::RefuseIfHeld {
+            subject,
+            now_micros,
+        } => super::holds::refuse_if_held(tx, subject, *now_micros),
+        Effect::PurgeRetention {
+            run_id,
+            now_micros,
+            traces,
+            expect,
+        } => super::retention::purge(tx, run_id, *now_micros, traces, expect),
+        Effect::AppendAccessRecords { from_seq, records } => {
+            super::access::append(tx, *from_seq, records)
+        }
         Effect::InjectedFault => Err(StoreError::Unavailable("injected fault".into())),
     }
 }

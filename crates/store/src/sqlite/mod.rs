@@ -9,14 +9,17 @@
 //! writer at a time anyway); reads use a small pool of connections. Both run on
 //! tokio's blocking pool, never on the async executor.
 
+mod access;
 mod append;
 mod approvals;
 mod artifacts;
 pub(crate) mod compress;
 mod effects;
 mod erase;
+mod holds;
 mod identifiers;
 mod policies;
+mod retention;
 mod schema;
 pub mod search;
 pub mod sizes;

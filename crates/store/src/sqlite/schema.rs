@@ -295,6 +295,44 @@ CREATE INDEX IF NOT EXISTS policy_decisions_by_time ON policy_decisions(decided_
 CREATE INDEX IF NOT EXISTS policy_decisions_by_rule ON policy_decisions(rule_id, decided_at);
 CREATE INDEX IF NOT EXISTS policy_decisions_by_agent ON policy_decisions(agent, decided_at);
 ",
+    // Legal holds (`holds.rs`), blobs purged by retention (`retention.rs`) and the
+    // read-access log (`access.rs`). Holds: each row written with its `legal_hold` event; lifting
+    // sets `lifted_at`, the row stays. `kind` is subject, trace, job, case (`value`
+    // the id) or time (`from_at`..`to_at`, the events' timestamps, µs).
+    r"
+CREATE TABLE IF NOT EXISTS legal_holds(
+  hold_id   TEXT    PRIMARY KEY,
+  kind      TEXT    NOT NULL,
+  value     TEXT,
+  from_at   INTEGER NOT NULL,
+  to_at     INTEGER NOT NULL,
+  reason    TEXT    NOT NULL,
+  placed_by TEXT    NOT NULL,
+  placed_at INTEGER NOT NULL,
+  until_at  INTEGER,
+  event_id  TEXT    NOT NULL,
+  lifted_at INTEGER,
+  lifted_by TEXT
+);
+-- Blobs a retention purge deleted (`retention.rs`): reads answer 410 naming the run,
+-- `verify` counts them.
+CREATE TABLE IF NOT EXISTS purged_blobs(
+  ref       BLOB    PRIMARY KEY,
+  seq       INTEGER NOT NULL,
+  run_id    TEXT    NOT NULL,
+  purged_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS purged_blobs_by_seq ON purged_blobs(seq);
+-- The read-access log (`access.rs`): records numbered from 0, each batch written with
+-- the access_log_checkpoint event that states its root.
+CREATE TABLE IF NOT EXISTS access_log(
+  seq    INTEGER PRIMARY KEY,
+  key    TEXT    NOT NULL,
+  at     INTEGER NOT NULL,
+  record BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_by_key ON access_log(key, seq);
+",
 ];
 
 /// Brings the database to the newest schema.
