@@ -372,6 +372,7 @@ struct FileConfig {
     pii: PiiSection,
     #[serde(default)]
     policy: PolicySection,
+    #[serde(default)]
     retention: RetentionSection,
 }
 

@@ -1,12 +1,11 @@
-//! Human approvals end to end through the real binary (CONTRACT sections 4, 6 and 7):
-//! an agent asks to refund $900, an approver edits it to $450 and approves with
-//! `evident approvals resolve`, the agent acts with the final's hash, and the trace and
-//! the job show the whole chain with hashes that match; the same with the agent acting
-//! on the unedited draft shows `action_matches_approval: false`. Then `evident
-//! approvals list|resolve` on the local store.
-//!
-//! The request is opened with `POST /api/v1/approvals`; where `/decide` opens it
-//! (a REQUIRE_APPROVAL decision), only that first step changes.
+//! Governance end to end through the real binary (CONTRACT sections 4, 6 and 7): an
+//! admin publishes a Cedar policy set with `evident policy publish`; an agent asks
+//! `/decide` for a $900 refund and gets REQUIRE_APPROVAL with the request it opened;
+//! an approver edits it to $450 and approves with `evident approvals resolve`; the
+//! agent acts with the final's hash; and the trace, the job and the policy audit show
+//! the whole chain with hashes that match. The same with the agent acting on the
+//! unedited draft shows `action_matches_approval: false`. Then `evident approvals
+//! list|resolve` on the local store.
 
 mod util;
 
@@ -30,19 +29,48 @@ fn refund(cents: u64) -> Value {
            "amount_cents": cents, "currency": "USD", "nonce": "n-5e1f"})
 }
 
-/// Opens a request for `job` as the agent; returns its answer.
-fn open(server: &Server, agent_key: &str, job: &str, draft: &Value) -> Value {
-    let body = json!({"job_id": job, "job_hash": job_hash_of(draft), "action": "refund",
-                      "reason": "refunds over $500 need a human", "draft": draft,
-                      "trace_id": format!("t-{job}"), "subject": "C-1042"});
+/// Refunds up to $500 are allowed, larger ones need a human, none above $10,000.
+const REFUNDS: &str = r#"@id("refund-small") @reason("refunds up to $500 are fine")
+permit(principal, action == Action::"refund", resource) when { context.amount_cents <= 50000 };
+
+@id("refund-large") @reason("refunds over $500 need a human") @require_approval
+permit(principal, action == Action::"refund", resource) when { context.amount_cents > 50000 };
+
+@id("refund-cap") @reason("never above $10,000")
+forbid(principal, action == Action::"refund", resource) when { context.amount_cents > 1000000 };
+"#;
+
+const REFUNDS_SCHEMA: &str = r#"entity Agent;
+entity Resource;
+action "refund" appliesTo {
+  principal: [Agent], resource: [Resource],
+  context: {amount_cents: Long, now: {hour: Long, weekday: String, date: String}}
+};
+"#;
+
+/// The agent asks whether it may perform `draft` for `job`; returns the decision,
+/// which must have opened an approval request.
+fn decide(server: &Server, agent_key: &str, job: &str, draft: &Value) -> Value {
+    let body = json!({"agent": "refund-bot", "action": "refund", "resource": "order-O-77",
+                      "context": {"amount_cents": draft["amount_cents"]}, "payload": draft,
+                      "job_id": job, "trace_id": format!("t-{job}"), "subject": "C-1042"});
     let reply = util::http()
-        .post(server.url("/api/v1/approvals"))
+        .post(server.url("/api/v1/decide"))
         .bearer_auth(agent_key)
         .json(&body)
         .send()
         .unwrap();
     assert!(reply.status().is_success(), "{}", reply.text().unwrap());
-    reply.json().unwrap()
+    let decided: Value = reply.json().unwrap();
+    assert_eq!(decided["decision"], json!("REQUIRE_APPROVAL"), "{decided}");
+    assert_eq!(
+        decided["policy_rule_id"],
+        json!("refund-large"),
+        "{decided}"
+    );
+    assert_eq!(decided["job_hash"], json!(job_hash_of(draft)), "{decided}");
+    assert!(decided["approval_id"].is_string(), "{decided}");
+    decided
 }
 
 /// The agent reports the action it performed, with the hash of what it did.
@@ -81,6 +109,7 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
     let agent = create_key(&data, "ingest", "refund-bot-key");
     let approver = create_key(&data, "approver", "approver-maria");
     let auditor = create_key(&data, "auditor", "auditor-1");
+    let admin = create_key(&data, "admin", "admin-policies");
     let remote = |args: &[&str], key: &str| {
         util::evident()
             .args(args)
@@ -93,9 +122,28 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
     let final_payload = refund(45_000);
     let final_file = dir.path().join("final.json");
     std::fs::write(&final_file, final_payload.to_string()).unwrap();
-    let good = open(&server, &agent, "job-good", &draft);
-    let bad = open(&server, &agent, "job-bad", &draft);
-    let pending = open(&server, &agent, "job-local", &draft);
+    let policy_file = dir.path().join("refunds.cedar");
+    let schema_file = dir.path().join("refunds.cedarschema");
+    std::fs::write(&policy_file, REFUNDS).unwrap();
+    std::fs::write(&schema_file, REFUNDS_SCHEMA).unwrap();
+    let published = ok_json(&remote(
+        &[
+            "policy",
+            "publish",
+            "refunds",
+            policy_file.to_str().unwrap(),
+            "--schema",
+            schema_file.to_str().unwrap(),
+        ],
+        &admin,
+    ));
+    let good = decide(&server, &agent, "job-good", &draft);
+    assert_eq!(
+        good["policy_snapshot"], published["policy_snapshot"],
+        "{good}"
+    );
+    let bad = decide(&server, &agent, "job-bad", &draft);
+    let pending = decide(&server, &agent, "job-local", &draft);
 
     // The approver sees the queue, and edits both requests to $450.
     let queue = ok_json(&remote(&["approvals", "list"], &approver));
@@ -158,8 +206,9 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
     assert_eq!(job["job_hash"], json!(job_hash_of(&draft)));
     assert_eq!(job["approval_violation"]["reason"], json!("hash_mismatch"));
 
-    // The trace holds the chain: request → resolution (its child) → action, each
-    // entry quoting the hashes, none holding the customer's e-mail.
+    // The trace holds the chain: decision → request (its child) → resolution (the
+    // request's child) → action, each entry quoting the hashes, none holding the
+    // customer's e-mail.
     let trace = get(&server, &auditor, "/api/v1/traces/t-job-good");
     // (In log order: the agent's clock and the server's differ.)
     let mut events = trace["events"].as_array().unwrap().clone();
@@ -170,19 +219,50 @@ fn a_refund_edited_to_450_is_matched_and_one_on_the_draft_is_not() {
         .collect();
     assert_eq!(
         kinds,
-        ["approval_request", "approval_resolution", "external_action"],
+        [
+            "policy_decision",
+            "approval_request",
+            "approval_resolution",
+            "external_action"
+        ],
         "{trace}"
     );
+    assert_eq!(events[0]["event_id"], good["event_id"]);
+    assert_eq!(events[0]["job_hash"], json!(job_hash_of(&draft)));
     assert_eq!(
-        events[0]["approval"]["job_hash"],
-        json!(job_hash_of(&draft))
+        events[0]["snapshot"]["policy_snapshot"],
+        published["policy_snapshot"]
     );
     assert_eq!(events[1]["parent_event_id"], events[0]["event_id"]);
     assert_eq!(
-        events[1]["approval"]["final_job_hash"],
+        events[1]["approval"]["job_hash"],
+        json!(job_hash_of(&draft))
+    );
+    assert_eq!(events[2]["parent_event_id"], events[1]["event_id"]);
+    assert_eq!(
+        events[2]["approval"]["final_job_hash"],
         json!(job_hash_of(&final_payload))
     );
-    assert_eq!(events[2]["job_hash"], json!(job_hash_of(&final_payload)));
+    assert_eq!(events[3]["job_hash"], json!(job_hash_of(&final_payload)));
+    // The job's decisions and the policy audit name the same decision and rule.
+    let decisions = get(&server, &auditor, "/api/v1/jobs/job-good/decisions");
+    let decisions = decisions["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0]["event_id"], good["event_id"]);
+    let audit = get(
+        &server,
+        &auditor,
+        "/api/v1/policy/audit?agent=refund-bot&rule_id=refund-large",
+    );
+    let audited: Vec<&Value> = audit["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event_id"] == good["event_id"])
+        .collect();
+    assert_eq!(audited.len(), 1, "{audit}");
+    assert_eq!(audited[0]["decision"], json!("REQUIRE_APPROVAL"));
+    assert_eq!(audit["history"][0]["id"], json!("refunds"), "{audit}");
     assert!(
         !trace.to_string().contains("wei.novak@example.org"),
         "{trace}"
