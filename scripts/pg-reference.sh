@@ -56,7 +56,7 @@ CREATE TABLE reference_events (
 CREATE INDEX reference_events_trace ON reference_events (trace_id, seq);
 -- Each row: the next seq and SHA-256(previous hash || the event's bytes), under the
 -- head row's lock, so the chain has one order and no fork.
-CREATE FUNCTION reference_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION reference_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   head reference_head%ROWTYPE;
 BEGIN
