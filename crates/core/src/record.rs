@@ -1237,7 +1237,10 @@ mod tests {
         let cases = [
             (json!({"name": "Wei Novak"}), "Novak, Wei and A. Berg"),
             (json!({"name": "Wei  Novak"}), "W. Novak wrote to anna berg"),
-            (json!({"name": "Wei Novak", "customer_id": "C-1042"}), "c-1042 Wei Novak"),
+            (
+                json!({"name": "Wei Novak", "customer_id": "C-1042"}),
+                "c-1042 Wei Novak",
+            ),
             (json!({"name": "Anna Berg"}), "Berg, Anna; not Wei Novak"),
             (json!({}), "Anna Berg and Wei Novak"),
         ];

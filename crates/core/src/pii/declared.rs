@@ -122,9 +122,8 @@ impl Matchers {
         if let Some(built) = self.built.get(&pairs) {
             return built.clone();
         }
-        let matcher =
-            DeclaredIdentifiers::new(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .map(Arc::new);
+        let matcher = DeclaredIdentifiers::new(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map(Arc::new);
         self.built.insert(pairs, matcher.clone());
         matcher
     }
