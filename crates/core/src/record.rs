@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rand::RngCore;
 use serde_json::{Map, Value};
@@ -18,7 +19,10 @@ use serde_json::{Map, Value};
 use crate::blob::{commitment_value, BlobRef, NewBlob, SALT_LEN};
 use crate::event::{validate_client_event, FieldError, PAYLOAD_FIELDS, SCHEMA};
 use crate::json::{canonical_bytes, Canonical, CanonicalObject};
-use crate::pii::{pii_token, DeclaredIdentifiers, Detectors, FieldTarget, Finding};
+use crate::pii::{
+    declared_token, normalized_pairs, pii_token, DeclaredIdentifiers, Detectors, FieldTarget,
+    Finding, Matchers,
+};
 use crate::token::TokenKey;
 
 /// Media type of payloads that arrive inline in an event.
@@ -292,6 +296,31 @@ pub fn prepare_client_event_remembering(
     remembered: &[(String, String)],
     rng: &mut dyn RngCore,
 ) -> Result<PreparedEvent, FieldError> {
+    prepare_client_event_matching(
+        event,
+        submission,
+        uploads,
+        remembered,
+        &mut Matchers::default(),
+        rng,
+    )
+}
+
+/// [`prepare_client_event_remembering`] with the identifier matchers the events
+/// before it in the same request built (`matchers`): events that declare and
+/// remember the same identifiers share one (building it costs more than the rest of
+/// the scan).
+///
+/// # Errors
+/// As [`prepare_client_event`].
+pub fn prepare_client_event_matching(
+    event: Value,
+    submission: &Submission<'_>,
+    uploads: &HashMap<BlobRef, UploadedBlob>,
+    remembered: &[(String, String)],
+    matchers: &mut Matchers,
+    rng: &mut dyn RngCore,
+) -> Result<PreparedEvent, FieldError> {
     validate_client_event(&event)?;
     let submission_digest = crate::json::sha256_canonical(&event);
     let Value::Object(mut record) = event else {
@@ -305,10 +334,15 @@ pub fn prepare_client_event_remembering(
     let mut pii = Vec::new();
     // Read before the subject's token replaces anything: a declared e-mail may be the
     // subject's identifier too.
-    let (declared, identifiers) =
-        declared_identifiers(&mut record, submission.token_key, remembered, &mut pii);
+    let (declared, identifiers) = declared_identifiers(
+        &mut record,
+        submission.token_key,
+        remembered,
+        matchers,
+        &mut pii,
+    );
     tokenize_subject(&mut record, submission.token_key, &mut pii);
-    tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
+    tokenize_personal_data(&mut record, submission, declared.as_deref(), &mut pii);
 
     let references_upload = PAYLOAD_FIELDS
         .iter()
@@ -409,44 +443,52 @@ pub fn subject_token_of(event: &Value, key: &TokenKey) -> Option<String> {
 /// section 2): each value is replaced there by its token and goes to `found`, for
 /// the vault, whether or not the text mentions it. The matcher also holds the
 /// subject's `remembered` identifiers (found only where the text mentions them: they
-/// are in the vault already). Returns the matcher and the event's own identifiers.
+/// are in the vault already); it comes from `matchers`, built there only for pairs no
+/// earlier event of the request had. Returns the matcher and the event's own
+/// identifiers.
 fn declared_identifiers(
     record: &mut Map<String, Value>,
     key: &TokenKey,
     remembered: &[(String, String)],
+    matchers: &mut Matchers,
     found: &mut Vec<Finding>,
-) -> (Option<DeclaredIdentifiers>, Vec<Finding>) {
-    let remembered_pairs = remembered.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let Some(identifiers) = record
+) -> (Option<Arc<DeclaredIdentifiers>>, Vec<Finding>) {
+    let own = match record
         .get_mut("context")
         .and_then(|c| c.get_mut("subject_identifiers"))
         .and_then(Value::as_object_mut)
-    else {
-        return (DeclaredIdentifiers::new(remembered_pairs), Vec::new());
-    };
-    let Some(own) = DeclaredIdentifiers::new(
-        identifiers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
-    ) else {
-        return (DeclaredIdentifiers::new(remembered_pairs), Vec::new());
-    };
-    for (name, value) in identifiers.iter_mut() {
-        if let Some(token) = value.as_str().and_then(|v| own.token_of(key, name, v)) {
-            *value = Value::String(token);
+    {
+        Some(identifiers) => {
+            let own = normalized_pairs(
+                identifiers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+            );
+            for (name, value) in identifiers.iter_mut() {
+                if let Some(token) = value.as_str().and_then(|v| declared_token(key, name, v)) {
+                    *value = Value::String(token);
+                }
+            }
+            own
         }
-    }
-    let own_findings: Vec<Finding> = own.findings(key).collect();
+        None => Vec::new(),
+    };
+    let own_findings: Vec<Finding> = own
+        .iter()
+        .map(|(kind, value)| Finding {
+            token: pii_token(key, kind, value),
+            kind: kind.clone(),
+            value: value.clone(),
+        })
+        .collect();
     found.extend(own_findings.iter().cloned());
-    if remembered.is_empty() {
-        return (Some(own), own_findings);
-    }
-    let all = DeclaredIdentifiers::new(
-        own.declared_pairs()
-            .chain(remembered_pairs)
-            .collect::<Vec<_>>(),
+    // The event's own first: where a variant is shared, it names the event's own.
+    let all = normalized_pairs(
+        own.iter()
+            .chain(remembered)
+            .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    (all, own_findings)
+    (matchers.get(all), own_findings)
 }
 
 /// Replaces personal data in the payloads and the scanned text fields by typed tokens:
@@ -1178,5 +1220,60 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.message.contains("65535"), "{err}");
+    }
+
+    /// The events of a request share matchers (one per set of declared and remembered
+    /// identifiers): each is tokenized exactly as if prepared alone.
+    #[test]
+    fn events_sharing_matchers_are_tokenized_as_if_alone() {
+        let key = TokenKey::from_bytes([9; 32]);
+        let with = |declared: Value, text: &str| {
+            let mut e = event();
+            e["context"]["subject_identifiers"] = declared;
+            e["input"] = json!({ "body": text });
+            e
+        };
+        let remembered = [("NAME".to_owned(), "Anna Berg".to_owned())];
+        let cases = [
+            (json!({"name": "Wei Novak"}), "Novak, Wei and A. Berg"),
+            (json!({"name": "Wei  Novak"}), "W. Novak wrote to anna berg"),
+            (
+                json!({"name": "Wei Novak", "customer_id": "C-1042"}),
+                "c-1042 Wei Novak",
+            ),
+            (json!({"name": "Anna Berg"}), "Berg, Anna; not Wei Novak"),
+            (json!({}), "Anna Berg and Wei Novak"),
+        ];
+        let mut shared = Matchers::default();
+        for (declared, text) in cases {
+            let alone = prepare_client_event_remembering(
+                with(declared.clone(), text),
+                &submission(&key),
+                &HashMap::new(),
+                &remembered,
+                &mut rand::thread_rng(),
+            )
+            .unwrap();
+            let sharing = prepare_client_event_matching(
+                with(declared, text),
+                &submission(&key),
+                &HashMap::new(),
+                &remembered,
+                &mut shared,
+                &mut rand::thread_rng(),
+            )
+            .unwrap();
+            assert_eq!(sharing.text, alone.text, "{text}");
+            assert_eq!(sharing.record["context"], alone.record["context"]);
+            let findings = |p: &PreparedEvent| {
+                p.pii
+                    .iter()
+                    .chain(&p.identifiers)
+                    .map(|f| (f.token.clone(), f.kind.clone(), f.value.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(findings(&sharing), findings(&alone), "{text}");
+            assert!(!alone.text.as_deref().unwrap().contains("Berg"), "{text}");
+        }
     }
 }

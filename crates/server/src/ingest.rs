@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use evident_core::pii::Matchers;
 use evident_core::record::{
-    prepare_client_event_remembering, referenced_uploads, subject_token_of, Submission,
+    prepare_client_event_matching, referenced_uploads, subject_token_of, Submission,
 };
 use std::collections::BTreeSet;
 
@@ -16,7 +17,7 @@ use evident_core::blob::BlobRef;
 use evident_core::record::PreparedEvent;
 use evident_store::{AppendOutcome, AppendRequest, Appended, Effect, EventToAppend, StoreError};
 
-use crate::vault::{Remembered, DEFAULT_SUBJECT};
+use crate::vault::{Remembered, SealedHere, DEFAULT_SUBJECT};
 use serde_json::Value;
 
 use crate::auth::Principal;
@@ -117,6 +118,7 @@ pub async fn seal_all(
     let mut effects = Vec::new();
     // Uploads claimed earlier in this request, and under which key.
     let mut claimed: HashMap<BlobRef, String> = HashMap::new();
+    let mut sealed_here = SealedHere::default();
     for (index, event) in prepared.into_iter().enumerate() {
         let key = keys
             .get(&subject_of(&event))
@@ -126,7 +128,7 @@ pub async fn seal_all(
             .iter()
             .map(|r| (*r, upload_field(&event, r)))
             .collect();
-        let mut to_append = app.vault.seal_event(event, key);
+        let mut to_append = app.vault.seal_event_sharing(event, key, &mut sealed_here);
         for (reference, field) in fields {
             let other_subject = || {
                 ApiError::conflict(format!(
@@ -187,7 +189,8 @@ fn identifier_pairs(event: &PreparedEvent) -> Vec<(String, String)> {
 ///
 /// Each event's text is also tokenized with the identifiers remembered for its
 /// subject (`remembered`, by subject token) and those declared by the events before
-/// it in this request (CONTRACT section 2).
+/// it in this request (CONTRACT section 2). Events that declare and remember the same
+/// identifiers share one matcher, built once per request.
 fn prepare_all(
     events: Vec<Value>,
     submission: &Submission<'_>,
@@ -199,6 +202,7 @@ fn prepare_all(
     let mut prepared = Vec::with_capacity(events.len());
     // Declared earlier in this request, by subject token.
     let mut declared_here: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut matchers = Matchers::default();
     for (index, event) in events.into_iter().enumerate() {
         let subject = subject_token_of(&event, submission.token_key);
         let known: Vec<(String, String)> = subject
@@ -209,13 +213,23 @@ fn prepare_all(
                 stored.iter().chain(here).cloned().collect()
             })
             .unwrap_or_default();
-        let event = prepare_client_event_remembering(event, submission, uploads, &known, &mut rng)
-            .map_err(|e| ApiError::from(e.under(&format!("/{index}"))))?;
+        let event = prepare_client_event_matching(
+            event,
+            submission,
+            uploads,
+            &known,
+            &mut matchers,
+            &mut rng,
+        )
+        .map_err(|e| ApiError::from(e.under(&format!("/{index}"))))?;
         if let (Some(subject), false) = (subject, event.identifiers.is_empty()) {
-            declared_here
-                .entry(subject)
-                .or_default()
-                .extend(identifier_pairs(&event));
+            // Each pair once: a subject's events mostly declare the same ones.
+            let here = declared_here.entry(subject).or_default();
+            for pair in identifier_pairs(&event) {
+                if !here.contains(&pair) {
+                    here.push(pair);
+                }
+            }
         }
         if !principal.may_claim(&event.index.agent) {
             return Err(ApiError::forbidden(format!(

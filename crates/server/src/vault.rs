@@ -37,6 +37,20 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 /// bounded whatever the number of subjects.
 pub const IDENTIFIER_CACHE_SUBJECTS: usize = 4_096;
 
+/// What the events of one request have sealed so far, by data key: a subject's
+/// events repeat its identifiers, so most of their vault values and remembered
+/// identifiers were sealed by an earlier one. Each event still carries its own copy
+/// (the same bytes: same plaintext, nonce and key), since an event that turns out to
+/// be a duplicate stores nothing and none may rely on another's rows. It holds no
+/// plaintext, and lives as long as the request.
+#[derive(Default)]
+pub struct SealedHere {
+    /// By key id and token.
+    values: HashMap<(String, String), Vec<u8>>,
+    /// By key id, subject and value hash.
+    identifiers: HashMap<(String, String, Vec<u8>), Vec<u8>>,
+}
+
 /// A subject's remembered identifiers, opened: `(kind, value)` pairs.
 pub type Remembered = Arc<Vec<(String, String)>>;
 
@@ -457,20 +471,42 @@ impl Vault {
 
     /// Seals an event's payloads and personal data under `key`, taking the plaintext
     /// out of the event.
-    pub fn seal_event(&self, mut event: PreparedEvent, key: &ActiveKey) -> EventToAppend {
+    pub fn seal_event(&self, event: PreparedEvent, key: &ActiveKey) -> EventToAppend {
+        self.seal_event_sharing(event, key, &mut SealedHere::default())
+    }
+
+    /// [`Vault::seal_event`] for one of the events of a request: a vault value or
+    /// remembered identifier an earlier event of it sealed under the same key is not
+    /// sealed again, its sealed bytes are copied (see [`SealedHere`]).
+    pub fn seal_event_sharing(
+        &self,
+        mut event: PreparedEvent,
+        key: &ActiveKey,
+        here: &mut SealedHere,
+    ) -> EventToAppend {
         let mut rng = rand::thread_rng();
         let blobs = std::mem::take(&mut event.blobs)
             .iter()
             .map(|blob| seal_blob(blob, key, &mut rng))
             .collect();
+        // A value found several times (a name in the request and in the reply) has one
+        // token and one vault row: sealed once.
+        let mut tokens = std::collections::HashSet::new();
         let vault: Vec<SealedValue> = std::mem::take(&mut event.pii)
             .into_iter()
+            .filter(|finding| tokens.insert(finding.token.clone()))
             .map(|finding| SealedValue {
-                sealed: key.key.seal(
-                    finding.value.as_bytes(),
-                    &vault_aad(&finding.token),
-                    &mut rng,
-                ),
+                sealed: here
+                    .values
+                    .entry((key.key_id.clone(), finding.token.clone()))
+                    .or_insert_with(|| {
+                        key.key.seal(
+                            finding.value.as_bytes(),
+                            &vault_aad(&finding.token),
+                            &mut rng,
+                        )
+                    })
+                    .clone(),
                 token: finding.token,
                 kind: finding.kind,
                 key_id: key.key_id.clone(),
@@ -482,11 +518,17 @@ impl Vault {
                 .map(|finding| {
                     let value_hash = finding.token.into_bytes();
                     SealedIdentifier {
-                        sealed: key.key.seal(
-                            finding.value.as_bytes(),
-                            &identifier_aad(subject, &value_hash),
-                            &mut rng,
-                        ),
+                        sealed: here
+                            .identifiers
+                            .entry((key.key_id.clone(), subject.clone(), value_hash.clone()))
+                            .or_insert_with(|| {
+                                key.key.seal(
+                                    finding.value.as_bytes(),
+                                    &identifier_aad(subject, &value_hash),
+                                    &mut rng,
+                                )
+                            })
+                            .clone(),
                         subject: subject.clone(),
                         kind: finding.kind,
                         value_hash,

@@ -9,6 +9,8 @@
 //! all variants of all values in one pass over the text.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -60,6 +62,73 @@ pub fn identifier_kind(key: &str) -> String {
         .collect()
 }
 
+/// A declared value as the matcher holds it: runs of whitespace as one space.
+fn collapse_whitespace(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `(key, value)` pairs as declared, as `(kind, value)` pairs the way
+/// [`DeclaredIdentifiers`] holds them (the key as a token type, runs of whitespace in
+/// the value as one space), in their order, without empty values or repeats.
+pub fn normalized_pairs<'a>(
+    identifiers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (key, value) in identifiers {
+        let value = collapse_whitespace(value);
+        if value.is_empty() {
+            continue;
+        }
+        let pair = (identifier_kind(key), value);
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
+}
+
+/// The token of a declared `(key, value)`, as [`DeclaredIdentifiers::token_of`] gives
+/// it once the pair is declared; `None` for an empty value (never declared).
+pub fn declared_token(token_key: &TokenKey, key: &str, value: &str) -> Option<String> {
+    let value = collapse_whitespace(value);
+    (!value.is_empty()).then(|| pii_token(token_key, &identifier_kind(key), &value))
+}
+
+/// Matchers already built, by the `(kind, value)` pairs they match (as
+/// [`normalized_pairs`] gives them, in order). Building one costs far more than
+/// searching an event's text with it, and the events of a request mostly come a few
+/// to a subject, which declares the same identifiers each time: they share one. It
+/// holds clear values, so it lives as long as one request.
+#[derive(Default)]
+pub struct Matchers {
+    built: HashMap<Vec<(String, String)>, Option<Arc<DeclaredIdentifiers>>>,
+}
+
+impl std::fmt::Debug for Matchers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matchers")
+            .field("built", &self.built.len())
+            .finish()
+    }
+}
+
+impl Matchers {
+    /// The matcher for `pairs`, built on first use; `None` when there is nothing to
+    /// match.
+    pub fn get(&mut self, pairs: Vec<(String, String)>) -> Option<Arc<DeclaredIdentifiers>> {
+        if pairs.is_empty() {
+            return None;
+        }
+        if let Some(built) = self.built.get(&pairs) {
+            return built.clone();
+        }
+        let matcher = DeclaredIdentifiers::new(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map(Arc::new);
+        self.built.insert(pairs, matcher.clone());
+        matcher
+    }
+}
+
 impl DeclaredIdentifiers {
     /// The matcher for `(key, value)` pairs as declared; `None` when there is nothing
     /// to match.
@@ -71,7 +140,7 @@ impl DeclaredIdentifiers {
         let mut seen = std::collections::HashSet::new();
         let mut owner = Vec::new();
         for (key, value) in identifiers {
-            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            let value = collapse_whitespace(value);
             if value.is_empty() {
                 continue;
             }
@@ -130,7 +199,7 @@ impl DeclaredIdentifiers {
     /// The token of the declared value of `key`, if declared.
     pub fn token_of(&self, token_key: &TokenKey, key: &str, value: &str) -> Option<String> {
         let kind = identifier_kind(key);
-        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        let value = collapse_whitespace(value);
         self.declared
             .iter()
             .find(|d| d.kind == kind && d.value == value)
@@ -313,5 +382,28 @@ mod tests {
             out.starts_with("account <CUSTOMER_ID_") && out.ends_with(">."),
             "{out}"
         );
+    }
+
+    #[test]
+    fn matchers_are_built_once_per_set_of_pairs() {
+        let pairs = |values: &[(&str, &str)]| normalized_pairs(values.iter().copied());
+        assert_eq!(
+            pairs(&[("name", "Wei  Novak"), ("Name", "Wei Novak"), ("id", " ")]),
+            [("NAME".to_owned(), "Wei Novak".to_owned())]
+        );
+        let mut matchers = Matchers::default();
+        let first = matchers.get(pairs(&[("name", "Wei Novak")])).unwrap();
+        let again = matchers.get(pairs(&[("name", "Wei   Novak")])).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = matchers
+            .get(pairs(&[("name", "Wei Novak"), ("customer_id", "C-1042")]))
+            .unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(matchers.get(Vec::new()).is_none());
+        assert_eq!(
+            declared_token(&key(), "name", " Wei \n Novak"),
+            first.token_of(&key(), "name", "Wei Novak")
+        );
+        assert_eq!(declared_token(&key(), "name", "  "), None);
     }
 }

@@ -34,7 +34,10 @@ mod phone;
 use boundary::stands_alone;
 use checks::{card_prefix_and_length, consistent_separators, ssn_valid};
 pub use checks::{luhn_valid, mod97_valid};
-pub use declared::{identifier_kind, DeclaredIdentifiers, MAX_IDENTIFIER_KEY};
+pub use declared::{
+    declared_token, identifier_kind, normalized_pairs, DeclaredIdentifiers, Matchers,
+    MAX_IDENTIFIER_KEY,
+};
 pub use phone::{PhoneRegion, UnknownRegion};
 
 /// Bytes of HMAC kept in a PII token (80 bits ≥ the contract's 64).
