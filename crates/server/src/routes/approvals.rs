@@ -6,16 +6,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::body::{object as object_body, optional_string, required_string as string};
 use super::openapi::{
     ApprovalAnswer, ApprovalList, Conflict, NotFound, OpenApprovalBody, ReadErrors,
     ResolveApprovalBody, WriteErrors,
 };
 use super::params::Params;
-use super::{body_error, path_error};
+use super::path_error;
 use crate::approvals::{ApprovalError, Field, OpenApproval, ResolveRequest};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -27,30 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(open, list))
         .routes(routes!(get_one))
         .routes(routes!(resolve))
-}
-
-/// The body as a JSON object, strictly parsed.
-fn object_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| body_error(&e))?;
-    match evident_core::json::parse_value(&body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field("", "the body must be a JSON object")),
-    }
-}
-
-fn string(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
-    match body.get(name) {
-        Some(Value::String(text)) => Ok(text.clone()),
-        None | Some(Value::Null) => Err(ApiError::field(format!("/{name}"), "is required")),
-        Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
-    }
-}
-
-fn optional_string(body: &Map<String, Value>, name: &str) -> ApiResult<Option<String>> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => string(body, name).map(Some),
-    }
 }
 
 /// Open an approval request for a draft action; `job_hash` must be the hash of

@@ -6,16 +6,17 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::Json;
 use evident_store::artifacts::ArtifactSelector;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::body::{object as object_body, required_string as string};
 use super::openapi::{
     ArtifactAnswer, Conflict, LabelMove, NotFound, PublishArtifact, ReadErrors, WriteErrors,
 };
 use super::params::Params;
-use super::{body_error, path_error};
+use super::path_error;
 use crate::artifacts::{ArtifactError, Field, PublishRequest};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -26,24 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(publish))
         .routes(routes!(read))
         .routes(routes!(move_label))
-}
-
-/// The body as a JSON object, strictly parsed.
-fn object_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| body_error(&e))?;
-    match evident_core::json::parse_value(&body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field("", "the body must be a JSON object")),
-    }
-}
-
-/// A required string member.
-fn string(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
-    match body.get(name) {
-        Some(Value::String(text)) => Ok(text.clone()),
-        None | Some(Value::Null) => Err(ApiError::field(format!("/{name}"), "is required")),
-        Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
-    }
 }
 
 /// Publish a version of an artifact (prompt, tool schema, model, retrieval index,

@@ -9,11 +9,12 @@ use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::body::{object, object_or_empty, optional_string as string};
 use super::openapi::{
     Conflict, LegalHoldAnswer, LegalHoldList, NotFound, PlaceLegalHold, ReadErrors, WriteErrors,
 };
 use super::params::Params;
-use super::{body_error, path_error};
+use super::path_error;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::holds::{HoldError, PlaceHold};
@@ -25,30 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(place, list))
         .routes(routes!(lift))
-}
-
-/// The body as a JSON object, strictly parsed; an empty body is an empty object.
-fn object_body(
-    body: Result<Bytes, BytesRejection>,
-    empty_ok: bool,
-) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| body_error(&e))?;
-    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match evident_core::json::parse_value(&body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field("", "the body must be a JSON object")),
-    }
-}
-
-/// An optional string member.
-fn string(body: &Map<String, Value>, name: &str) -> ApiResult<Option<String>> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
-    }
 }
 
 /// An optional RFC 3339 time member, µs since the epoch.
@@ -119,7 +96,7 @@ async fn place(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     principal.require(HOLDERS)?;
-    let body = object_body(body, false)?;
+    let body = object(body)?;
     let request = PlaceHold {
         scope: scope(&body)?,
         reason: string(&body, "reason")?.unwrap_or_default(),
@@ -192,7 +169,7 @@ async fn lift(
     if !evident_core::event::is_valid_id(&hold_id) {
         return Err(ApiError::not_found(format!("no legal hold {hold_id:?}")));
     }
-    let body = object_body(body, true)?;
+    let body = object_or_empty(body)?;
     let reason = string(&body, "reason")?;
     let hold = crate::holds::lift(&state.app, &principal, &hold_id, reason.as_deref())
         .await

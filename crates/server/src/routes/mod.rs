@@ -5,6 +5,7 @@ pub mod access;
 pub mod approvals;
 pub mod artifacts;
 pub mod blobs;
+mod body;
 pub mod events;
 pub mod health;
 pub mod holds;

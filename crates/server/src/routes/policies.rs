@@ -11,11 +11,12 @@ use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::body::{object as object_body, optional_string, required_string as string};
 use super::openapi::{
     Conflict, DecideAnswer, DecideBody, NotFound, PublishPolicy, ReadErrors, WriteErrors,
 };
 use super::params::Params;
-use super::{body_error, path_error};
+use super::path_error;
 use crate::auth::{Principal, Role};
 use crate::decide::{DecideError, DecideRequest};
 use crate::error::{ApiError, ApiResult};
@@ -32,30 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
         .routes(routes!(replay))
         .routes(routes!(decide))
-}
-
-fn object_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| body_error(&e))?;
-    match evident_core::json::parse_value(&body)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field("", "the body must be a JSON object")),
-    }
-}
-
-fn string(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
-    match body.get(name) {
-        Some(Value::String(text)) => Ok(text.clone()),
-        None | Some(Value::Null) => Err(ApiError::field(format!("/{name}"), "is required")),
-        Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
-    }
-}
-
-fn optional_string(body: &Map<String, Value>, name: &str) -> ApiResult<Option<String>> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::field(format!("/{name}"), "must be a string")),
-    }
 }
 
 /// Publish the next version of a policy set (a `policy_publish` event); it becomes
