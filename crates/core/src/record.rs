@@ -733,7 +733,8 @@ pub fn prepare_server_event(
 /// Prepares a server event that carries governance data (CONTRACT section 6,
 /// "Governance data is payload": a decision's payload and context, an approval's
 /// draft, final and diff). They pass the privacy boundary as a client event's do:
-/// `context.subject` becomes its token (and so does the clear id anywhere else), the
+/// `context.subject` becomes its token (and so does the clear id anywhere else;
+/// a subject given as its token is kept as it is), the
 /// subject's `remembered` identifiers and the detectors tokenize `input`, `output`,
 /// `attributes`, `decision.reason` and `approval.comment`, and the payloads become
 /// salted blobs (sealed by the server under the subject's key) with their
@@ -753,7 +754,16 @@ pub fn prepare_governed_event(
     let mut pii = Vec::new();
     let declared =
         DeclaredIdentifiers::new(remembered.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    tokenize_subject(&mut record, submission.token_key, &mut pii);
+    // A subject the server knows only by its token (an approval resolved long after
+    // its request) is named as it is; a clear id becomes its token everywhere.
+    let subject_is_token = record
+        .get("context")
+        .and_then(|c| c.get("subject"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| crate::token::is_subject_token(s.trim()));
+    if !subject_is_token {
+        tokenize_subject(&mut record, submission.token_key, &mut pii);
+    }
     tokenize_personal_data(&mut record, submission, declared.as_ref(), &mut pii);
     let text = crate::text::searchable_text(&record);
     let (blobs, _) = seal_payloads(&mut record, &HashMap::new(), rng)?;

@@ -83,7 +83,8 @@ pub fn prepare_at(
 /// an approval's draft, final and diff: CONTRACT section 6, "Governance data is
 /// payload"), ready to append, received at `received_micros`; also returns its id.
 ///
-/// Put the clear subject id in `context.subject` and the payloads in `input`,
+/// Put the subject in `context.subject` (its clear id, or its `subj_` token when
+/// that is all the server keeps) and the payloads in `input`,
 /// `output` or `attributes`; `decision.reason` and `approval.comment` are scanned
 /// text. The subject becomes its token everywhere, the payloads are tokenized (the
 /// detectors, and the identifiers remembered for the subject) and sealed as blobs
@@ -106,7 +107,14 @@ pub async fn prepare_governed(
         .get("context")
         .and_then(|c| c.get("subject"))
         .and_then(Value::as_str)
-        .map(|clear| app.token_key.subject_token(clear.trim()));
+        .map(str::trim)
+        .map(|subject| {
+            if evident_core::token::is_subject_token(subject) {
+                subject.to_owned()
+            } else {
+                app.token_key.subject_token(subject)
+            }
+        });
     let subjects: BTreeSet<String> = subject.iter().cloned().collect();
     let remembered = if subjects.is_empty() {
         Vec::new()

@@ -25,10 +25,6 @@ pub(super) struct Governed {
 /// ([`crate::record::prepare_governed`]): the subject tokenized, the payloads and the
 /// scanned texts tokenized, the payloads sealed as blobs under the subject's key with
 /// commitments in the entry. Returns the event, its id and the subject token.
-///
-/// A subject already given as its token is sealed under that token's key and named
-/// in `context.subject` as is (the core function hashes what it is given, which would
-/// turn a token into the token of a token).
 pub(super) async fn prepare_governed(
     app: &App,
     principal: &Principal,
@@ -36,73 +32,27 @@ pub(super) async fn prepare_governed(
     governed: Governed,
     received_micros: i64,
 ) -> Result<(EventToAppend, String, Option<String>), RecordError> {
-    use evident_core::token::SUBJECT_TOKEN_PREFIX;
     for (field, payload) in [("input", governed.input), ("output", governed.output)] {
         if let Some(payload) = payload {
             event.fields.insert(field.to_owned(), payload);
         }
     }
     let subject = governed.subject.map(|s| s.trim().to_owned());
-    let token = match subject {
-        None => None,
-        Some(clear) if !clear.starts_with(SUBJECT_TOKEN_PREFIX) => {
-            let token = app.token_key.subject_token(&clear);
-            if let Some(Value::Object(context)) = event.fields.get_mut("context") {
-                context.insert("subject".to_owned(), Value::String(clear));
-            }
-            let (prepared, event_id) =
-                crate::record::prepare_governed(app, principal, event, received_micros).await?;
-            return Ok((prepared, event_id, Some(token)));
+    let token = subject.as_ref().map(|subject| {
+        if evident_core::token::is_subject_token(subject) {
+            subject.clone()
+        } else {
+            app.token_key.subject_token(subject)
         }
-        Some(token) => Some(token),
-    };
-    let Some(token) = token else {
-        let (prepared, event_id) =
-            crate::record::prepare_governed(app, principal, event, received_micros).await?;
-        return Ok((prepared, event_id, None));
-    };
-    let subjects = std::collections::BTreeSet::from([token.clone()]);
-    let remembered: Vec<(String, String)> = app
-        .vault
-        .remembered(&subjects)
-        .await?
-        .into_values()
-        .flat_map(|pairs| pairs.as_ref().clone())
-        .collect();
-    let keys = app.vault.active_keys(&subjects).await?;
-    let key = keys
-        .get(&token)
-        .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
-    let received_at = crate::clock::format_micros(received_micros);
-    let submission = evident_core::record::Submission {
-        token_key: &app.token_key,
-        detectors: &app.settings.detectors,
-        principal: &principal.name,
-        received_at: &received_at,
-        received_micros,
-    };
-    let mut prepared = evident_core::record::prepare_governed_event(
-        event,
-        &submission,
-        &remembered,
-        &mut rand::thread_rng(),
-    )?;
-    // Name the subject after the boundary, so the token is kept as it is; the
-    // members and index keys are computed again to include it.
-    if let Some(Value::Object(context)) = prepared.record.get_mut("context") {
-        context.insert("subject".to_owned(), Value::String(token.clone()));
+    });
+    if let (Some(subject), Some(Value::Object(context))) =
+        (subject, event.fields.get_mut("context"))
+    {
+        context.insert("subject".to_owned(), Value::String(subject));
     }
-    prepared.members = evident_core::entry::CanonicalMembers::of(&prepared.record);
-    prepared.index = evident_core::record::IndexKeys::from_record(&prepared.record);
-    prepared.submission_digest =
-        evident_core::json::sha256_canonical(&Value::Object(prepared.record.clone()));
-    let event_id = prepared
-        .record
-        .get("event_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    Ok((app.vault.seal_event(prepared, key), event_id, Some(token)))
+    let (prepared, event_id) =
+        crate::record::prepare_governed(app, principal, event, received_micros).await?;
+    Ok((prepared, event_id, token))
 }
 
 /// `value` as the privacy boundary would store it for the subject `token`: the
