@@ -27,6 +27,7 @@ pub mod identifiers;
 pub mod plan;
 pub mod policies;
 pub mod postgres;
+pub mod registry_rows;
 pub mod retention;
 pub mod sqlite;
 
@@ -45,6 +46,7 @@ pub use error::{StoreError, StoreResult};
 pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
+pub use registry_rows::RegistryRows;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
 
 /// One request's events and the state changes they record, appended all or nothing
@@ -569,6 +571,7 @@ pub trait Store:
     + LegalHoldStore
     + RetentionStore
     + AccessLogStore
+    + RegistryRows
 {
 }
 
@@ -586,6 +589,7 @@ impl<T> Store for T where
         + LegalHoldStore
         + RetentionStore
         + AccessLogStore
+        + RegistryRows
         + ?Sized
 {
 }
