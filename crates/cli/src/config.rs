@@ -61,7 +61,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             reason: reason.into(),
@@ -181,6 +181,8 @@ pub struct ServeConfig {
     pub policy_time_zone: Option<(String, jiff::tz::TimeZone)>,
     /// `[retention]`: tiers, floors (checked), archive, background runs.
     pub retention: evident_server::retention::RetentionPolicy,
+    /// `[[witness]]` and `witness_quorum`, checked.
+    pub witnessing: evident_server::cosigning::Witnessing,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -374,6 +376,22 @@ struct FileConfig {
     policy: PolicySection,
     #[serde(default)]
     retention: RetentionSection,
+    /// `[[witness]]`: where checkpoints are sent for cosigning.
+    #[serde(default)]
+    witness: Vec<WitnessEntry>,
+    /// How many of the `[[witness]]` entries must cosign (default: all).
+    witness_quorum: Option<u64>,
+}
+
+/// One `[[witness]]`: a C2SP tlog-witness the server sends its checkpoints to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessEntry {
+    name: String,
+    /// The submission prefix (`<url>/add-checkpoint`).
+    url: String,
+    /// The witness's cosigner verifier key (`<name>+<hex>+<base64>`, type 0x04).
+    vkey: String,
 }
 
 /// `[policy]`: how policies see the request's moment.
@@ -611,6 +629,7 @@ impl ServeConfig {
         if let Some((_, zone)) = &self.policy_time_zone {
             settings.policy_time_zone = zone.clone();
         }
+        settings.witnessing.clone_from(&self.witnessing);
         settings
     }
 }
@@ -728,8 +747,68 @@ impl fmt::Display for ServeConfig {
                 file.display().to_string()
             )?;
         }
+        for (i, w) in self.witnessing.witnesses.iter().enumerate() {
+            writeln!(
+                f,
+                "witness[{i}] = {{ name = {:?}, url = {:?}, vkey = {:?} }}",
+                w.name, w.url, w.verifier_key
+            )?;
+        }
+        if !self.witnessing.witnesses.is_empty() {
+            writeln!(f, "witness_quorum = {}", self.witnessing.quorum)?;
+        }
         Ok(())
     }
+}
+
+/// `[[witness]]` and `witness_quorum`, checked: names unique, URLs http(s), keys
+/// cosigner verifier keys, the quorum between 1 and the number of witnesses.
+fn resolve_witnessing(
+    entries: Vec<WitnessEntry>,
+    quorum: Option<u64>,
+) -> Result<evident_server::cosigning::Witnessing, ConfigError> {
+    use evident_server::cosigning::{WitnessEndpoint, Witnessing};
+    let mut witnesses: Vec<WitnessEndpoint> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let key = |part: &str| format!("witness[{i}].{part}");
+        let name = entry.name.trim().to_owned();
+        if name.is_empty() || name.len() > 128 || witnesses.iter().any(|w| w.name == name) {
+            return Err(ConfigError::new(
+                key("name"),
+                "a non-empty name (at most 128 bytes), unique among the witnesses",
+            ));
+        }
+        let url = entry.url.trim().trim_end_matches('/').to_owned();
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || reqwest::Url::parse(&url).is_err() {
+            return Err(ConfigError::new(
+                key("url"),
+                "the witness's submission prefix, an http:// or https:// URL",
+            ));
+        }
+        let verifier = evident_tlog::witness::CosignatureVerifier::new(&entry.vkey)
+            .map_err(|e| ConfigError::new(key("vkey"), e.to_string()))?;
+        witnesses.push(WitnessEndpoint {
+            name,
+            url,
+            verifier,
+            verifier_key: entry.vkey.trim().to_owned(),
+        });
+    }
+    let count = witnesses.len();
+    let quorum = match quorum {
+        None => count,
+        Some(q) => usize::try_from(q)
+            .ok()
+            .filter(|q| (1..=count).contains(q))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "witness_quorum",
+                    format!("between 1 and the number of [[witness]] entries ({count})"),
+                )
+            })?,
+    };
+    Ok(Witnessing { witnesses, quorum })
 }
 
 /// Reads and parses the file; syntax and type errors name the key (by the path serde
@@ -955,6 +1034,7 @@ impl Merge<'_> {
         }
         let tls = self.resolve_tls(flags.tls_cert, flags.tls_key, file.tls)?;
         let retention = self.resolve_retention(file.retention)?;
+        let witnessing = resolve_witnessing(file.witness, file.witness_quorum)?;
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -974,6 +1054,7 @@ impl Merge<'_> {
             dictionary_files,
             policy_time_zone,
             retention,
+            witnessing,
             sources: std::mem::take(&mut self.sources),
         })
     }
