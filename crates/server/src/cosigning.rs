@@ -153,11 +153,14 @@ async fn send_to(
     mut status: WitnessStatus,
 ) -> anyhow::Result<()> {
     let mut old_size = status.known_size.unwrap_or(0);
+    let mut attempts = 0;
     let outcome = loop {
+        attempts += 1;
         match add_checkpoint(app, client, witness, checkpoint, old_size).await {
             Answer::Cosigned(line, timestamp) => break Ok((line, timestamp)),
-            Answer::Holds(size) if size != old_size && size < checkpoint.size => {
-                // The witness holds another size than we thought: prove from there.
+            Answer::Holds(size) if size != old_size && size <= checkpoint.size && attempts < 3 => {
+                // The witness holds another size than we thought (another server of
+                // this log, or an earlier round, moved it): prove from there.
                 status.known_size = Some(size);
                 old_size = size;
             }
@@ -170,7 +173,7 @@ async fn send_to(
             Answer::Holds(size) => {
                 status.known_size = Some(size);
                 break Err(format!(
-                    "the witness holds size {size}, not consistent with this checkpoint of size {}",
+                    "the witness holds size {size}, which this checkpoint of size {} cannot extend",
                     checkpoint.size
                 ));
             }
