@@ -343,12 +343,15 @@ pub async fn cosigned_note(
 /// The store failed.
 pub async fn served_checkpoint(app: &App) -> evident_store::StoreResult<Option<String>> {
     let witnessing = &app.settings.witnessing;
-    let chosen = match app
-        .store
-        .newest_cosigned_size(&witnessing.names(), witnessing.quorum.max(1))
-        .await?
-    {
-        Some(size) if !witnessing.witnesses.is_empty() => app
+    let newest = if witnessing.witnesses.is_empty() {
+        None
+    } else {
+        app.store
+            .newest_cosigned_size(&witnessing.names(), witnessing.quorum.max(1))
+            .await?
+    };
+    let chosen = match newest {
+        Some(size) => app
             .store
             .checkpoints(size, 1)
             .await?
