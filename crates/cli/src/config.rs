@@ -1579,6 +1579,56 @@ mod tests {
     }
 
     #[test]
+    fn witnesses_reach_the_settings_and_bad_entries_are_named() {
+        let (_, vkey1) = evident_tlog::witness::CosignatureSigner::generate("w1.test").unwrap();
+        let (_, vkey2) = evident_tlog::witness::CosignatureSigner::generate("w2.test").unwrap();
+        let entry = |name: &str, url: &str, vkey: &str| {
+            format!("[[witness]]\nname = \"{name}\"\nurl = \"{url}\"\nvkey = \"{vkey}\"\n")
+        };
+        let two = format!(
+            "{}{}",
+            entry("one", "http://127.0.0.1:9001/", &vkey1),
+            entry("two", "https://w2.example/w", &vkey2)
+        );
+        let config = load_text(&two, Flags::default(), &[]).unwrap();
+        let witnessing = config.server_settings().witnessing;
+        assert_eq!(witnessing.quorum, 2, "all of them by default");
+        assert_eq!(witnessing.witnesses[0].url, "http://127.0.0.1:9001");
+        assert_eq!(witnessing.witnesses[1].verifier.name(), "w2.test");
+        assert!(config.to_string().contains("witness_quorum = 2"));
+        assert!(config.to_string().contains("witness[1] = { name = \"two\""));
+        let one = load_text(&format!("witness_quorum = 1\n{two}"), Flags::default(), &[]).unwrap();
+        assert_eq!(one.witnessing.quorum, 1);
+
+        let key_of = |text: String| load_text(&text, Flags::default(), &[]).unwrap_err().key;
+        assert_eq!(
+            key_of(format!("witness_quorum = 3\n{two}")),
+            "witness_quorum"
+        );
+        assert_eq!(
+            key_of(format!("witness_quorum = 0\n{two}")),
+            "witness_quorum"
+        );
+        assert_eq!(key_of("witness_quorum = 1\n".into()), "witness_quorum");
+        assert_eq!(
+            key_of(format!("{two}{}", entry("one", "http://x", &vkey2))),
+            "witness[2].name"
+        );
+        assert_eq!(key_of(entry("w", "ftp://x", &vkey1)), "witness[0].url");
+        assert_eq!(
+            key_of(entry("w", "http://x", "w1.test+00000000+AAAA")),
+            "witness[0].vkey"
+        );
+        // A log's key (type 0x01) is not a witness's.
+        let (_, log_vkey) = evident_tlog::LogSigner::generate("log.test").unwrap();
+        assert_eq!(key_of(entry("w", "http://x", &log_vkey)), "witness[0].vkey");
+        assert_eq!(
+            key_of("[[witness]]\nname = \"w\"\nurl = \"http://x\"\n".into()),
+            "witness[0]"
+        );
+    }
+
+    #[test]
     fn policy_time_zone_reaches_the_settings_and_a_bad_one_is_named() {
         let config = load_text(
             "[policy]\ntime_zone = \"Europe/Berlin\"",

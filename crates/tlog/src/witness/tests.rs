@@ -295,3 +295,42 @@ fn policy_errors_name_the_line() {
     assert_eq!(policy.quorum(), "h");
     assert_eq!(policy.witness_names().collect::<Vec<_>>(), ["a"]);
 }
+
+/// What `fuzz/fuzz_targets/witness_parsers.rs` checks, over every one-byte change
+/// (and every cut) of a valid body and policy: no panic, and a body that parses
+/// re-encodes to the same bytes.
+#[test]
+fn mutated_inputs_never_panic() {
+    let (private, vkey) = LogSigner::generate(ORIGIN).unwrap();
+    let log = LogSigner::new(&private).unwrap();
+    let (_, _, root) = log_of(3, "e");
+    let body = AddCheckpoint {
+        old_size: 2,
+        proof: vec![leaf_hash(b"a")],
+        checkpoint: signed(&log, 3, root),
+    }
+    .to_body();
+    let (_, w) = CosignatureSigner::generate("w1").unwrap();
+    let policy = format!("log {vkey}\nwitness a {w}\ngroup g any a\nquorum g\n");
+    for valid in [body.into_bytes(), policy.into_bytes()] {
+        let mut inputs = Vec::new();
+        for at in 0..valid.len() {
+            inputs.push(valid[..at].to_vec());
+            for byte in [b'\n', b' ', b'0', b'+', 0xff, b'\xE2'] {
+                let mut mutated = valid.clone();
+                mutated[at] = byte;
+                inputs.push(mutated);
+            }
+        }
+        for input in inputs {
+            if let Ok(request) = AddCheckpoint::parse(&input) {
+                assert_eq!(request.to_body().as_bytes(), &input[..]);
+                let _ = checkpoint_origin(&request.checkpoint);
+                let _ = check_add_checkpoint(&request, std::slice::from_ref(&vkey), None);
+            }
+            if let Ok(text) = std::str::from_utf8(&input) {
+                let _ = WitnessPolicy::parse(text);
+            }
+        }
+    }
+}
