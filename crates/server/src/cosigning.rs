@@ -200,7 +200,12 @@ async fn send_to(
             tracing::debug!(witness = %witness.name, tree_size = checkpoint.size, "cosigned");
         }
         Err(why) => {
-            tracing::warn!(witness = %witness.name, tree_size = checkpoint.size, error = %why, "witness did not cosign");
+            // Once per new error, not on every retry of a witness that stays down.
+            if status.error.as_deref() == Some(why.as_str()) {
+                tracing::debug!(witness = %witness.name, tree_size = checkpoint.size, error = %why, "witness still did not cosign");
+            } else {
+                tracing::warn!(witness = %witness.name, tree_size = checkpoint.size, error = %why, "witness did not cosign");
+            }
             status.error = Some(why);
             status.error_micros = Some(now);
         }
