@@ -98,6 +98,8 @@ pub enum Command {
     /// Retention: purge what expired under the configured tiers.
     #[command(subcommand)]
     Retention(commands::retention::RetentionCommand),
+    /// Run a C2SP tlog-witness that cosigns a log's checkpoints (or make its key).
+    Witness(commands::witness::Args),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -4,7 +4,8 @@
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
 //! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`],
-//! [`PolicyStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`]). Their
+//! [`PolicyStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`],
+//! [`WitnessStore`]). Their
 //! doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
@@ -30,6 +31,7 @@ pub mod postgres;
 pub mod registry_rows;
 pub mod retention;
 pub mod sqlite;
+pub mod witnesses;
 
 use std::collections::HashMap;
 
@@ -48,6 +50,7 @@ pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
 pub use registry_rows::RegistryRows;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -572,6 +575,7 @@ pub trait Store:
     + RetentionStore
     + AccessLogStore
     + RegistryRows
+    + WitnessStore
 {
 }
 
@@ -590,6 +594,7 @@ impl<T> Store for T where
         + RetentionStore
         + AccessLogStore
         + RegistryRows
+        + WitnessStore
         + ?Sized
 {
 }

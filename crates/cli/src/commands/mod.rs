@@ -17,6 +17,7 @@ pub mod serve;
 pub mod trail;
 pub mod verify;
 pub mod verify_remote;
+pub mod witness;
 
 use crate::config::{process_env, ConfigError, StoreConfig};
 use crate::{Cli, Command};
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approvals(command) => approvals::run(&cli, command).await,
         Command::Policy(command) => policy::run(&cli, command).await,
         Command::Retention(command) => retention::run(&cli, command).await,
+        Command::Witness(args) => witness::run(args).await,
     }
 }
 

@@ -49,6 +49,8 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Policy(_) => ("policy", LOCAL_OR_SERVER),
         // The purge runs where the store is (the API has no endpoint for it).
         Command::Retention(_) => ("retention", LOCAL),
+        // A witness has no store of the log's: its own key and state directory.
+        Command::Witness(_) => ("witness", &[]),
     }
 }
 

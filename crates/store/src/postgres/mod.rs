@@ -25,6 +25,7 @@ mod policies;
 mod registry_rows;
 mod retention;
 pub mod schema;
+mod witnesses;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};
