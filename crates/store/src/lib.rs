@@ -29,6 +29,7 @@ pub mod policies;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+pub mod stats;
 
 use std::collections::HashMap;
 
@@ -46,6 +47,7 @@ pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+pub use stats::StatsStore;
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -569,6 +571,7 @@ pub trait Store:
     + LegalHoldStore
     + RetentionStore
     + AccessLogStore
+    + StatsStore
 {
 }
 
@@ -586,6 +589,7 @@ impl<T> Store for T where
         + LegalHoldStore
         + RetentionStore
         + AccessLogStore
+        + StatsStore
         + ?Sized
 {
 }
