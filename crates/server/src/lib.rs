@@ -39,6 +39,7 @@ pub mod sequencer;
 pub mod serve;
 pub mod signing;
 pub mod state;
+pub mod stats;
 pub mod uploads;
 pub mod vault;
 pub mod verifier;
