@@ -4,7 +4,7 @@
 // through the real HTTP API. Used by the browser tests and the screenshot command.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -15,9 +15,9 @@ export const repo = resolve(here, '../..');
 
 /** The `evident` binary: $EVIDENT_BIN, else the debug build in the target dir. */
 export function binary() {
-  if (process.env.EVIDENT_BIN) return process.env.EVIDENT_BIN;
-  const target = process.env.CARGO_TARGET_DIR || join(repo, 'target');
-  return join(target, 'debug', 'evident');
+  const bin = process.env.EVIDENT_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, 'target'), 'debug', 'evident');
+  if (!existsSync(bin)) throw new Error(`no evident binary at ${bin}: run cargo build -p evident-cli, or set EVIDENT_BIN`);
+  return bin;
 }
 
 function freePort() {
@@ -81,6 +81,7 @@ export async function start({ quiet = true } = {}) {
   }
   const server = {
     url, keys, dir, child,
+    output: () => out,
     async call(key, path, { method = 'GET', body } = {}) {
       const response = await fetch(url + path, {
         method,
@@ -99,6 +100,9 @@ export async function start({ quiet = true } = {}) {
   };
   return server;
 }
+
+/** The clear identifier of the seeded customer (never stored in clear). */
+export const SUBJECT = 'customer-C-1042';
 
 const AGENTS = ['refund-agent-01', 'claims-triage-01', 'loan-underwriter-01', 'support-router-01', 'kyc-verifier-01'];
 
@@ -135,6 +139,23 @@ export async function seed(server) {
       });
     }
   }
+  // One customer's refund, with her identifier as the subject (tokenized at ingest).
+  events.push(
+    {
+      event_id: 'novak-1', trace_id: 'trace-novak', timestamp: new Date(now - 1800e3).toISOString(),
+      actor: { type: 'agent', id: 'refund-agent-01' }, event_type: 'model_call',
+      context: { job_id: 'job-novak', case_id: 'case-novak', subject: SUBJECT },
+      snapshot: { model: 'gpt-4o-2024-08-06', prompt_version: 'loan-underwriter-system@v29' },
+      input: { messages: [{ role: 'user', content: 'My kettle arrived damaged, please refund order 7001.' }] },
+      output: { content: 'I will request a refund of 250.00 EUR for the damaged kettle.' },
+      metadata: { latency_ms: 1840, input_tokens: 212, output_tokens: 41 }, outcome: 'success',
+    },
+    {
+      event_id: 'novak-2', trace_id: 'trace-novak', parent_event_id: 'novak-1', timestamp: new Date(now - 1798e3).toISOString(),
+      actor: { type: 'agent', id: 'refund-agent-01' }, event_type: 'tool_call', tool: { name: 'issue_refund', version: '1.4.0' },
+      context: { job_id: 'job-novak', case_id: 'case-novak', subject: SUBJECT },
+      input: { order: 'order-7001', amount_cents: 25000 }, metadata: { latency_ms: 420 }, outcome: 'success',
+    });
   await server.call('admin', '/api/v1/events', { method: 'POST', body: events });
   // Decisions that need a person: each opens an approval request.
   const approvals = [];

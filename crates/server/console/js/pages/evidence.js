@@ -39,7 +39,7 @@ let lastBundle = null;
 /** A drop zone (and file picker) that verifies a bundle in this browser. */
 export function dropZone() {
   const result = h('div', { 'aria-live': 'polite' });
-  const picker = h('input', { type: 'file', accept: '.tar,.zip,application/x-tar' });
+  const picker = h('input', { type: 'file', accept: '.tar,.zip,application/x-tar', 'aria-label': 'Evidence bundle file' });
   const check = async (bytes) => {
     result.replaceChildren(status('info', 'Checking in this browser…'));
     try {
