@@ -98,6 +98,11 @@ pub enum Command {
     /// Retention: purge what expired under the configured tiers.
     #[command(subcommand)]
     Retention(commands::retention::RetentionCommand),
+    /// Export an evidence bundle: the entries of a trace, subject, job or case with
+    /// their proofs, payloads, artifacts and policies, checkable offline.
+    Export(commands::export::Args),
+    /// Check an evidence bundle offline (no store, no server, no network).
+    VerifyBundle(commands::export::VerifyArgs),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

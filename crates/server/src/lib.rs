@@ -21,6 +21,7 @@ pub mod configuration;
 pub mod datadir;
 pub mod decide;
 pub mod error;
+pub mod evidence;
 pub mod holds;
 pub mod indexer;
 pub mod ingest;

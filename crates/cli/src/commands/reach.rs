@@ -49,6 +49,9 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Policy(_) => ("policy", LOCAL_OR_SERVER),
         // The purge runs where the store is (the API has no endpoint for it).
         Command::Retention(_) => ("retention", LOCAL),
+        Command::Export(_) => ("export", LOCAL_OR_SERVER),
+        // Offline by design: nothing but the file and the pinned key.
+        Command::VerifyBundle(_) => ("verify-bundle", &[]),
     }
 }
 
