@@ -3,9 +3,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { start, seed, SUBJECT } from './harness.mjs';
+import { start, seed, binary, SUBJECT } from './harness.mjs';
 import { launch, signIn } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
@@ -156,6 +158,76 @@ test('an approver approves one request and edits another, seeing the diff', asyn
   await context.close();
 });
 
+async function openTraceEvent(page, name) {
+  await page.goto(`${server.url}/#/trace/trace-novak`);
+  await page.locator('.detail h2').waitFor();
+  await page.locator('.tree-row button', { hasText: name }).click();
+}
+
+test('verify checks the inclusion proof against the signed checkpoint in the browser', async () => {
+  const { context, page, seen } = await signIn(browser, server, server.keys.auditor);
+  await openTraceEvent(page, 'tool_call');
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await page.getByText('Verified by this browser: the event is in the signed log.').waitFor();
+  await page.getByText(/served by this server \(not pinned/).waitFor();
+  assert.equal(await page.locator('.verify .pill.bad').count(), 0);
+  // The check ran here: the verifier module and the entry bundle were fetched.
+  assert.ok(seen.requests.some((u) => u.endsWith('/console/js/verifier/evident-verify.js')));
+  assert.ok(seen.requests.some((u) => u.includes('/tile/entries/')));
+
+  // Pinned: the page says so, and a pin of another key fails the signature check.
+  const log = await server.call('auditor', '/api/v1/log');
+  await page.evaluate((k) => localStorage.setItem('evident.pinnedVerifierKey', k), log.verifier_key);
+  await openTraceEvent(page, 'tool_call');
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await page.getByText('Verified by this browser: the event is in the signed log.').waitFor();
+  await page.getByText('pinned in this browser').waitFor();
+  const other = log.verifier_key.replace(/\+[0-9a-f]{8}\+/, '+00000000+');
+  await page.evaluate((k) => localStorage.setItem('evident.pinnedVerifierKey', k), other);
+  await openTraceEvent(page, 'tool_call');
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await page.getByText(/Verification FAILED/).waitFor();
+  await context.close();
+});
+
+test('verify fails when the proof the server sends is tampered with', async () => {
+  const { context, page } = await signIn(browser, server, server.keys.auditor);
+  await page.route(/\/api\/v1\/events\/[^/?]+\?proof=true$/, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    const first = Buffer.from(body.proof.hashes[0], 'base64');
+    first[0] ^= 1;
+    body.proof.hashes[0] = first.toString('base64');
+    await route.fulfill({ response, json: body });
+  });
+  await openTraceEvent(page, 'model_call');
+  await page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await page.getByText('Verification FAILED: this record is not proven to be in the signed log.').waitFor();
+  await page.getByText(/inclusion proof does not lead to the root/).waitFor();
+  await context.close();
+});
+
+test('an evidence bundle dropped on the page is verified there; a changed one is not', async () => {
+  const bundle = join(server.dir, 'trace-novak.tar');
+  execFileSync(binary(), ['export', '--data', 'evident-demo', '--trace', 'trace-novak', '-o', bundle], { cwd: server.dir });
+  const { context, page } = await signIn(browser, server, server.keys.auditor);
+  await page.goto(`${server.url}/#/trace/trace-novak`);
+  await page.getByLabel('Evidence bundle file').setInputFiles(bundle);
+  await page.getByText(/Bundle verified by this browser: trace trace-novak, \d+ entries/).waitFor();
+  // One byte of one entry changed: the page names the member.
+  const bytes = readFileSync(bundle);
+  const text = bytes.toString('latin1');
+  const at = text.indexOf('"event_id":"novak-2"');
+  assert.ok(at > 0);
+  bytes[at + 13] = 'N'.charCodeAt(0);
+  const changed = join(server.dir, 'changed.tar');
+  writeFileSync(changed, bytes);
+  await page.getByLabel('Evidence bundle file').setInputFiles(changed);
+  await page.getByText(/Bundle verification FAILED/).waitFor();
+  await page.locator('.drop + div li', { hasText: 'evidence/entries/' }).first().waitFor();
+  await context.close();
+});
+
 test('hostile content is shown as text and never runs', async () => {
   const payloads = ['<img src=x onerror="window.__pwned=1;alert(1)">', '<script>window.__pwned=2;alert(2)</script>', 'javascript:window.__pwned=3'];
   const hostile = payloads.join(' ');
@@ -240,25 +312,24 @@ test('every page loads a bounded page of records, whatever the log holds', async
   const PAGE = 50;
   for (const route of [...MAIN_PAGES, 'trace/trace-novak']) {
     const answers = [];
-    const listener = async (response) => {
+    const reading = [];
+    const listener = (response) => {
       const url = new URL(response.url());
       if (!url.pathname.startsWith('/api/') && !url.pathname.startsWith('/tile/')) return;
-      let records = 0;
-      try {
-        const body = await response.json();
+      const answer = { path: url.pathname, limit: url.searchParams.get('limit'), records: 0 };
+      answers.push(answer);
+      reading.push(response.json().then((body) => {
         for (const name of ['events', 'approvals', 'records', 'holds', 'decisions']) {
-          if (Array.isArray(body[name])) records += body[name].length;
+          if (Array.isArray(body[name])) answer.records += body[name].length;
         }
-      } catch {
-        // not JSON
-      }
-      answers.push({ path: url.pathname, limit: url.searchParams.get('limit'), records });
+      }, () => {}));
     };
     page.on('response', listener);
     await page.goto(`${server.url}/#/${route}`);
     await page.locator('main h1').waitFor();
     await page.waitForLoadState('networkidle');
     page.off('response', listener);
+    await Promise.all(reading);
     assert.ok(answers.length <= 4, `${route} made ${answers.length} requests: ${JSON.stringify(answers)}`);
     for (const a of answers) {
       assert.ok(a.records <= PAGE, `${route}: ${a.path} answered ${a.records} records`);

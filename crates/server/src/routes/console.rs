@@ -53,6 +53,13 @@ static ASSETS: &[Asset] = &[
     asset!("js/format.js", "text/javascript; charset=utf-8"),
     asset!("js/verify.js", "text/javascript; charset=utf-8"),
     asset!("js/pages/reveal.js", "text/javascript; charset=utf-8"),
+    // The standalone verifier evidence bundles carry: the console checks proofs and
+    // bundles with the very same module, not a second implementation.
+    Asset {
+        path: "js/verifier/evident-verify.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../../../web/verifier/evident-verify.js"),
+    },
     asset!("js/pages/dashboard.js", "text/javascript; charset=utf-8"),
     asset!("js/pages/search.js", "text/javascript; charset=utf-8"),
     asset!("js/pages/trace.js", "text/javascript; charset=utf-8"),

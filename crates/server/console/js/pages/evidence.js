@@ -46,8 +46,13 @@ export function dropZone() {
       const v = await verifier();
       const { key, source } = await verifierKey();
       const report = await v.verifyBundle(bytes, { key });
-      result.replaceChildren(status(report.ok ? 'ok' : 'error', report.ok ? `Bundle verified by this browser (key ${source}).` : `Bundle verification FAILED: ${report.error ?? ''}`),
-        report.checks ? h('ul', {}, report.checks.map((c) => h('li', {}, `${c.ok ? 'ok' : 'FAIL'} ${c.what ?? c.label ?? ''}`))) : null);
+      const what = report.selection ? `${report.selection.kind ?? ''} ${report.selection.id ?? report.selection.value ?? ''}`.trim() : 'bundle';
+      result.replaceChildren(
+        status(report.ok ? 'ok' : 'error', report.ok
+          ? `Bundle verified by this browser: ${what}, ${report.entries} entries, ${report.blobs} payloads, against the checkpoint of ${report.checkpoint?.size} entries (key ${source}).`
+          : `Bundle verification FAILED: ${report.failures.length} problem(s).`),
+        report.failures.length ? h('ul', {}, report.failures.slice(0, 20).map((f) => h('li', {}, h('span', { class: 'mono' }, f.member ?? ''), f.seq !== null && f.seq !== undefined ? ` (seq ${f.seq})` : '', `: ${f.why}`))) : null,
+        report.notes.filter(Boolean).length ? h('ul', { class: 'muted' }, report.notes.filter(Boolean).map((n) => h('li', {}, String(n)))) : null);
     } catch (e) {
       result.replaceChildren(status('error', `Bundle verification FAILED: ${e.message}`));
     }
