@@ -142,7 +142,9 @@ pub fn pivot(window: Window, rows: &[HourCount], indexed_through: u64) -> Activi
             errors[i] += row.events;
         }
         events[i] += row.events;
-        per_agent.entry(&row.agent).or_insert_with(|| vec![0; hours])[i] += row.events;
+        per_agent
+            .entry(&row.agent)
+            .or_insert_with(|| vec![0; hours])[i] += row.events;
     }
     let mut agents: Vec<(String, Vec<u64>)> = per_agent
         .into_iter()

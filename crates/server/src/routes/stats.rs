@@ -60,10 +60,7 @@ fn time_param(params: &Params, name: &str) -> ApiResult<Option<i64>> {
 }
 
 fn utc(micros: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).map_or_else(
-        |_| micros.to_string(),
-        evident_core::time::format_utc_micros,
-    )
+    crate::clock::format_micros(micros)
 }
 
 fn problem(e: StatsError) -> ApiError {
