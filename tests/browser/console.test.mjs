@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { start, seed, binary, SUBJECT } from './harness.mjs';
+import { start, seed, indexed, binary, SUBJECT } from './harness.mjs';
 import { launch, signIn } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
@@ -28,11 +28,25 @@ after(async () => {
   await server?.stop();
 });
 
+/** Waits until the console has rendered `route` with everything it loads. */
+async function ready(page, route) {
+  await page.locator(`main[data-ready="${route.split('/')[0]}"]`).waitFor({ state: 'attached' });
+}
+
+/** Resolves after the search page shows its next answer. */
+async function nextResults(page, action) {
+  const before = Number((await page.locator('#results').getAttribute('data-loads')) || 0);
+  await action();
+  await page.waitForFunction((n) => Number(document.getElementById('results')?.dataset.loads || 0) > n, before);
+}
+
 async function search(page, fields) {
-  await page.goto(`${server.url}/#/search`);
+  if (!page.url().endsWith('#/search')) {
+    await page.goto(`${server.url}/#/search`);
+    await ready(page, 'search');
+  }
   for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
-  await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await page.locator('#results .pager').waitFor();
+  await nextResults(page, () => page.getByRole('button', { name: 'Search', exact: true }).click());
 }
 
 const resultSeqs = (page) => page.locator('table[aria-label="Events found"] tbody tr td:first-child').allTextContents();
@@ -76,15 +90,15 @@ test('paging goes through more than one page without losing or repeating a row',
   await search(page, {});
   const first = (await resultSeqs(page)).map(Number);
   assert.equal(first.length, 50);
-  await page.getByRole('button', { name: 'Next →' }).click();
+  await nextResults(page, () => page.getByRole('button', { name: 'Next →' }).click());
   await page.getByText('Page 2 ·').waitFor();
   const second = (await resultSeqs(page)).map(Number);
   assert.equal(second.length, 50);
   assert.deepEqual([...first, ...second], Array.from({ length: 100 }, (_, i) => i));
-  await page.getByRole('button', { name: 'Next →' }).click();
+  await nextResults(page, () => page.getByRole('button', { name: 'Next →' }).click());
   await page.getByText('Page 3 ·').waitFor();
   assert.equal((await resultSeqs(page)).map(Number)[0], 100);
-  await page.getByRole('button', { name: '← Previous' }).click();
+  await nextResults(page, () => page.getByRole('button', { name: '← Previous' }).click());
   await page.getByText('Page 2 ·').waitFor();
   assert.deepEqual((await resultSeqs(page)).map(Number), second);
   await context.close();
@@ -248,6 +262,7 @@ test('hostile content is shown as text and never runs', async () => {
     method: 'POST',
     body: { agent: 'refund-agent-01', action: 'close_account', resource: 'acct-1', payload: { note: hostile }, job_id: '<img src=x onerror=alert(13)>' },
   });
+  await indexed(server);
   const { context, page, seen } = await signIn(browser, server, server.keys.admin);
   await search(page, { 'Full text': 'pwned' });
   await page.getByText('<img src=x onerror=window.__pwned=5>').first().waitFor();
@@ -293,8 +308,7 @@ test('axe-core finds no serious or critical violation on the main pages', async 
   };
   for (const name of MAIN_PAGES) {
     await page.goto(`${server.url}/#/${name}`);
-    await page.locator('main h1').waitFor();
-    await page.waitForLoadState('networkidle');
+    await ready(page, name);
     await check(name);
   }
   await page.goto(`${server.url}/#/trace/trace-novak`);
@@ -326,8 +340,7 @@ test('every page loads a bounded page of records, whatever the log holds', async
     };
     page.on('response', listener);
     await page.goto(`${server.url}/#/${route}`);
-    await page.locator('main h1').waitFor();
-    await page.waitForLoadState('networkidle');
+    await ready(page, route);
     page.off('response', listener);
     await Promise.all(reading);
     assert.ok(answers.length <= 4, `${route} made ${answers.length} requests: ${JSON.stringify(answers)}`);

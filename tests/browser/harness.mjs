@@ -171,5 +171,19 @@ export async function seed(server) {
     approvals.push(answer.approval_id);
   }
   await server.call('admin', '/api/v1/legal-holds', { method: 'POST', body: { case_id: 'case_0100001', reason: 'litigation: Novak v. Lender (docket 24-cv-118)' } });
+  await indexed(server);
   return { approvals };
+}
+
+/** Waits until search (and the dashboard's counts) cover every entry of the log. */
+export async function indexed(server, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { tree_size: size } = await server.call('admin', '/api/v1/log');
+    const page = await server.call('admin', '/api/v1/events/search', { method: 'POST', body: { limit: '1' } });
+    // indexed_through: the highest seq every filter covers (null before the first).
+    if (page.indexed_through !== null && page.indexed_through + 1 >= size) return;
+    if (Date.now() > deadline) throw new Error(`search did not reach ${size} entries`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

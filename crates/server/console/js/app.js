@@ -89,6 +89,7 @@ function signIn(main, problem) {
 
 async function show() {
   const main = clear(document.getElementById('main'));
+  delete main.dataset.ready;
   if (!session.key) return signIn(main);
   if (!session.who) {
     try {
@@ -121,6 +122,8 @@ async function show() {
   } catch (e) {
     main.append(status('error', e.message));
   }
+  // Everything this page loads has arrived (tests and assistive tools wait for it).
+  main.dataset.ready = id;
 }
 
 window.addEventListener('hashchange', () => {

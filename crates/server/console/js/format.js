@@ -32,7 +32,6 @@ export function summary(record) {
   if (record.tool && record.tool.name) parts.push(`tool ${record.tool.name}`);
   if (record.decision && record.decision.action) parts.push(`decision ${record.decision.action}`);
   if (record.approval && record.approval.resolution) parts.push(`approval ${record.approval.resolution}`);
-  if (record.snapshot && record.snapshot.model) parts.push(`model ${record.snapshot.model}`);
   if (record.outcome) parts.push(record.outcome);
   if (record.error && record.error.kind) parts.push(`error ${record.error.kind}`);
   return parts.join(' · ');

@@ -115,7 +115,7 @@ export async function renderOne(main, args) {
   if (a.final !== undefined) {
     main.append(h('h2', {}, 'Edit'), diffView(a.draft, a.final));
   } else if (a.draft !== undefined) {
-    main.append(h('h2', {}, 'Draft'), json(a.draft));
+    main.append(h('section', { id: 'draft-block' }, h('h2', {}, 'Draft'), json(a.draft)));
   }
   if (a.history?.length) {
     main.append(h('h2', {}, 'History'), h('ul', {}, a.history.map((r) => h('li', {}, `${time(r.resolved_at ?? r.at)} · ${r.resolution} by ${r.resolved_by}${r.comment ? ` — “${r.comment}”` : ''}`))));
@@ -125,10 +125,10 @@ export async function renderOne(main, args) {
 
 function resolveForm(a, main) {
   const comment = h('input', { type: 'text', autocomplete: 'off' });
-  const final = h('textarea', { rows: 12, spellcheck: 'false' }, JSON.stringify(a.draft ?? {}, null, 2));
+  const final = h('textarea', { rows: 8, spellcheck: 'false' }, JSON.stringify(a.draft ?? {}, null, 2));
   const preview = h('div', { 'aria-live': 'polite' });
   const out = h('div', {});
-  const editing = h('div', { hidden: true }, field('Final (JSON): what may be done instead', final), preview);
+  const editing = h('div', { hidden: true, class: 'editing' }, field('Final (JSON): what may be done instead', final), preview);
   final.addEventListener('input', () => {
     try {
       preview.replaceChildren(diffView(a.draft, JSON.parse(final.value)));
@@ -169,6 +169,8 @@ function resolveForm(a, main) {
         onclick: (e) => {
           if (editing.hidden) {
             editing.hidden = false;
+            // The diff below shows the draft beside the final.
+            main.querySelector('#draft-block')?.setAttribute('hidden', '');
             final.dispatchEvent(new Event('input'));
             e.target.textContent = 'Save the edit';
             final.focus();

@@ -104,9 +104,12 @@ async function load(results) {
     });
   } catch (e) {
     clear(results).append(status('error', `The search was refused: ${e.message}`));
+    results.dataset.loads = String(Number(results.dataset.loads || 0) + 1);
     return;
   }
   clear(results);
+  // How many searches this page has shown (tests wait for the next one).
+  results.dataset.loads = String(Number(results.dataset.loads || 0) + 1);
   state.cursors[state.page + 1] = answer.next_cursor;
   const rows = answer.events.map((record) => h('tr', {},
     h('td', { class: 'num mono' }, String(record.seq)),

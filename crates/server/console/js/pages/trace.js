@@ -66,7 +66,8 @@ export async function render(main, args) {
     h('span', { class: 'kind' }, record.event_type),
     h('span', { class: 'by' }, record.actor?.id ?? ''),
     row.orphan ? h('span', { class: 'pill warn' }, 'parent missing') : null);
-    button.style.paddingLeft = `${10 + row.depth * 18}px`;
+    // Deep chains stay readable: indentation stops growing after a few levels.
+    button.style.paddingLeft = `${10 + Math.min(row.depth, 6) * 16}px`;
     el.append(button, h('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar));
     tree.append(el);
   }
@@ -135,10 +136,10 @@ function showEvent(panel, record, links) {
   if (record.tool) rows.push(['tool', `${record.tool.name ?? ''}${record.tool.version ? ` ${record.tool.version}` : ''}`]);
   if (record.approval?.approval_id) rows.push(['approval', link(['approval', record.approval.approval_id], record.approval.approval_id)]);
   panel.append(h('h2', {}, `${record.event_type} · ${record.actor?.id ?? ''}`),
-    h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+    h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    verifyPanel(record.event_id));
   if (record.snapshot) panel.append(h('h3', {}, 'Snapshot (what the AI was)'), snapshotList(record.snapshot, links));
   for (const name of ['input', 'output', 'decision', 'approval', 'error', 'output_safety', 'metadata', 'attributes']) {
     if (record[name] !== undefined && record[name] !== null) panel.append(h('h3', {}, name), textWithReveal(record[name]));
   }
-  panel.append(verifyPanel(record.event_id));
 }
