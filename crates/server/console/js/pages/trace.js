@@ -12,7 +12,8 @@ import { searchFor } from './search.js';
 import { verifyPanel } from '../verify.js';
 import { dropZone } from './evidence.js';
 
-function micros(record) {
+// The event's claimed time, ms since the epoch (0 if unreadable).
+function millis(record) {
   const t = Date.parse(record.timestamp);
   return Number.isNaN(t) ? 0 : t;
 }
@@ -35,8 +36,8 @@ export async function render(main, args) {
   const answer = await api(`/api/v1/traces/${encodeURIComponent(traceId)}`);
   const byId = new Map(answer.events.map((r) => [r.event_id, r]));
   const rows = flatten(answer.tree || []);
-  const start = Math.min(...answer.events.map(micros));
-  const end = Math.max(...answer.events.map((r) => micros(r) + (Number(r.metadata?.latency_ms) || 0)));
+  const start = Math.min(...answer.events.map(millis));
+  const end = Math.max(...answer.events.map((r) => millis(r) + (Number(r.metadata?.latency_ms) || 0)));
   const span = Math.max(1, end - start);
   const detail = h('section', { class: 'detail', 'aria-label': 'Event detail' }, h('p', { class: 'muted' }, 'Choose an event in the tree.'));
   const tree = h('div', { class: 'tree', role: 'list', 'aria-label': 'Causal tree with timeline' });
@@ -50,7 +51,7 @@ export async function render(main, args) {
   for (const row of rows) {
     const record = byId.get(row.id);
     if (!record) continue;
-    const left = ((micros(record) - start) / span) * 100;
+    const left = ((millis(record) - start) / span) * 100;
     const width = ((Number(record.metadata?.latency_ms) || 0) / span) * 100;
     const kind = record.event_type === 'error' || record.outcome === 'error' ? 'bar error'
       : ['decision', 'policy_decision', 'approval_request', 'approval_resolution', 'human_review'].includes(record.event_type) ? 'bar decision' : 'bar';
