@@ -362,7 +362,13 @@ pub fn verify_bundle(members: &Members, key: &str) -> BundleReport {
             None
         }
         Some(bytes) => match serde_json::from_slice::<Manifest>(bytes) {
-            Ok(m) if m.format == FORMAT => Some(m),
+            Ok(m) if m.format == FORMAT => {
+                // One form only, so that no byte of it can change unnoticed.
+                if serde_json::to_vec_pretty(&m).ok().as_deref() != Some(bytes.as_slice()) {
+                    check.fail(MANIFEST, None, "not in the one form this format writes");
+                }
+                Some(m)
+            }
             Ok(m) => {
                 check.fail(
                     MANIFEST,
@@ -389,6 +395,7 @@ pub fn verify_bundle(members: &Members, key: &str) -> BundleReport {
     let publishes = check_publishes(&mut check, &entries);
     if let Some(manifest) = &manifest {
         check_selection(&mut check, &entries, &publishes, manifest);
+        check_manifest_claims(&mut check, &entries, manifest);
         check_manifest_members(&mut check, manifest);
     }
     if let Some(checkpoint) = &checkpoint {
@@ -829,5 +836,90 @@ fn check_manifest_members(check: &mut Checker<'_>, manifest: &Manifest) {
         if path != MANIFEST && !listed.contains(path.as_str()) {
             check.fail(path, None, "not listed in the manifest");
         }
+    }
+}
+
+/// What the manifest says of the entries and blobs must be what the bundle holds:
+/// the selected and supporting `seq`s, and each referenced blob listed once, as
+/// `included` exactly when it is shipped.
+fn check_manifest_claims(
+    check: &mut Checker<'_>,
+    entries: &BTreeMap<u64, Value>,
+    manifest: &Manifest,
+) {
+    let selection = &manifest.selection;
+    let (selected, supporting): (Vec<u64>, Vec<u64>) = entries
+        .iter()
+        .map(|(seq, e)| (*seq, selection.kind.matches(e, &selection.id)))
+        .fold(
+            (Vec::new(), Vec::new()),
+            |(mut a, mut b), (seq, is_selected)| {
+                if is_selected {
+                    a.push(seq)
+                } else {
+                    b.push(seq)
+                }
+                (a, b)
+            },
+        );
+    if selected != manifest.entries {
+        check.fail(
+            MANIFEST,
+            None,
+            "its `entries` are not the selected entries the bundle holds",
+        );
+    }
+    if supporting != manifest.supporting {
+        check.fail(
+            MANIFEST,
+            None,
+            "its `supporting` are not the other entries the bundle holds",
+        );
+    }
+    let mut referenced: BTreeMap<BlobRef, u64> = BTreeMap::new();
+    for (seq, entry) in entries {
+        for reference in blob_refs(entry) {
+            referenced.entry(reference).or_insert(*seq);
+        }
+    }
+    let mut listed: BTreeMap<String, &BlobListing> = BTreeMap::new();
+    for listing in &manifest.blobs {
+        if listed.insert(listing.reference.clone(), listing).is_some() {
+            check.fail(
+                MANIFEST,
+                Some(listing.seq),
+                format!("lists blob {} twice", listing.reference),
+            );
+        }
+    }
+    for (reference, seq) in &referenced {
+        let shipped = check.members.contains_key(&blob_path(reference));
+        match listed.remove(&reference.to_ref_string()) {
+            None => check.fail(
+                MANIFEST,
+                Some(*seq),
+                format!("does not list blob {reference}"),
+            ),
+            Some(l) if l.seq != *seq || (l.status == "included") != shipped => check.fail(
+                MANIFEST,
+                Some(*seq),
+                format!("its listing of blob {reference} is not what the bundle holds"),
+            ),
+            Some(l) if !["included", "erased", "purged"].contains(&l.status.as_str()) => {
+                check.fail(
+                    MANIFEST,
+                    Some(*seq),
+                    format!("blob {reference}: unknown status {:?}", l.status),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    for reference in listed.keys() {
+        check.fail(
+            MANIFEST,
+            None,
+            format!("lists blob {reference}, which no entry references"),
+        );
     }
 }
