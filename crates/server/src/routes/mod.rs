@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod blobs;
 mod body;
 pub mod events;
+pub mod evidence;
 pub mod health;
 pub mod holds;
 pub mod log;
@@ -40,6 +41,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(policies::router())
         .merge(holds::router())
         .merge(access::router())
+        .merge(evidence::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
