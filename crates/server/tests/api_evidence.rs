@@ -43,8 +43,12 @@ fn verified(t: &TestApp, reply: &common::Reply) -> (SelectionKind, String, usize
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(report.entries, entries);
-    (selection.kind, selection.id, report.entries)
+    let manifest: evident_core::bundle::Manifest =
+        serde_json::from_slice(&members[evident_core::bundle::MANIFEST]).unwrap();
+    assert_eq!(manifest.entries.len(), entries);
+    // The selected entries, and the publish entries that bind what they name.
+    assert_eq!(report.entries, entries + manifest.supporting.len());
+    (selection.kind, selection.id, entries)
 }
 
 async fn post(t: &TestApp, key: Option<&str>, body: &str) -> common::Reply {
@@ -199,4 +203,103 @@ async fn exports_are_in_the_access_log_with_the_subject_as_its_token() {
     assert_eq!(exports[0]["method"], "POST");
     assert_eq!(exports[0]["query"]["subject"], json!(token));
     assert_eq!(exports[1]["query"]["trace_id"], "t-1");
+}
+
+const SCHEMA: &str = r#"
+entity Agent;
+entity Resource;
+type Now = {hour: Long, weekday: String, date: String};
+action "refund" appliesTo {
+  principal: [Agent], resource: [Resource],
+  context: {amount: Long, now: Now}
+};
+"#;
+
+const REFUNDS_V1: &str = r#"@id("refund-small") @reason("small refunds are fine")
+permit(principal, action == Action::"refund", resource) when { context.amount <= 10000 };
+"#;
+
+const REFUNDS_V2: &str = r#"@id("refund-none") @reason("no refunds")
+forbid(principal, action == Action::"refund", resource);
+"#;
+
+async fn post_json(t: &TestApp, uri: &str, key: &str, body: &Value) -> common::Reply {
+    t.send(
+        Method::POST,
+        uri,
+        Some(key),
+        Some("application/json"),
+        body.to_string(),
+    )
+    .await
+}
+
+/// A decision's bundle carries the policy version it was made under, bound to its
+/// `policy_publish` entry, and the versions hash to its `policy_snapshot`.
+#[tokio::test]
+async fn a_decision_bundle_carries_its_policy_versions() {
+    let t = TestApp::new().await;
+    let publish = |text: &str| json!({"id": "refunds", "text": text, "schema": SCHEMA});
+    let v1 = post_json(&t, "/api/v1/policies", &t.admin, &publish(REFUNDS_V1))
+        .await
+        .ok_json();
+    let decided = post_json(
+        &t,
+        "/api/v1/decide",
+        &t.ingest,
+        &json!({
+            "agent": "refund-bot", "action": "refund", "resource": "order-1",
+            "context": {"amount": 500}, "payload": {"order": "order-1"},
+            "job_id": "job-pol", "trace_id": "t-pol",
+        }),
+    )
+    .await
+    .ok_json();
+    assert_eq!(decided["decision"], "ALLOW");
+    assert_eq!(decided["policy_snapshot"], v1["policy_snapshot"]);
+    // A later version is not what the decision was made under.
+    post_json(&t, "/api/v1/policies", &t.admin, &publish(REFUNDS_V2))
+        .await
+        .ok_json();
+    t.sign().await;
+
+    let reply = t
+        .get("/api/v1/evidence?trace_id=t-pol", Some(&t.auditor))
+        .await;
+    let (_, _, entries) = verified(&t, &reply);
+    assert_eq!(entries, 1, "the decision (its policy_publish entry supports it)");
+    let members = evident_server::evidence::read_bundle(reply.body.as_slice()).unwrap();
+    let v1_sha = evident_core::bundle::sha256_hex(REFUNDS_V1.as_bytes());
+    let v2_sha = evident_core::bundle::sha256_hex(REFUNDS_V2.as_bytes());
+    let policy = evident_core::bundle::policy_path(&v1_sha);
+    assert_eq!(members[&policy], REFUNDS_V1.as_bytes());
+    assert!(!members.contains_key(&evident_core::bundle::policy_path(&v2_sha)));
+
+    // The policy text changed: named.
+    let mut changed = members.clone();
+    changed.insert(policy.clone(), REFUNDS_V2.as_bytes().to_vec());
+    let report = verify_bundle(&changed, &t.verifier_key);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.member == policy && f.why.contains("policy_publish")),
+        "{:?}",
+        report.failures
+    );
+    // The manifest names another version under the snapshot: named.
+    let mut changed = members.clone();
+    let manifest = String::from_utf8(changed[evident_core::bundle::MANIFEST].clone()).unwrap();
+    let edited = manifest.replace("\"version\": 1", "\"version\": 2");
+    assert_ne!(edited, manifest);
+    changed.insert(evident_core::bundle::MANIFEST.into(), edited.into_bytes());
+    let report = verify_bundle(&changed, &t.verifier_key);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.why.contains("policy_snapshot")),
+        "{:?}",
+        report.failures
+    );
 }
