@@ -393,3 +393,95 @@ fn run_by_hand_procedure(f: &Fixture, original: &Members) {
         stdout(&out)
     );
 }
+
+/// `evident export --server`: by trace (a GET) and by clear subject (posted, never in a
+/// URL), from a running server; both verify offline. A key of the ingest role is
+/// refused, and no file is left behind.
+#[test]
+fn export_from_a_server_verifies_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = util::Server::start(&data, &[]);
+    let admin = server
+        .admin_key
+        .clone()
+        .expect("the first start prints the admin key");
+    let events = tmp.path().join("events.ndjson");
+    let lines: String = (0..4)
+        .map(|i| {
+            format!(
+                "{}\n",
+                event(&format!("r{i}"), "t-remote", "maria@example.com")
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines).unwrap();
+    let remote = |args: &[&str]| {
+        util::evident()
+            .args(args)
+            .args(["--server", &server.base, "--api-key", &admin])
+            .output()
+            .unwrap()
+    };
+    let out = remote(&["ingest", events.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let vkey: Value =
+        serde_json::from_slice(&reqwest_like_get(&format!("{}/api/v1/log", server.base))).unwrap();
+    let vkey = vkey["verifier_key"].as_str().unwrap().to_owned();
+
+    for (flag, id) in [("--trace", "t-remote"), ("--subject", "maria@example.com")] {
+        let bundle = tmp.path().join(format!("{}.tar", &flag[2..]));
+        let out = remote(&["export", flag, id, "-o", bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        let out = verify_bundle(&bundle, &["--key", &vkey]);
+        assert!(
+            out.status.success(),
+            "{flag}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("4 entries proven"),
+            "{}",
+            stdout(&out)
+        );
+    }
+
+    let ingest = util::evident()
+        .args([
+            "keys", "create", "--role", "ingest", "--name", "writer", "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(ingest.status.success(), "{}", stderr(&ingest));
+    let ingest_key = stdout(&ingest).trim().to_owned();
+    let refused = tmp.path().join("refused.tar");
+    let out = util::evident()
+        .args([
+            "export",
+            "--trace",
+            "t-remote",
+            "-o",
+            refused.to_str().unwrap(),
+        ])
+        .args(["--server", &server.base, "--api-key", &ingest_key])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("403"), "{}", stderr(&out));
+    assert!(!refused.exists() && !tmp.path().join("refused.tar.partial").exists());
+}
+
+/// A plain HTTP GET with the standard library (the test needs no client crate).
+fn reqwest_like_get(url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let body = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    answer[body..].to_vec()
+}

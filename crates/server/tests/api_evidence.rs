@@ -267,7 +267,10 @@ async fn a_decision_bundle_carries_its_policy_versions() {
         .get("/api/v1/evidence?trace_id=t-pol", Some(&t.auditor))
         .await;
     let (_, _, entries) = verified(&t, &reply);
-    assert_eq!(entries, 1, "the decision (its policy_publish entry supports it)");
+    assert_eq!(
+        entries, 1,
+        "the decision (its policy_publish entry supports it)"
+    );
     let members = evident_server::evidence::read_bundle(reply.body.as_slice()).unwrap();
     let v1_sha = evident_core::bundle::sha256_hex(REFUNDS_V1.as_bytes());
     let v2_sha = evident_core::bundle::sha256_hex(REFUNDS_V2.as_bytes());
