@@ -667,12 +667,13 @@ export async function verifyBundle(bundleBytes, { key = null, trustBundledKey = 
     const listed = new Set();
     for (const m of manifest.members) {
       listed.add(m.path);
+      // Which of the two changed cannot be told: both are named.
       const bytes = members.get(m.path);
-      if (!bytes) fail(m.path, null, "missing: listed in the manifest");
-      else if (toHex(await sha256(bytes)) !== m.sha256) fail(m.path, null, "its SHA-256 differs from the manifest's");
+      if (!bytes) fail(`${m.path} / ${manifestPath}`, null, "missing: listed in the manifest");
+      else if (toHex(await sha256(bytes)) !== m.sha256) fail(`${m.path} / ${manifestPath}`, null, "its SHA-256 differs from the manifest's");
     }
     for (const name of members.keys()) {
-      if (name !== manifestPath && !listed.has(name)) fail(name, null, "not listed in the manifest");
+      if (name !== manifestPath && !listed.has(name)) fail(`${name} / ${manifestPath}`, null, "not listed in the manifest");
     }
   } else if (manifest) {
     fail(manifestPath, null, "lists no members");
