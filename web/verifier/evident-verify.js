@@ -472,6 +472,9 @@ export async function verifyBundle(bundleBytes, { key = null, trustBundledKey = 
   const manifest = members.has(manifestPath) ? parseJsonMember(members, manifestPath, failures) : null;
   if (!members.has(manifestPath)) fail(manifestPath, null, "missing");
   if (manifest && manifest.format !== BUNDLE_FORMAT) fail(manifestPath, null, `format is not ${BUNDLE_FORMAT}`);
+  if (manifest && JSON.stringify(manifest, null, 2) !== decoder.decode(members.get(manifestPath))) {
+    fail(manifestPath, null, "not in the one form this format writes");
+  }
   const selection = manifest?.selection ?? null;
   report.selection = selection;
 
@@ -636,17 +639,41 @@ export async function verifyBundle(bundleBytes, { key = null, trustBundledKey = 
   }
   if (checkpoint) notes.push(`entries after seq ${checkpoint.size - 1n} (the checkpoint's size ${checkpoint.size}) are not covered`);
 
+  // What the manifest says of the entries and blobs must be what the bundle holds.
+  if (manifest && selection) {
+    const selectedSeqs = selected.map(([seq]) => seq).sort((a, b) => (a < b ? -1 : 1));
+    const supportingSeqs = [...entries.keys()].filter((seq) => !selectedSeqs.includes(seq)).sort((a, b) => (a < b ? -1 : 1));
+    const same = (a, b) => Array.isArray(b) && a.length === b.length && a.every((x, i) => x === BigInt(b[i]));
+    if (!same(selectedSeqs, manifest.entries)) fail(manifestPath, null, "its `entries` are not the selected entries the bundle holds");
+    if (!same(supportingSeqs, manifest.supporting)) fail(manifestPath, null, "its `supporting` are not the other entries the bundle holds");
+    const listed = new Map();
+    for (const b of manifest.blobs ?? []) {
+      if (listed.has(b.ref)) fail(manifestPath, String(b.seq), `lists blob ${b.ref} twice`);
+      listed.set(b.ref, b);
+    }
+    for (const [ref, seq] of referenced) {
+      const l = listed.get(ref);
+      listed.delete(ref);
+      const shipped = members.has(path(`blobs/${ref.slice(7)}`));
+      if (!l) fail(manifestPath, seq.toString(), `does not list blob ${ref}`);
+      else if (BigInt(l.seq) !== seq || (l.status === "included") !== shipped) fail(manifestPath, seq.toString(), `its listing of blob ${ref} is not what the bundle holds`);
+      else if (!["included", "erased", "purged"].includes(l.status)) fail(manifestPath, seq.toString(), `blob ${ref}: unknown status ${l.status}`);
+    }
+    for (const ref of listed.keys()) fail(manifestPath, null, `lists blob ${ref}, which no entry references`);
+  }
+
   // The manifest's digests: a bundle whose members differ from its manifest was changed.
   if (manifest && Array.isArray(manifest.members)) {
     const listed = new Set();
     for (const m of manifest.members) {
       listed.add(m.path);
+      // Which of the two changed cannot be told: both are named.
       const bytes = members.get(m.path);
-      if (!bytes) fail(m.path, null, "missing: listed in the manifest");
-      else if (toHex(await sha256(bytes)) !== m.sha256) fail(m.path, null, "its SHA-256 differs from the manifest's");
+      if (!bytes) fail(`${m.path} / ${manifestPath}`, null, "missing: listed in the manifest");
+      else if (toHex(await sha256(bytes)) !== m.sha256) fail(`${m.path} / ${manifestPath}`, null, "its SHA-256 differs from the manifest's");
     }
     for (const name of members.keys()) {
-      if (name !== manifestPath && !listed.has(name)) fail(name, null, "not listed in the manifest");
+      if (name !== manifestPath && !listed.has(name)) fail(`${name} / ${manifestPath}`, null, "not listed in the manifest");
     }
   } else if (manifest) {
     fail(manifestPath, null, "lists no members");

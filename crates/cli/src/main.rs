@@ -35,7 +35,7 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
     /// A running server to talk to instead of a local store (ingest, verify,
-    /// checkpoint, prove, erase, trace, search, artifacts, approvals, policy; the other commands refuse it).
+    /// checkpoint, prove, erase, trace, search, artifacts, approvals, policy, export; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.

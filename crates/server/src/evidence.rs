@@ -41,7 +41,7 @@ const PAGE: usize = 500;
 
 /// How long an export waits for a checkpoint covering the entries already
 /// appended (one is signed within 1 s of an append, CONTRACT section 3).
-const CHECKPOINT_WAIT: Duration = Duration::from_secs(3);
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(1_500);
 
 /// The standalone verifier, embedded in each bundle's `verify.html`.
 const VERIFIER_JS: &str = include_str!("../../../web/verifier/evident-verify.js");

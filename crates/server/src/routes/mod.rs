@@ -8,6 +8,7 @@ pub mod blobs;
 mod body;
 pub mod console;
 pub mod events;
+pub mod evidence;
 pub mod health;
 pub mod holds;
 pub mod log;
@@ -43,6 +44,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(holds::router())
         .merge(access::router())
         .merge(stats::router())
+        .merge(evidence::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();

@@ -404,6 +404,16 @@ pub struct EraseRequest {
     reason: String,
 }
 
+/// `POST /api/v1/evidence`: exactly one member, the selection.
+#[derive(ToSchema)]
+pub struct EvidenceRequest {
+    trace_id: Option<String>,
+    /// A clear subject identifier or its `subj_` token (never recorded in clear).
+    subject: Option<String>,
+    job_id: Option<String>,
+    case_id: Option<String>,
+}
+
 /// The receipt of an erasure: its `subject_erasure` event and what was destroyed.
 #[derive(ToSchema)]
 pub struct ErasureReceipt {
