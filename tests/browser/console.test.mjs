@@ -223,7 +223,7 @@ test('verify fails when the proof the server sends is tampered with', async () =
 
 test('an evidence bundle dropped on the page is verified there; a changed one is not', async () => {
   const bundle = join(server.dir, 'trace-novak.tar');
-  execFileSync(binary(), ['export', '--data', 'evident-demo', '--trace', 'trace-novak', '-o', bundle], { cwd: server.dir });
+  execFileSync(binary(), ['export', '--server', server.url, '--api-key', server.keys.auditor, '--trace', 'trace-novak', '-o', bundle], { cwd: server.dir });
   const { context, page } = await signIn(browser, server, server.keys.auditor);
   await page.goto(`${server.url}/#/trace/trace-novak`);
   await page.getByLabel('Evidence bundle file').setInputFiles(bundle);
@@ -239,6 +239,26 @@ test('an evidence bundle dropped on the page is verified there; a changed one is
   await page.getByLabel('Evidence bundle file').setInputFiles(changed);
   await page.getByText(/Bundle verification FAILED/).waitFor();
   await page.locator('.drop + div li', { hasText: 'evidence/entries/' }).first().waitFor();
+  await context.close();
+});
+
+test('a bundle exported from the evidence page is verified in the page', async () => {
+  const { context, page, seen } = await signIn(browser, server, server.keys.auditor);
+  await page.goto(`${server.url}/#/evidence`);
+  await ready(page, 'evidence');
+  // By subject: the clear id goes in the POST body, never in a URL.
+  await page.getByLabel('Scope').selectOption('subject');
+  await page.getByLabel('Id', { exact: true }).fill(SUBJECT);
+  await page.getByRole('button', { name: 'Export', exact: true }).click();
+  await page.getByText('Bundle ready.').waitFor();
+  await page.getByRole('button', { name: 'Check the bundle just exported' }).click();
+  await page.getByText(/Bundle verified by this browser: subject subj_[a-z2-7]{32}, \d+ entries/).waitFor();
+  for (const url of seen.requests) assert.ok(!url.includes(SUBJECT), url);
+  // The saved file is the bundle that was checked.
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: /^Save evidence-subject-/ }).click();
+  const saved = readFileSync(await (await download).path());
+  assert.equal(saved.subarray(257, 262).toString('latin1'), 'ustar');
   await context.close();
 });
 
