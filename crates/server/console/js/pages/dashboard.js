@@ -12,14 +12,14 @@ let chosenDay = '';
 export async function render(main) {
   const day = h('input', { type: 'date', value: chosenDay });
   const form = h('form', {
-    class: 'filters',
+    class: 'filters inline',
     onsubmit: (e) => {
       e.preventDefault();
       chosenDay = day.value;
       main.replaceChildren();
       render(main);
     },
-  }, field('24 hours ending on (UTC)', day, 'empty: up to now'), h('div', { class: 'go' }, h('button', { type: 'submit' }, 'Show')));
+  }, field('24 hours ending on (UTC; empty: now)', day), h('div', { class: 'go' }, h('button', { type: 'submit' }, 'Show')));
   main.append(h('h1', {}, 'Dashboard'),
     h('p', { class: 'lead' }, 'What the agents did, hour by hour (by the events’ own timestamps, UTC), and what waits for a person.'),
     form);
