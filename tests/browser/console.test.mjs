@@ -262,6 +262,33 @@ test('a bundle exported from the evidence page is verified in the page', async (
   await context.close();
 });
 
+test('the console works from the keyboard alone', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  // The key field has focus on arrival; Enter signs in.
+  await page.keyboard.type(server.keys.auditor);
+  await page.keyboard.press('Enter');
+  await ready(page, 'dashboard');
+  await page.getByRole('link', { name: 'Search' }).focus();
+  await page.keyboard.press('Enter');
+  await ready(page, 'search');
+  await page.getByLabel('Full text').focus();
+  await page.keyboard.type('"damaged kettle"');
+  await nextResults(page, () => page.keyboard.press('Enter'));
+  await page.getByRole('link', { name: 'trace-novak' }).focus();
+  await page.keyboard.press('Enter');
+  await ready(page, 'trace');
+  // Tree rows are buttons: Tab reaches them, Enter opens the event.
+  await page.locator('.tree-row button').nth(1).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'tool_call · refund-agent-01' }).waitFor();
+  await page.getByRole('button', { name: 'Verify in this browser' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByText('Verified by this browser: the event is in the signed log.').waitFor();
+  await context.close();
+});
+
 test('hostile content is shown as text and never runs', async () => {
   const payloads = ['<img src=x onerror="window.__pwned=1;alert(1)">', '<script>window.__pwned=2;alert(2)</script>', 'javascript:window.__pwned=3'];
   const hostile = payloads.join(' ');
