@@ -243,3 +243,29 @@ fn generated_values_are_detected_on_their_own() {
         "only {detected} of 500 generated values detected alone"
     );
 }
+
+/// A case the property found: an address followed by "::" (a separator in some log
+/// formats) was cut to the "1::" after its own "::", leaving "1::" in clear.
+#[test]
+fn an_ipv6_address_followed_by_colons_is_found_whole() {
+    let key = TokenKey::from_bytes([9; 32]);
+    let detectors = Detectors::default();
+    for text in [
+        "1::1::",
+        " 1::1::.",
+        "key=1::1:::",
+        "cc:1:0:1:0:1:0:1:0",
+        "a 2001:db8::1: down",
+    ] {
+        let mut found = Vec::new();
+        let replaced = detectors.tokenize(&key, text, &mut found).expect("found");
+        let value = text
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .trim_end_matches([':', '.', ' ', 'd', 'o', 'w', 'n']);
+        assert!(
+            found.iter().any(|f| f.kind == "IP" && f.value == value),
+            "{value:?} not found whole in {text:?}: {found:?}"
+        );
+        assert!(!replaced.contains(value), "{value:?} left in {replaced:?}");
+    }
+}

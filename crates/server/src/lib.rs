@@ -33,6 +33,7 @@ pub mod privacy;
 pub mod proofs;
 pub mod reading;
 pub mod record;
+pub mod registry_check;
 pub mod retention;
 pub mod routes;
 pub mod search;

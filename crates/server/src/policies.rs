@@ -393,6 +393,9 @@ pub async fn publish(
                     json!({
                         "id": request.id, "version": version, "sha256": set.text_sha256,
                         "rules": rules, "tests": request.tests.len(),
+                        // What `verify` holds the stored schema and test cases to.
+                        "schema_sha256": sha256_hex(&request.schema),
+                        "tests_sha256": sha256_hex(&tests),
                     }),
                 ),
                 (
@@ -605,6 +608,12 @@ pub async fn audit(app: &App, filter: &DecisionFilter) -> Result<Value, StoreErr
         })
         .collect();
     Ok(json!({ "history": history, "decisions": decisions }))
+}
+
+/// Lowercase hex SHA-256 of a stored text.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    evident_core::blob::hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

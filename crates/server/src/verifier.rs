@@ -87,6 +87,9 @@ pub struct VerifyReport {
     pub purged_blobs: u64,
     /// Read-access records checked against their `access_log_checkpoint` entries.
     pub access_records: u64,
+    /// Governance rows (artifact versions, label moves, policy versions and
+    /// activations) checked against the entries that record them.
+    pub registry: crate::registry_check::RegistryChecked,
     /// The largest saved checkpoint's size, if any was given.
     pub against_size: Option<u64>,
     /// The backend's own check ([`Depth::Full`]): what it checked (it found nothing
@@ -249,7 +252,12 @@ async fn verify_log(
         Ok(checked) => checked,
         Err((seq, why)) => return Err(Failure::entry(seq, why).into()),
     };
+    let registry = match crate::registry_check::verify_registry(store, head.size).await? {
+        Ok(checked) => checked,
+        Err(failure) => return Err(failure.into()),
+    };
     Ok(VerifyReport {
+        registry,
         tree_size: head.size,
         root: head.root,
         checkpoints: checkpoints.count,

@@ -1470,6 +1470,21 @@ pub async fn artifact_versions_and_label_moves_commit_with_their_events(store: A
     assert_eq!(production(None).await, Some(("1".into(), Some(0))));
     assert!(store.entry_by_event_id("mv-fault").await.unwrap().is_none());
 
+    // Every row, a page at a time, in the order written; nothing of the refused or
+    // failed requests.
+    let first = store.artifact_version_rows(0, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].1.version, "1");
+    let rest = store.artifact_version_rows(first[0].0, 10).await.unwrap();
+    let versions: Vec<&str> = rest.iter().map(|(_, v)| v.version.as_str()).collect();
+    assert_eq!(versions, ["2"]);
+    let moves = store.label_move_rows(0, 10).await.unwrap();
+    let moves: Vec<(&str, &str)> = moves
+        .iter()
+        .map(|(_, m)| (m.event_id.as_str(), m.to_version.as_str()))
+        .collect();
+    assert_eq!(moves, [("mv-1", "1")]);
+
     // The move with the right origin commits, and history keeps the old answer.
     let out = store
         .append(vec![label(Some("1"), "2", "mv-2", 400)])
@@ -1982,6 +1997,26 @@ pub async fn policy_publish_rollback_and_generation(store: Arc<dyn Store>) {
     );
     let v2 = store.policy_version("b", 2).await.unwrap().unwrap();
     assert_eq!(v2.event_id, "p2");
+    // Every version, a page at a time, in (set, version) order.
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.policy_version_rows(after.clone(), 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.set_id.clone(), last.version));
+        pages.push(
+            page.iter()
+                .map(|v| (v.set_id.clone(), v.version))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        pages,
+        vec![
+            vec![("a".to_owned(), 1), ("b".to_owned(), 1)],
+            vec![("b".to_owned(), 2)],
+        ]
+    );
     assert_head_matches_entries(&*store).await;
 }
 

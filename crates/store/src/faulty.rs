@@ -428,3 +428,28 @@ impl<S: Store + ?Sized> VaultStore for FaultyStore<S> {
         self.inner.erased_at(subject).await
     }
 }
+
+#[async_trait]
+impl<S: Store + ?Sized> crate::RegistryRows for FaultyStore<S> {
+    async fn artifact_version_rows(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, crate::artifacts::ArtifactVersion)>> {
+        self.inner.artifact_version_rows(after_id, limit).await
+    }
+    async fn label_move_rows(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, crate::artifacts::LabelMove)>> {
+        self.inner.label_move_rows(after_id, limit).await
+    }
+    async fn policy_version_rows(
+        &self,
+        after: crate::registry_rows::PolicyVersionCursor,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::policies::PolicyVersion>> {
+        self.inner.policy_version_rows(after, limit).await
+    }
+}

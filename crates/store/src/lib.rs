@@ -27,6 +27,7 @@ pub mod identifiers;
 pub mod plan;
 pub mod policies;
 pub mod postgres;
+pub mod registry_rows;
 pub mod retention;
 pub mod sqlite;
 pub mod stats;
@@ -46,6 +47,7 @@ pub use error::{StoreError, StoreResult};
 pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
+pub use registry_rows::RegistryRows;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
 pub use stats::StatsStore;
 
@@ -571,6 +573,7 @@ pub trait Store:
     + LegalHoldStore
     + RetentionStore
     + AccessLogStore
+    + RegistryRows
     + StatsStore
 {
 }
@@ -589,6 +592,7 @@ impl<T> Store for T where
         + LegalHoldStore
         + RetentionStore
         + AccessLogStore
+        + RegistryRows
         + StatsStore
         + ?Sized
 {

@@ -136,6 +136,20 @@ async fn check(
             report.access_records
         );
     }
+    let registry = report.registry;
+    let governance_rows = registry.artifact_versions
+        + registry.label_moves
+        + registry.policy_versions
+        + registry.policy_activations;
+    if governance_rows > 0 {
+        println!(
+            "{} artifact versions, {} label moves, {} policy versions and {} policy activations match the entries that record them",
+            registry.artifact_versions,
+            registry.label_moves,
+            registry.policy_versions,
+            registry.policy_activations
+        );
+    }
     if report.purged_blobs > 0 {
         println!(
             "{} blobs were purged by retention (each recorded with its run)",

@@ -318,16 +318,41 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
 
 /// The IPv6 address inside the match, if any. The pattern may have started inside
 /// the word before ("value:48b:c7cb:…" starts at the `e`) or run into a colon after
-/// ("1:::"), so later starts after a colon and shorter ends are tried too.
+/// ("1:::"), so later starts after a colon and shorter ends are tried too. Starts
+/// right after a "::" come last: "::" compresses zero groups of the address it is in,
+/// so that address usually runs on to its left ("1::1::" is "1::1" and a "::", not
+/// the "1::" after it); only when nothing else is an address ("value::1::") is one.
 fn ipv6_span(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
-    let starts: Vec<usize> = std::iter::once(start)
+    let after_colons: Vec<usize> = text[start..end]
+        .match_indices(':')
+        .take(2)
+        .map(|(i, _)| start + i + 1)
+        .collect();
+    let inside_compression = |s: &usize| text[..*s].ends_with("::");
+    let likely: Vec<usize> = std::iter::once(start)
         .chain(
-            text[start..end]
-                .match_indices(':')
-                .take(2)
-                .map(|(i, _)| start + i + 1),
+            after_colons
+                .iter()
+                .copied()
+                .filter(|s| !inside_compression(s)),
         )
         .collect();
+    let unlikely: Vec<usize> = after_colons
+        .into_iter()
+        .filter(inside_compression)
+        .collect();
+    [likely, unlikely]
+        .iter()
+        .find_map(|starts| ipv6_span_from(text, starts, start, end))
+}
+
+/// The first address among `starts` and ends at or a little before `end`.
+fn ipv6_span_from(
+    text: &str,
+    starts: &[usize],
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
     // The full end first: an address that ends where the pattern did is more likely
     // than one cut short ("cc:1:0:1:0:1:0:1:0" is eight groups after "cc:").
     // The pattern is ASCII: every byte offset is a char boundary.

@@ -46,6 +46,9 @@ pub enum Failure {
     Checkpoint { size: u64, why: String },
     #[error("tree: {0}")]
     Tree(String),
+    /// A governance row (artifact, label, policy) that no log entry states.
+    #[error("registry: {0}")]
+    Registry(String),
 }
 
 impl Failure {

@@ -22,6 +22,7 @@ mod holds;
 mod identifiers;
 mod integrity;
 mod policies;
+mod registry_rows;
 mod retention;
 pub mod schema;
 mod stats;

@@ -156,10 +156,10 @@ pub(super) async fn index_decision(
     Ok(Ok(()))
 }
 
-const VERSION_COLUMNS: &str =
+pub(super) const VERSION_COLUMNS: &str =
     "v.set_id, v.version, v.text, v.schema, v.tests, v.text_sha256, v.event_id, v.published_at";
 
-fn version_row(row: &Row) -> PolicyVersion {
+pub(super) fn version_row(row: &Row) -> PolicyVersion {
     PolicyVersion {
         set_id: row.get(0),
         version: row.get(1),

@@ -19,6 +19,7 @@ mod erase;
 mod holds;
 mod identifiers;
 mod policies;
+mod registry_rows;
 mod retention;
 mod schema;
 pub mod search;

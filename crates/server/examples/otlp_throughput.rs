@@ -1,15 +1,18 @@
 //! How many spans per second `POST /v1/traces` stores: GenAI chat spans in
 //! batches of 512 (the OpenTelemetry SDKs' default export batch), several requests
 //! in flight, through the router, mapping, validation, privacy and the durable
-//! group commit. A measurement, not a check: ignored by default, run it in release:
+//! group commit; then where the time goes, stage by stage. A measurement, not a
+//! check, so an example rather than a test; run it in release:
 //!
 //! ```text
-//! cargo test --release -p evident-server --test otlp_throughput -- --ignored --nocapture
+//! cargo run --release -p evident-server --example otlp_throughput
 //! ```
 //!
 //! The benchmark (`evident bench`) owns the project's published numbers.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/otlp_util/mod.rs"]
 mod otlp_util;
 
 use std::time::Instant;
@@ -53,8 +56,6 @@ fn chat_span(trace: u64, n: u64) -> opentelemetry_proto::tonic::trace::v1::Span 
     span
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run in release with --ignored --nocapture"]
 async fn otlp_http_spans_per_second() {
     let app = TestApp::new().await;
     let bodies: Vec<Vec<u8>> = (1..=REQUESTS)
@@ -106,8 +107,6 @@ async fn otlp_http_spans_per_second() {
 
 /// Where the time goes: decoding and mapping alone, then the ingest service alone
 /// (validation, privacy, blobs, group commit) on the mapped events.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run in release with --ignored --nocapture"]
 async fn otlp_stages_spans_per_second() {
     let app = TestApp::new().await;
     let bodies: Vec<Vec<u8>> = (1..=REQUESTS)
@@ -155,8 +154,6 @@ async fn otlp_stages_spans_per_second() {
 }
 
 /// Decoding and mapping alone, no server.
-#[test]
-#[ignore = "a measurement; run in release with --ignored --nocapture"]
 fn otlp_mapping_spans_per_second() {
     let requests: Vec<_> = (1..=REQUESTS)
         .map(|r| {
@@ -193,4 +190,11 @@ fn otlp_mapping_spans_per_second() {
         "map + validate: {:.0} spans/s",
         spans / started.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    otlp_http_spans_per_second().await;
+    otlp_stages_spans_per_second().await;
+    otlp_mapping_spans_per_second();
 }
