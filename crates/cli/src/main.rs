@@ -35,7 +35,7 @@ pub struct Cli {
     )]
     pub database_url: Option<String>,
     /// A running server to talk to instead of a local store (ingest, verify,
-    /// checkpoint, prove, erase, trace, search, artifacts, approvals, policy; the other commands refuse it).
+    /// checkpoint, prove, erase, trace, search, artifacts, approvals, policy, export; the other commands refuse it).
     #[arg(long, global = true, env = "EVIDENT_SERVER")]
     pub server: Option<String>,
     /// API key for --server.
@@ -100,6 +100,11 @@ pub enum Command {
     Retention(commands::retention::RetentionCommand),
     /// Run a C2SP tlog-witness that cosigns a log's checkpoints (or make its key).
     Witness(commands::witness::Args),
+    /// Export an evidence bundle: the entries of a trace, subject, job or case with
+    /// their proofs, payloads, artifacts and policies, checkable offline.
+    Export(commands::export::Args),
+    /// Check an evidence bundle offline (no store, no server, no network).
+    VerifyBundle(commands::export::VerifyArgs),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -6,6 +6,7 @@
 //! share one definition of what an entry is.
 
 pub mod blob;
+pub mod bundle;
 pub mod crypto;
 pub mod entry;
 pub mod event;

@@ -68,6 +68,12 @@ impl AccessBuffer {
     }
 }
 
+/// Put in a response's extensions by a handler whose request carries what it read in
+/// its body (`POST /api/v1/evidence`): the query to note instead of the URL's, a
+/// subject only as its token.
+#[derive(Debug, Clone)]
+pub struct NotedQuery(pub String);
+
 /// The middleware: after the answer, notes a request made with a valid key.
 pub async fn record_access(
     State(state): State<AppState>,
@@ -83,8 +89,11 @@ pub async fn record_access(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(|s| s.trim().to_owned());
-    let query = request.uri().query().map(str::to_owned);
+    let mut query = request.uri().query().map(str::to_owned);
     let response = next.run(request).await;
+    if let Some(NotedQuery(noted)) = response.extensions().get::<NotedQuery>() {
+        query = Some(noted.clone());
+    }
     let (Some(secret), false) = (secret, is_ingest) else {
         return response;
     };

@@ -37,6 +37,8 @@ macro_rules! conformance_suite {
             uploads_are_claimed_and_stale_ones_dropped, concurrent_appends_never_fork,
             data_keys_vault_and_erasure, text_index_advances_by_compare_and_swap,
             text_of_erased_subjects_is_never_indexed);
+        // The dashboard's rollup: counted with the text index, once.
+        $crate::conformance_suite!(@tests $make; activity_rolls_up_with_the_text_index);
         // Server events and the state changes they record: one transaction.
         $crate::conformance_suite!(@tests $make;
             one_event_id_twice_in_one_group_commit, each_effect_commits_with_its_events,
@@ -2635,4 +2637,53 @@ pub async fn cosignatures_sit_beside_their_checkpoints(store: Arc<dyn Store>) {
     assert_eq!(statuses[0], recovered);
     assert_eq!(statuses[1].witness, "b");
     assert_eq!(statuses[1].known_size, None);
+}
+
+/// The rollup counts exactly the entries the text index covers, each once: a text
+/// index step that loses its compare-and-swap counts nothing.
+pub async fn activity_rolls_up_with_the_text_index(store: Arc<dyn Store>) {
+    let batch = (0..3)
+        .map(|i| test_event(&format!("a{i}"), "t", None, "kettle"))
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    // 2026-11-23T14:00:00Z, the hour of the suite's events.
+    let hour = 1_795_442_400_000_000;
+    let day = 24 * crate::stats::HOUR_MICROS;
+    assert!(store
+        .activity(hour - day, hour + day)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .index_text(0, vec!["a".into(), "b".into()])
+        .await
+        .unwrap();
+    let counted = |rows: Vec<crate::stats::HourCount>| {
+        rows.into_iter()
+            .map(|r| (r.hour_micros, r.agent, r.event_type, r.events))
+            .collect::<Vec<_>>()
+    };
+    let expect = |n| vec![(hour, "agent-1".to_owned(), "tool_call".to_owned(), n)];
+    assert_eq!(
+        counted(store.activity(hour - day, hour + day).await.unwrap()),
+        expect(2)
+    );
+    assert!(store.index_text(0, vec!["again".into()]).await.is_err());
+    store.index_text(2, vec!["c".into()]).await.unwrap();
+    assert_eq!(
+        counted(store.activity(hour - day, hour + day).await.unwrap()),
+        expect(3)
+    );
+    // The window is half-open on hours.
+    assert!(store
+        .activity(hour + 1, hour + day)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        counted(store.activity(hour, hour + 1).await.unwrap()),
+        expect(3)
+    );
+    let waiting = store.waiting_approvals(&[hour]).await.unwrap();
+    assert_eq!((waiting.count, waiting.opened_before), (0, vec![0]));
 }

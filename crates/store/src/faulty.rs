@@ -173,6 +173,23 @@ impl<S: Store + ?Sized> crate::WitnessStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::StatsStore for FaultyStore<S> {
+    async fn activity(
+        &self,
+        from_micros: i64,
+        to_micros: i64,
+    ) -> StoreResult<Vec<crate::stats::HourCount>> {
+        self.inner.activity(from_micros, to_micros).await
+    }
+    async fn waiting_approvals(
+        &self,
+        before_micros: &[i64],
+    ) -> StoreResult<crate::stats::WaitingApprovals> {
+        self.inner.waiting_approvals(before_micros).await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

@@ -32,6 +32,7 @@ pub mod registry_rows;
 pub mod retention;
 pub mod sqlite;
 pub mod witnesses;
+pub mod stats;
 
 use std::collections::HashMap;
 
@@ -51,6 +52,7 @@ pub use policies::PolicyStore;
 pub use registry_rows::RegistryRows;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
 pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
+pub use stats::StatsStore;
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -576,6 +578,7 @@ pub trait Store:
     + AccessLogStore
     + RegistryRows
     + WitnessStore
+    + StatsStore
 {
 }
 
@@ -595,6 +598,7 @@ impl<T> Store for T where
         + AccessLogStore
         + RegistryRows
         + WitnessStore
+        + StatsStore
         + ?Sized
 {
 }

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod bench;
 pub mod copy;
 pub mod erase;
+pub mod export;
 pub mod ingest;
 pub mod init;
 pub mod keys;
@@ -44,6 +45,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(command) => policy::run(&cli, command).await,
         Command::Retention(command) => retention::run(&cli, command).await,
         Command::Witness(args) => witness::run(args).await,
+        Command::Export(args) => export::run(&cli, args).await,
+        Command::VerifyBundle(args) => export::verify(args),
     }
 }
 

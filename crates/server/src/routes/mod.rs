@@ -6,7 +6,9 @@ pub mod approvals;
 pub mod artifacts;
 pub mod blobs;
 mod body;
+pub mod console;
 pub mod events;
+pub mod evidence;
 pub mod health;
 pub mod holds;
 pub mod log;
@@ -14,6 +16,7 @@ pub mod openapi;
 pub mod params;
 pub mod policies;
 pub mod privacy;
+pub mod stats;
 pub mod trail;
 
 use std::sync::Arc;
@@ -40,6 +43,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(policies::router())
         .merge(holds::router())
         .merge(access::router())
+        .merge(stats::router())
+        .merge(evidence::router())
         .merge(health::router())
         .merge(crate::otlp::router())
         .split_for_parts();
@@ -73,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let document = Arc::new(document.to_pretty_json().unwrap_or_default());
     routes
         .route(OPENAPI_PATH, openapi::serve(document))
+        .merge(console::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -38,6 +38,7 @@ pub const API_KEY: &str = "api_key";
         (name = "health", description = "Health and metrics"),
         (name = "approvals", description = "Human approvals bound to the exact payload"),
         (name = "policies", description = "Policy sets on Cedar, decisions and their audit"),
+        (name = "console", description = "What the web console needs: the caller's role, the dashboard's aggregates"),
     )
 )]
 pub struct ApiDoc;
@@ -442,6 +443,16 @@ pub struct EraseRequest {
     reason: String,
 }
 
+/// `POST /api/v1/evidence`: exactly one member, the selection.
+#[derive(ToSchema)]
+pub struct EvidenceRequest {
+    trace_id: Option<String>,
+    /// A clear subject identifier or its `subj_` token (never recorded in clear).
+    subject: Option<String>,
+    job_id: Option<String>,
+    case_id: Option<String>,
+}
+
 /// The receipt of an erasure: its `subject_erasure` event and what was destroyed.
 #[derive(ToSchema)]
 pub struct ErasureReceipt {
@@ -505,6 +516,52 @@ pub struct AccessLogAnswer {
     records: Vec<Value>,
     /// The cursor of the next page, or null on the last.
     next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/whoami`.
+#[derive(ToSchema)]
+pub struct WhoAmI {
+    /// The key's name.
+    name: String,
+    /// ingest, auditor, approver, privacy or admin.
+    role: String,
+    /// The agent ids the key may claim; null: any.
+    agents: Option<Vec<String>>,
+}
+
+/// `GET /api/v1/stats/activity`: one number per hour of `hours` in each series.
+#[derive(ToSchema)]
+pub struct ActivityAnswer {
+    /// The window's first hour (RFC 3339).
+    from: String,
+    /// The end of the window's last hour (exclusive).
+    to: String,
+    /// Each hour's start.
+    hours: Vec<String>,
+    /// `{agent, events: [...]}`: client events per agent, busiest first; beyond eight
+    /// agents the rest are summed as `(other agents)`.
+    agents: Vec<Value>,
+    /// All client events.
+    events: Vec<u64>,
+    /// Events of type `error`.
+    errors: Vec<u64>,
+    /// `approval_request` events: decisions that needed a human.
+    escalations: Vec<u64>,
+    /// How many log entries the counts cover (they follow the text index).
+    indexed_through: u64,
+}
+
+/// `GET /api/v1/stats/approvals`.
+#[derive(ToSchema)]
+pub struct WaitingAnswer {
+    /// Open approval requests.
+    waiting: u64,
+    /// When the oldest was opened, or null.
+    oldest_opened_at: Option<String>,
+    /// Its age in seconds, or null.
+    oldest_age_seconds: Option<i64>,
+    /// `{label, older_than_seconds, count}` per age band: < 1 h, 1-4 h, 4-24 h, > 24 h.
+    bands: Vec<Value>,
 }
 
 // ---------------------------------------------------------------------------------

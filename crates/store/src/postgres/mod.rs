@@ -26,6 +26,7 @@ mod registry_rows;
 mod retention;
 pub mod schema;
 mod witnesses;
+mod stats;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};
@@ -787,6 +788,13 @@ impl SearchStore for PgStore {
             "DELETE FROM event_texts WHERE seq IN (
                SELECT e.seq FROM entries e JOIN erasures x ON x.subject = e.subject
                WHERE e.seq >= $1 AND e.seq < $2)",
+            &[&pg_seq(from), &pg_seq(from + docs.len() as u64)],
+        )
+        .await
+        .map_err(map_err)?;
+        // The dashboard's rollup covers what the text index covers (`stats.rs`).
+        tx.execute(
+            stats::ROLL_UP,
             &[&pg_seq(from), &pg_seq(from + docs.len() as u64)],
         )
         .await

@@ -358,6 +358,24 @@ CREATE TABLE IF NOT EXISTS witness_status(
   error_at      BIGINT
 );
 ",
+    // The dashboard's rollup (`stats.rs`): events per hour (of their own timestamps),
+    // agent and type, advanced with the text index's position, so it counts exactly the
+    // entries the text index covers; filled here for those already indexed.
+    r"
+CREATE TABLE IF NOT EXISTS activity_hours(
+  hour       BIGINT NOT NULL,   -- the hour's first µs
+  agent      TEXT   NOT NULL,
+  event_type TEXT   NOT NULL,
+  events     BIGINT NOT NULL,
+  PRIMARY KEY(hour, agent, event_type)
+);
+INSERT INTO activity_hours(hour, agent, event_type, events)
+  SELECT ts - ((ts % 3600000000) + 3600000000) % 3600000000, agent, event_type, count(*)
+  FROM entries
+  WHERE seq < (SELECT value::bigint FROM meta WHERE key = 'text_indexed_through')
+  GROUP BY 1, 2, 3
+  ON CONFLICT(hour, agent, event_type) DO NOTHING;
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -418,6 +436,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT ON policy_versions, policy_activations, policy_decisions TO {role};
          GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};
          GRANT SELECT, INSERT ON purged_blobs, access_log TO {role};
-         GRANT SELECT, INSERT, UPDATE ON cosignatures, witness_status TO {role};"
+         GRANT SELECT, INSERT, UPDATE ON cosignatures, witness_status TO {role};
+         GRANT SELECT, INSERT, UPDATE ON activity_hours TO {role};"
     )
 }

@@ -24,6 +24,7 @@ mod retention;
 mod schema;
 pub mod search;
 pub mod sizes;
+mod stats;
 mod wal;
 mod witnesses;
 
@@ -890,6 +891,12 @@ impl SearchStore for SqliteStore {
                     insert.execute(params![seq, body]).map_err(map_err)?;
                 }
             }
+            // The dashboard's rollup covers what the text index covers (`stats.rs`).
+            tx.prepare_cached(stats::ROLL_UP)
+                .and_then(|mut roll_up| {
+                    roll_up.execute(params![sql_seq(from), sql_seq(from + docs.len() as u64)])
+                })
+                .map_err(map_err)?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'text_indexed_through'",
                 [(from + docs.len() as u64).to_string()],

@@ -353,6 +353,24 @@ CREATE TABLE IF NOT EXISTS witness_status(
   error_at      INTEGER
 );
 ",
+    // The dashboard's rollup (`stats.rs`): events per hour (of their own timestamps),
+    // agent and type, advanced with the text index's position, so it counts exactly the
+    // entries the text index covers; filled here for those already indexed.
+    r"
+CREATE TABLE IF NOT EXISTS activity_hours(
+  hour       INTEGER NOT NULL,   -- the hour's first µs
+  agent      TEXT    NOT NULL,
+  event_type TEXT    NOT NULL,
+  events     INTEGER NOT NULL,
+  PRIMARY KEY(hour, agent, event_type)
+) WITHOUT ROWID;
+INSERT INTO activity_hours(hour, agent, event_type, events)
+  SELECT ts - ((ts % 3600000000) + 3600000000) % 3600000000, agent, event_type, count(*)
+  FROM entries
+  WHERE seq < CAST((SELECT value FROM meta WHERE key = 'text_indexed_through') AS INTEGER)
+  GROUP BY 1, 2, 3
+  ON CONFLICT(hour, agent, event_type) DO NOTHING;
+",
 ];
 
 /// Brings the database to the newest schema.
