@@ -10,10 +10,13 @@
 //! `tarfile` are everywhere a third party looks. Member paths are kept under the
 //! 100 bytes of a plain ustar name (seqs, hex digests), so no extension is needed.
 //!
-//! **Bounded memory.** Entries are read a page at a time in `seq` order, each page's
-//! proofs built from one read of the tiles they need, and written at once with their
-//! payloads; what is kept to the end is the manifest's list (a path and a digest per
-//! member) and the distinct artifacts and policy snapshots named.
+//! **Memory.** Entries are read a page at a time in `seq` order, each page's proofs
+//! built from one read of the tiles they need, and written at once with their
+//! payloads: no entry, proof or payload is held past its page. What is kept to the end
+//! is the manifest (written last): a path, digest and size per member, about 150 bytes
+//! each and up to six members an entry, and the distinct artifacts and policy
+//! snapshots named. So memory grows by about 1 KB an entry, not with payload sizes
+//! (BENCHMARKS.md has the 100k-event figure).
 //!
 //! **One checkpoint.** Every proof is against the latest signed checkpoint, taken
 //! first, verbatim as the log serves it; entries after it are not in the bundle, and

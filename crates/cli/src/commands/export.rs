@@ -97,12 +97,9 @@ async fn export_local(
     let file = std::fs::File::create(partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let bar = super::progress_bar(0, "exporting");
+    let bar = counter("exporting", "entries");
     let bar_for_progress = bar.clone();
-    let mut progress = move |done: u64| {
-        bar_for_progress.set_length(done);
-        bar_for_progress.set_position(done);
-    };
+    let mut progress = move |done: u64| bar_for_progress.set_position(done);
     let summary =
         evident_server::evidence::export(&app, &selection, &mut out, &mut progress).await?;
     bar.finish_and_clear();
@@ -142,7 +139,7 @@ async fn export_remote(
         .unwrap_or(0);
     let mut file = std::fs::File::create(partial)
         .with_context(|| format!("creating {}", partial.display()))?;
-    let bar = super::progress_bar(0, "downloading");
+    let bar = counter("downloading", "bytes");
     while let Some(chunk) = response.chunk().await? {
         file.write_all(&chunk)?;
         bar.inc(chunk.len() as u64);
@@ -150,6 +147,21 @@ async fn export_remote(
     bar.finish_and_clear();
     file.sync_all()?;
     Ok(entries)
+}
+
+/// A count of work done whose total is not known ahead, on a terminal only.
+fn counter(what: &str, unit: &str) -> indicatif::ProgressBar {
+    if !super::interactive() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = format!("{{spinner}} {{msg}} {{pos}} {unit} ({{per_sec}})");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 #[derive(Debug, clap::Args)]
