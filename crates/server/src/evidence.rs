@@ -106,29 +106,75 @@ pub fn selection(kind: SelectionKind, id: &str) -> Result<Selection, EvidenceErr
     })
 }
 
-/// Writes members into a tar archive, remembering each one's digest for the manifest.
+/// Writes members into a tar archive. Each one's listing for the manifest (path,
+/// SHA-256, size) goes to a temporary file as it is written, already in the form the
+/// manifest prints it, so the listings of a large bundle are not held in memory.
 struct BundleWriter<W: Write> {
     tar: tar::Builder<W>,
-    members: Vec<MemberListing>,
+    listing: std::io::BufWriter<std::fs::File>,
+    listing_len: u64,
     mtime: u64,
 }
 
+/// The `"members": [...]` the manifest ends with, as `serde_json::to_vec_pretty`
+/// prints a [`Manifest`] whose `members` is empty, and what it becomes around the
+/// listings (the same printer's form, which `verify_bundle` requires).
+const EMPTY_MEMBERS_END: &str = "\n  \"members\": []\n}";
+const MEMBERS_START: &str = "\n  \"members\": [\n";
+const MEMBERS_END: &str = "\n  ]\n}";
+
 impl<W: Write> BundleWriter<W> {
-    fn add(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    fn header(&self, path: &str, size: u64) -> std::io::Result<tar::Header> {
         let mut header = tar::Header::new_ustar();
         header.set_path(path)?;
-        header.set_size(bytes.len() as u64);
+        header.set_size(size);
         header.set_mode(0o644);
         header.set_mtime(self.mtime);
         header.set_entry_type(tar::EntryType::Regular);
         header.set_cksum();
+        Ok(header)
+    }
+
+    fn add(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let header = self.header(path, bytes.len() as u64)?;
         self.tar.append(&header, bytes)?;
-        self.members.push(MemberListing {
+        let listing = serde_json::to_string_pretty(&MemberListing {
             path: path.to_owned(),
             sha256: bundle::sha256_hex(bytes),
             size: bytes.len() as u64,
-        });
+        })
+        .map_err(std::io::Error::other)?;
+        // Indented by one array level, as the pretty printer nests it.
+        let indented = listing.replace('\n', "\n    ");
+        let separator = if self.listing_len == 0 {
+            "    "
+        } else {
+            ",\n    "
+        };
+        self.listing.write_all(separator.as_bytes())?;
+        self.listing.write_all(indented.as_bytes())?;
+        self.listing_len += (separator.len() + indented.len()) as u64;
         Ok(())
+    }
+
+    /// Writes the manifest, last: `manifest` (with no members) and the listings.
+    fn finish(mut self, manifest: &Manifest) -> std::io::Result<()> {
+        let printed = serde_json::to_string_pretty(manifest).map_err(std::io::Error::other)?;
+        let head = printed
+            .strip_suffix(EMPTY_MEMBERS_END)
+            .ok_or_else(|| std::io::Error::other("the manifest does not end with its members"))?;
+        let head = format!("{head}{MEMBERS_START}");
+        let size = head.len() as u64 + self.listing_len + MEMBERS_END.len() as u64;
+        let header = self.header(bundle::MANIFEST, size)?;
+        self.listing.flush()?;
+        let mut listing = self.listing.into_inner().map_err(|e| e.into_error())?;
+        std::io::Seek::rewind(&mut listing)?;
+        let body = head
+            .as_bytes()
+            .chain(std::io::BufReader::new(listing))
+            .chain(MEMBERS_END.as_bytes());
+        self.tar.append(&header, body)?;
+        self.tar.finish()
     }
 }
 
@@ -302,7 +348,8 @@ pub async fn export<W: Write>(
         app,
         out: BundleWriter {
             tar: tar::Builder::new(out),
-            members: Vec::new(),
+            listing: std::io::BufWriter::new(tempfile::tempfile()?),
+            listing_len: 0,
             mtime,
         },
         checkpoint: checkpoint.clone(),
@@ -368,13 +415,11 @@ pub async fn export<W: Write>(
         blobs: std::mem::take(&mut export.blob_listings),
         artifacts,
         policy_snapshots,
-        members: std::mem::take(&mut export.out.members),
+        members: Vec::new(),
     };
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| StoreError::Internal(format!("manifest: {e}")))?;
-    export.out.add(bundle::MANIFEST, &manifest_bytes)?;
-    export.out.tar.finish()?;
-    Ok(export.summary)
+    let summary = export.summary;
+    export.out.finish(&manifest)?;
+    Ok(summary)
 }
 
 fn selection_query(selection: &Selection, after: Option<u64>, before: u64) -> SearchQuery {
