@@ -61,7 +61,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             reason: reason.into(),
@@ -181,6 +181,8 @@ pub struct ServeConfig {
     pub policy_time_zone: Option<(String, jiff::tz::TimeZone)>,
     /// `[retention]`: tiers, floors (checked), archive, background runs.
     pub retention: evident_server::retention::RetentionPolicy,
+    /// `[[witness]]` and `witness_quorum`, checked.
+    pub witnessing: evident_server::cosigning::Witnessing,
     /// For each file key that is not at its default, the name it was set under
     /// (`--listen`, `EVIDENT_LISTEN` or `listen`).
     sources: BTreeMap<&'static str, String>,
@@ -374,6 +376,22 @@ struct FileConfig {
     policy: PolicySection,
     #[serde(default)]
     retention: RetentionSection,
+    /// `[[witness]]`: where checkpoints are sent for cosigning.
+    #[serde(default)]
+    witness: Vec<WitnessEntry>,
+    /// How many of the `[[witness]]` entries must cosign (default: all).
+    witness_quorum: Option<u64>,
+}
+
+/// One `[[witness]]`: a C2SP tlog-witness the server sends its checkpoints to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessEntry {
+    name: String,
+    /// The submission prefix (`<url>/add-checkpoint`).
+    url: String,
+    /// The witness's cosigner verifier key (`<name>+<hex>+<base64>`, type 0x04).
+    vkey: String,
 }
 
 /// `[policy]`: how policies see the request's moment.
@@ -611,6 +629,7 @@ impl ServeConfig {
         if let Some((_, zone)) = &self.policy_time_zone {
             settings.policy_time_zone = zone.clone();
         }
+        settings.witnessing.clone_from(&self.witnessing);
         settings
     }
 }
@@ -728,8 +747,68 @@ impl fmt::Display for ServeConfig {
                 file.display().to_string()
             )?;
         }
+        for (i, w) in self.witnessing.witnesses.iter().enumerate() {
+            writeln!(
+                f,
+                "witness[{i}] = {{ name = {:?}, url = {:?}, vkey = {:?} }}",
+                w.name, w.url, w.verifier_key
+            )?;
+        }
+        if !self.witnessing.witnesses.is_empty() {
+            writeln!(f, "witness_quorum = {}", self.witnessing.quorum)?;
+        }
         Ok(())
     }
+}
+
+/// `[[witness]]` and `witness_quorum`, checked: names unique, URLs http(s), keys
+/// cosigner verifier keys, the quorum between 1 and the number of witnesses.
+fn resolve_witnessing(
+    entries: Vec<WitnessEntry>,
+    quorum: Option<u64>,
+) -> Result<evident_server::cosigning::Witnessing, ConfigError> {
+    use evident_server::cosigning::{WitnessEndpoint, Witnessing};
+    let mut witnesses: Vec<WitnessEndpoint> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let key = |part: &str| format!("witness[{i}].{part}");
+        let name = entry.name.trim().to_owned();
+        if name.is_empty() || name.len() > 128 || witnesses.iter().any(|w| w.name == name) {
+            return Err(ConfigError::new(
+                key("name"),
+                "a non-empty name (at most 128 bytes), unique among the witnesses",
+            ));
+        }
+        let url = entry.url.trim().trim_end_matches('/').to_owned();
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok || reqwest::Url::parse(&url).is_err() {
+            return Err(ConfigError::new(
+                key("url"),
+                "the witness's submission prefix, an http:// or https:// URL",
+            ));
+        }
+        let verifier = evident_tlog::witness::CosignatureVerifier::new(&entry.vkey)
+            .map_err(|e| ConfigError::new(key("vkey"), e.to_string()))?;
+        witnesses.push(WitnessEndpoint {
+            name,
+            url,
+            verifier,
+            verifier_key: entry.vkey.trim().to_owned(),
+        });
+    }
+    let count = witnesses.len();
+    let quorum = match quorum {
+        None => count,
+        Some(q) => usize::try_from(q)
+            .ok()
+            .filter(|q| (1..=count).contains(q))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "witness_quorum",
+                    format!("between 1 and the number of [[witness]] entries ({count})"),
+                )
+            })?,
+    };
+    Ok(Witnessing { witnesses, quorum })
 }
 
 /// Reads and parses the file; syntax and type errors name the key (by the path serde
@@ -955,6 +1034,7 @@ impl Merge<'_> {
         }
         let tls = self.resolve_tls(flags.tls_cert, flags.tls_key, file.tls)?;
         let retention = self.resolve_retention(file.retention)?;
+        let witnessing = resolve_witnessing(file.witness, file.witness_quorum)?;
         Ok(ServeConfig {
             listen,
             data_dir,
@@ -974,6 +1054,7 @@ impl Merge<'_> {
             dictionary_files,
             policy_time_zone,
             retention,
+            witnessing,
             sources: std::mem::take(&mut self.sources),
         })
     }
@@ -1495,6 +1576,56 @@ mod tests {
         assert_eq!(config.origin.as_deref(), Some("file.example/log"));
         assert_eq!(config.key("origin"), "origin");
         assert_eq!(config.key("max_db_bytes"), "max_db_bytes");
+    }
+
+    #[test]
+    fn witnesses_reach_the_settings_and_bad_entries_are_named() {
+        let (_, vkey1) = evident_tlog::witness::CosignatureSigner::generate("w1.test").unwrap();
+        let (_, vkey2) = evident_tlog::witness::CosignatureSigner::generate("w2.test").unwrap();
+        let entry = |name: &str, url: &str, vkey: &str| {
+            format!("[[witness]]\nname = \"{name}\"\nurl = \"{url}\"\nvkey = \"{vkey}\"\n")
+        };
+        let two = format!(
+            "{}{}",
+            entry("one", "http://127.0.0.1:9001/", &vkey1),
+            entry("two", "https://w2.example/w", &vkey2)
+        );
+        let config = load_text(&two, Flags::default(), &[]).unwrap();
+        let witnessing = config.server_settings().witnessing;
+        assert_eq!(witnessing.quorum, 2, "all of them by default");
+        assert_eq!(witnessing.witnesses[0].url, "http://127.0.0.1:9001");
+        assert_eq!(witnessing.witnesses[1].verifier.name(), "w2.test");
+        assert!(config.to_string().contains("witness_quorum = 2"));
+        assert!(config.to_string().contains("witness[1] = { name = \"two\""));
+        let one = load_text(&format!("witness_quorum = 1\n{two}"), Flags::default(), &[]).unwrap();
+        assert_eq!(one.witnessing.quorum, 1);
+
+        let key_of = |text: String| load_text(&text, Flags::default(), &[]).unwrap_err().key;
+        assert_eq!(
+            key_of(format!("witness_quorum = 3\n{two}")),
+            "witness_quorum"
+        );
+        assert_eq!(
+            key_of(format!("witness_quorum = 0\n{two}")),
+            "witness_quorum"
+        );
+        assert_eq!(key_of("witness_quorum = 1\n".into()), "witness_quorum");
+        assert_eq!(
+            key_of(format!("{two}{}", entry("one", "http://x", &vkey2))),
+            "witness[2].name"
+        );
+        assert_eq!(key_of(entry("w", "ftp://x", &vkey1)), "witness[0].url");
+        assert_eq!(
+            key_of(entry("w", "http://x", "w1.test+00000000+AAAA")),
+            "witness[0].vkey"
+        );
+        // A log's key (type 0x01) is not a witness's.
+        let (_, log_vkey) = evident_tlog::LogSigner::generate("log.test").unwrap();
+        assert_eq!(key_of(entry("w", "http://x", &log_vkey)), "witness[0].vkey");
+        assert_eq!(
+            key_of("[[witness]]\nname = \"w\"\nurl = \"http://x\"\n".into()),
+            "witness[0]"
+        );
     }
 
     #[test]

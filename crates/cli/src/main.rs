@@ -103,6 +103,8 @@ pub enum Command {
     Export(commands::export::Args),
     /// Check an evidence bundle offline (no store, no server, no network).
     VerifyBundle(commands::export::VerifyArgs),
+    /// Run a C2SP tlog-witness that cosigns a log's checkpoints (or make its key).
+    Witness(commands::witness::Args),
 }
 
 /// A check that did not hold (exit 1), as opposed to an error (exit 2).

@@ -119,6 +119,7 @@ async fn sign(
         write_checkpoint_file(path, &checkpoint.note)?;
     }
     app.metrics.record_checkpoint();
+    app.checkpointed.notify_one();
     tracing::debug!(tree_size = size, "signed checkpoint");
     Ok(checkpoint)
 }

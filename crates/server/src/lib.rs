@@ -18,6 +18,7 @@ pub mod auth;
 pub mod checkpointer;
 pub mod clock;
 pub mod configuration;
+pub mod cosigning;
 pub mod datadir;
 pub mod decide;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod state;
 pub mod uploads;
 pub mod vault;
 pub mod verifier;
+pub mod witness;
 
 pub use routes::router;
 pub use state::{App, AppState};

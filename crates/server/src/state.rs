@@ -68,6 +68,9 @@ pub struct Settings {
     /// [`crate::access_log::flush`] is called. `serve` sets
     /// [`crate::access_log::FLUSH_INTERVAL`]; tests flush when they choose.
     pub access_flush_interval: Option<Duration>,
+    /// The witnesses checkpoints are sent to and their quorum (`[[witness]]`,
+    /// `witness_quorum`); none by default.
+    pub witnessing: crate::cosigning::Witnessing,
 }
 
 impl Default for Settings {
@@ -82,6 +85,7 @@ impl Default for Settings {
             approval_expiry_every: crate::approvals::DEFAULT_EXPIRY_EVERY,
             policy_time_zone: jiff::tz::TimeZone::UTC,
             access_flush_interval: None,
+            witnessing: crate::cosigning::Witnessing::default(),
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct App {
     pub policies: crate::policies::PolicyCache,
     /// Read accesses noted and not yet written (`access_log`).
     pub access: crate::access_log::AccessBuffer,
+    /// Notified when the checkpointer stores a checkpoint (wakes `cosigning`).
+    pub checkpointed: Arc<Notify>,
 }
 
 impl App {
@@ -126,6 +132,9 @@ impl App {
         tokio::spawn(crate::approvals::run_expiry(app.clone()));
         if let Some(every) = app.settings.access_flush_interval {
             tokio::spawn(crate::access_log::run(app.clone(), every));
+        }
+        if app.identity.signer.is_some() && !app.settings.witnessing.witnesses.is_empty() {
+            tokio::spawn(crate::cosigning::run(app.clone(), app.checkpointed.clone()));
         }
         app
     }
@@ -179,6 +188,7 @@ impl App {
             indexing: tokio::sync::Mutex::new(()),
             policies: crate::policies::PolicyCache::default(),
             access: crate::access_log::AccessBuffer::default(),
+            checkpointed: Arc::new(Notify::new()),
         })
     }
 }

@@ -63,6 +63,8 @@ macro_rules! conformance_suite {
             a_retention_purge_commits_with_its_event_or_not_at_all);
         // The read-access log: batches at the end only, read back by key and time.
         $crate::conformance_suite!(@tests $make; access_records_append_in_order_and_search);
+        // Witness cosignatures beside their checkpoints, and witness status.
+        $crate::conformance_suite!(@tests $make; cosignatures_sit_beside_their_checkpoints);
     };
     (@tests $make:path; $($name:ident),*) => {
         $(
@@ -2499,4 +2501,103 @@ pub async fn access_records_append_in_order_and_search(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(by_time.iter().map(|r| r.seq).collect::<Vec<_>>(), [2]);
+}
+
+pub async fn cosignatures_sit_beside_their_checkpoints(store: Arc<dyn Store>) {
+    use crate::{StoredCosignature, WitnessStatus};
+    let batch = (0..4)
+        .map(|i| test_event(&format!("w{i}"), "t", None, "x"))
+        .collect();
+    store.append(vec![request(batch)]).await.unwrap();
+    let head = store.tree_head().await.unwrap();
+    for size in [2, 4] {
+        let checkpoint = StoredCheckpoint {
+            size,
+            root: head.root,
+            note: format!("note {size}"),
+            created_micros: 1,
+        };
+        store.put_checkpoint(checkpoint).await.unwrap();
+    }
+    let cosignature = |size, witness: &str, line: &str| StoredCosignature {
+        size,
+        witness: witness.into(),
+        line: line.into(),
+        timestamp: 1_700_000_000,
+        received_micros: 5,
+    };
+    // Beside a stored checkpoint only.
+    assert!(matches!(
+        store.put_cosignature(cosignature(3, "a", "— a x")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .put_cosignature(cosignature(2, "a", "— a 2"))
+        .await
+        .unwrap();
+    store
+        .put_cosignature(cosignature(2, "b", "— b 2"))
+        .await
+        .unwrap();
+    store
+        .put_cosignature(cosignature(4, "b", "— b 4"))
+        .await
+        .unwrap();
+    // The first cosignature of a (size, witness) is kept.
+    store
+        .put_cosignature(cosignature(4, "b", "— b later"))
+        .await
+        .unwrap();
+    let at4 = store.cosignatures(4).await.unwrap();
+    assert_eq!(at4, vec![cosignature(4, "b", "— b 4")]);
+    assert_eq!(store.cosignatures(2).await.unwrap().len(), 2);
+    assert!(store.cosignatures(3).await.unwrap().is_empty());
+    // Cosignatures are not entries: the log did not grow.
+    assert_eq!(store.tree_head().await.unwrap(), head);
+
+    let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let newest = |witnesses: Vec<String>, quorum| {
+        let store = store.clone();
+        async move {
+            store
+                .newest_cosigned_size(&witnesses, quorum)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(newest(names(&["a", "b"]), 1).await, Some(4));
+    assert_eq!(newest(names(&["a", "b"]), 2).await, Some(2));
+    assert_eq!(newest(names(&["a"]), 1).await, Some(2));
+    assert_eq!(newest(names(&["a", "c"]), 2).await, None);
+    assert_eq!(newest(names(&[]), 1).await, None);
+
+    assert!(store.witness_statuses().await.unwrap().is_empty());
+    let failing = WitnessStatus {
+        witness: "a".into(),
+        known_size: Some(2),
+        cosigned_size: Some(2),
+        cosigned_micros: Some(7),
+        error: Some("connection refused".into()),
+        error_micros: Some(9),
+    };
+    store.put_witness_status(failing.clone()).await.unwrap();
+    let recovered = WitnessStatus {
+        error: None,
+        error_micros: None,
+        known_size: Some(4),
+        ..failing.clone()
+    };
+    store
+        .put_witness_status(WitnessStatus {
+            witness: "b".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.put_witness_status(recovered.clone()).await.unwrap();
+    let statuses = store.witness_statuses().await.unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert_eq!(statuses[0], recovered);
+    assert_eq!(statuses[1].witness, "b");
+    assert_eq!(statuses[1].known_size, None);
 }

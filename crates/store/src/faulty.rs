@@ -150,6 +150,29 @@ impl<S: Store + ?Sized> crate::AccessLogStore for FaultyStore<S> {
 }
 
 #[async_trait]
+impl<S: Store + ?Sized> crate::WitnessStore for FaultyStore<S> {
+    async fn put_cosignature(&self, cosignature: crate::StoredCosignature) -> StoreResult<()> {
+        self.inner.put_cosignature(cosignature).await
+    }
+    async fn cosignatures(&self, size: u64) -> StoreResult<Vec<crate::StoredCosignature>> {
+        self.inner.cosignatures(size).await
+    }
+    async fn newest_cosigned_size(
+        &self,
+        witnesses: &[String],
+        quorum: usize,
+    ) -> StoreResult<Option<u64>> {
+        self.inner.newest_cosigned_size(witnesses, quorum).await
+    }
+    async fn put_witness_status(&self, status: crate::WitnessStatus) -> StoreResult<()> {
+        self.inner.put_witness_status(status).await
+    }
+    async fn witness_statuses(&self) -> StoreResult<Vec<crate::WitnessStatus>> {
+        self.inner.witness_statuses().await
+    }
+}
+
+#[async_trait]
 impl<S: Store + ?Sized> crate::ArtifactStore for FaultyStore<S> {
     async fn artifact(
         &self,

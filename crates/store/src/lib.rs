@@ -4,7 +4,8 @@
 //! [`Store`] is the one interface the server holds: the sum of small traits by domain
 //! ([`LogStore`], [`BlobStore`], [`ApiKeyStore`], [`MetaStore`], [`SearchStore`],
 //! [`VaultStore`], [`ArtifactStore`], [`IdentifierStore`], [`ApprovalStore`],
-//! [`PolicyStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`]). Their
+//! [`PolicyStore`], [`LegalHoldStore`], [`RetentionStore`], [`AccessLogStore`],
+//! [`WitnessStore`]). Their
 //! doc comments are the durability contract every backend
 //! keeps; the [`conformance`] suite checks it against every backend (the embedded
 //! [`sqlite`] store and [`postgres`]). What both backends decide before they write is
@@ -29,6 +30,7 @@ pub mod policies;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+pub mod witnesses;
 
 use std::collections::HashMap;
 
@@ -46,6 +48,7 @@ pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
 pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).
@@ -569,6 +572,7 @@ pub trait Store:
     + LegalHoldStore
     + RetentionStore
     + AccessLogStore
+    + WitnessStore
 {
 }
 
@@ -586,6 +590,7 @@ impl<T> Store for T where
         + LegalHoldStore
         + RetentionStore
         + AccessLogStore
+        + WitnessStore
         + ?Sized
 {
 }

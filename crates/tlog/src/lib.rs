@@ -27,10 +27,14 @@
 //! can return a hash from a full tile it has not authenticated; here nothing is
 //! trusted from tiles, and callers verify every proof against a signed root.
 //!
+//! - **C2SP tlog-cosignature** (Ed25519, `cosignature/v1`) and the checks of **C2SP
+//!   tlog-witness** `add-checkpoint`, with witness policies and their quorum —
+//!   [`witness`] ([`witness::verify_quorum`]).
+//!
 //! ## Out of scope
 //!
-//! Storage, sequencing, deduplication, HTTP, and witnessing (C2SP tlog-witness and
-//! tlog-cosignature) live in other crates. Entry contents are opaque bytes.
+//! Storage, sequencing, deduplication, HTTP, and the witness's and the log's
+//! witnessing I/O live in other crates. Entry contents are opaque bytes.
 //!
 //! ## Example
 //!
@@ -69,6 +73,7 @@ mod path;
 mod proof;
 mod tiles;
 mod tlog_proof;
+pub mod witness;
 
 pub use bundle::{decode_entry_bundle, encode_entry_bundle, MAX_ENTRY_SIZE};
 pub use checkpoint::Checkpoint;

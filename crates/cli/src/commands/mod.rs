@@ -18,6 +18,7 @@ pub mod serve;
 pub mod trail;
 pub mod verify;
 pub mod verify_remote;
+pub mod witness;
 
 use crate::config::{process_env, ConfigError, StoreConfig};
 use crate::{Cli, Command};
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention(command) => retention::run(&cli, command).await,
         Command::Export(args) => export::run(&cli, args).await,
         Command::VerifyBundle(args) => export::verify(args),
+        Command::Witness(args) => witness::run(args).await,
     }
 }
 

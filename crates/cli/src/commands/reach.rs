@@ -52,6 +52,8 @@ fn honoured(command: &Command) -> (&'static str, &'static [Global]) {
         Command::Export(_) => ("export", LOCAL_OR_SERVER),
         // Offline by design: nothing but the file and the pinned key.
         Command::VerifyBundle(_) => ("verify-bundle", &[]),
+        // A witness has no store of the log's: its own key and state directory.
+        Command::Witness(_) => ("witness", &[]),
     }
 }
 

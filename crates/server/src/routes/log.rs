@@ -29,7 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(consistency))
 }
 
-/// The latest signed checkpoint (C2SP tlog-checkpoint, a signed note); public.
+/// The latest signed checkpoint (C2SP tlog-checkpoint, a signed note) with its witness
+/// cosignatures; with witnesses configured, the newest one that reached the quorum
+/// (see `cosigning::served_checkpoint`); public.
 #[utoipa::path(
     get,
     path = "/checkpoint",
@@ -40,10 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
-    let checkpoint = state
-        .app
-        .store
-        .latest_checkpoint()
+    let note = crate::cosigning::served_checkpoint(&state.app)
         .await?
         .ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
     Ok((
@@ -51,7 +50,7 @@ async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        checkpoint.note,
+        note,
     )
         .into_response())
 }
@@ -140,6 +139,7 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let head = app.store.tree_head().await?;
     let checkpoint = app.store.latest_checkpoint().await?;
     let checkpoint_size = checkpoint.as_ref().map_or(0, |c| c.size);
+    let (witnesses, witness_quorum) = crate::cosigning::status(app, checkpoint.as_ref()).await?;
     let history = crate::signing::history(&*app.store)
         .await
         .map_err(|e| match e {
@@ -173,7 +173,8 @@ async fn log_info(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         "tree_size": head.size,
         "checkpoint": checkpoint.map(|c| c.note),
         "pending": head.size - checkpoint_size.min(head.size),
-        "witnesses": [],
+        "witnesses": witnesses,
+        "witness_quorum": witness_quorum,
         // No server task verifies the log yet. One that does should run
         // `verifier::Depth::Full`: off the request path, the database's own check is
         // worth its cost there.

@@ -365,10 +365,49 @@ pub struct LogInfo {
     checkpoint: Option<String>,
     /// Entries not yet covered by a checkpoint.
     pending: u64,
-    #[schema(value_type = Vec<Object>)]
-    witnesses: Vec<Value>,
+    /// Each configured witness's status (empty without witnesses).
+    witnesses: Vec<WitnessInfo>,
+    /// Whether the latest checkpoint has its quorum; null without witnesses.
+    witness_quorum: Option<WitnessQuorum>,
     #[schema(value_type = Object)]
     last_verify: Option<Value>,
+}
+
+/// One configured witness in `GET /api/v1/log` (docs/witnessing.md).
+#[derive(ToSchema)]
+pub struct WitnessInfo {
+    /// Its name in the server's configuration (`[[witness]] name`).
+    name: String,
+    /// Its submission prefix.
+    url: String,
+    /// Its cosigner verifier key (`<name>+<hex8>+<base64>`, signature type 0x04).
+    verifier_key: String,
+    /// The tree size it holds for this log, as far as the server knows.
+    known_size: Option<u64>,
+    /// The size of the last checkpoint it cosigned, and when that cosignature arrived.
+    last_cosigned_size: Option<u64>,
+    last_cosigned_at: Option<String>,
+    /// Why its last attempt failed (unreachable, refused, a cosignature that did not
+    /// verify); null once it cosigns again.
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+    /// It cosigned the latest checkpoint.
+    cosigned_latest: bool,
+}
+
+/// The quorum of the latest checkpoint in `GET /api/v1/log`.
+#[derive(ToSchema)]
+pub struct WitnessQuorum {
+    /// `witness_quorum` of the configuration: how many witnesses must cosign.
+    required: u64,
+    /// The latest checkpoint's size.
+    checkpoint_size: Option<u64>,
+    /// How many configured witnesses cosigned it.
+    cosigned: u64,
+    /// `cosigned >= required`.
+    met: bool,
+    /// The newest checkpoint that has its quorum: the one `/checkpoint` serves.
+    newest_cosigned_size: Option<u64>,
 }
 
 /// An uploaded blob's reference, to put in an event's payload as is.

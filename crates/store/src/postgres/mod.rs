@@ -24,6 +24,7 @@ mod integrity;
 mod policies;
 mod retention;
 pub mod schema;
+mod witnesses;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};

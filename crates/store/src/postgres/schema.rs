@@ -338,6 +338,26 @@ CREATE TABLE IF NOT EXISTS access_log(
 );
 CREATE INDEX IF NOT EXISTS access_log_by_key ON access_log(key, seq);
 ",
+    // Witness cosignatures beside the checkpoints they sign, and what the server last
+    // learned from each configured witness (`witnesses.rs`). Not log entries.
+    r"
+CREATE TABLE IF NOT EXISTS cosignatures(
+  size        BIGINT NOT NULL,
+  witness     TEXT   NOT NULL,
+  line        TEXT   NOT NULL,
+  timestamp   BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (size, witness)
+);
+CREATE TABLE IF NOT EXISTS witness_status(
+  witness       TEXT PRIMARY KEY,
+  known_size    BIGINT,
+  cosigned_size BIGINT,
+  cosigned_at   BIGINT,
+  error         TEXT,
+  error_at      BIGINT
+);
+",
 ];
 
 /// Brings the database to the newest schema, serialized by an advisory lock so that
@@ -397,6 +417,7 @@ pub fn grant_sql(role: &str) -> String {
          GRANT SELECT, INSERT ON approval_resolutions TO {role};
          GRANT SELECT, INSERT ON policy_versions, policy_activations, policy_decisions TO {role};
          GRANT SELECT, INSERT, UPDATE ON legal_holds TO {role};
-         GRANT SELECT, INSERT ON purged_blobs, access_log TO {role};"
+         GRANT SELECT, INSERT ON purged_blobs, access_log TO {role};
+         GRANT SELECT, INSERT, UPDATE ON cosignatures, witness_status TO {role};"
     )
 }

@@ -24,6 +24,7 @@ mod schema;
 pub mod search;
 pub mod sizes;
 mod wal;
+mod witnesses;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::HashMap;

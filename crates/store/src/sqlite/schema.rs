@@ -333,6 +333,26 @@ CREATE TABLE IF NOT EXISTS access_log(
 );
 CREATE INDEX IF NOT EXISTS access_log_by_key ON access_log(key, seq);
 ",
+    // Witness cosignatures beside the checkpoints they sign, and what the server last
+    // learned from each configured witness (`witnesses.rs`). Not log entries.
+    r"
+CREATE TABLE IF NOT EXISTS cosignatures(
+  size        INTEGER NOT NULL,
+  witness     TEXT    NOT NULL,
+  line        TEXT    NOT NULL,
+  timestamp   INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (size, witness)
+);
+CREATE TABLE IF NOT EXISTS witness_status(
+  witness       TEXT PRIMARY KEY,
+  known_size    INTEGER,
+  cosigned_size INTEGER,
+  cosigned_at   INTEGER,
+  error         TEXT,
+  error_at      INTEGER
+);
+",
 ];
 
 /// Brings the database to the newest schema.
