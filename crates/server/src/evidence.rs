@@ -178,19 +178,37 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
-/// The signed checkpoint a bundle is cut at: the latest, after waiting briefly (on a
-/// signing server) for one that covers what is already appended.
+/// The signed checkpoint a bundle is cut at: the one `/checkpoint` serves (with
+/// witnesses, the newest that reached its quorum, with its cosignature lines), after
+/// waiting briefly (on a signing server) for one that covers what is already appended.
 async fn checkpoint_to_cut_at(app: &App) -> Result<StoredCheckpoint, EvidenceError> {
     let head = app.store.tree_head().await?;
     let deadline = tokio::time::Instant::now() + CHECKPOINT_WAIT;
     loop {
-        let latest = app.store.latest_checkpoint().await?;
-        let covers = latest.as_ref().is_some_and(|c| c.size >= head.size);
+        let served = match crate::cosigning::served_checkpoint(app).await? {
+            Some(note) => Some(stored_form(note)?),
+            None => None,
+        };
+        let covers = served.as_ref().is_some_and(|c| c.size >= head.size);
         if covers || app.identity.signer.is_none() || tokio::time::Instant::now() >= deadline {
-            return latest.ok_or(EvidenceError::NoCheckpoint);
+            return served.ok_or(EvidenceError::NoCheckpoint);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A served checkpoint note with the size and root its text names (its signatures were
+/// made by this log; the bundle's reader checks them).
+fn stored_form(note: String) -> Result<StoredCheckpoint, EvidenceError> {
+    let body_len = note.find("\n\n").map_or(note.len(), |at| at + 1);
+    let checkpoint = evident_tlog::Checkpoint::parse(&note.as_bytes()[..body_len])
+        .map_err(|e| StoreError::Corrupt(format!("the served checkpoint: {e}")))?;
+    Ok(StoredCheckpoint {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note,
+        created_micros: 0,
+    })
 }
 
 /// Proofs of `seqs` in the tree of `checkpoint`, each checked against its root.
@@ -343,7 +361,7 @@ pub async fn export<W: Write>(
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<ExportSummary, EvidenceError> {
     let checkpoint = checkpoint_to_cut_at(app).await?;
-    let mtime = u64::try_from(checkpoint.created_micros / 1_000_000).unwrap_or(0);
+    let mtime = u64::try_from(app.now_micros() / 1_000_000).unwrap_or(0);
     let mut export = Export {
         app,
         out: BundleWriter {

@@ -176,6 +176,10 @@ pub struct VerifyArgs {
     /// which log the bundle came from, and says so.
     #[arg(long, conflicts_with = "key")]
     pub trust_bundled_key: bool,
+    /// A witness policy (docs/witnessing.md): the checkpoint's witness cosignatures
+    /// must meet its quorum.
+    #[arg(long, value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// `evident verify-bundle`: no store, no server, no network.
@@ -212,7 +216,24 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     };
     let key = key.trim();
     evident_tlog::verifier_key_name(key).context("--key: not an Ed25519 verifier key")?;
-    let report = verify_bundle(&members, key);
+    let policy = match &args.witness_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let policy = evident_tlog::witness::WitnessPolicy::parse(&text)
+                .with_context(|| format!("--witness-policy {}", path.display()))?;
+            Some(policy)
+        }
+        None => None,
+    };
+    let mut report = verify_bundle(&members, key);
+    let mut cosigned = None;
+    if let Some(policy) = &policy {
+        match evident_core::bundle::check_witnesses(&members, key, policy) {
+            Ok(names) => cosigned = Some(names),
+            Err(finding) => report.failures.push(finding),
+        }
+    }
     let mut out = std::io::stdout().lock();
     if let Some(selection) = &report.selection {
         writeln!(
@@ -230,6 +251,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         "{} entries proven in it, {} payloads open their commitments",
         report.entries, report.blobs
     )?;
+    if let Some(names) = &cosigned {
+        writeln!(
+            out,
+            "witness quorum met: cosigned by {}",
+            if names.is_empty() {
+                "none needed".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )?;
+    }
     for line in &report.not_shipped {
         writeln!(out, "not shipped: {line}")?;
     }
