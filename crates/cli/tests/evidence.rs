@@ -264,7 +264,16 @@ fn a_trace_bundle_verifies_offline_and_every_change_is_named() {
 
     let original = read(&f.bundle);
     assert!(original.contains_key("evidence/README.txt"));
-    assert!(original.contains_key("evidence/verify.html"));
+    // The page embeds the verifier whole and may load nothing (file://, no network).
+    let html = String::from_utf8(original["evidence/verify.html"].clone()).unwrap();
+    let verifier =
+        std::fs::read_to_string(repo_root().join("web/verifier/evident-verify.js")).unwrap();
+    assert!(html.contains(&verifier));
+    assert!(html.contains("default-src 'none'"));
+    assert!(
+        !html.contains(" src=") && !html.contains("import "),
+        "nothing is loaded"
+    );
     assert!(
         original
             .keys()

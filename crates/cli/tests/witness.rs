@@ -365,6 +365,63 @@ fn two_witnesses_cosign_refuse_bad_histories_and_never_block_ingest() {
         verify_quorum(&cosigned6, &log_key, &policy).unwrap(),
         ["one", "two"]
     );
+
+    // An evidence bundle carries the cosigned checkpoint, and verify-bundle checks its
+    // quorum against a policy, offline; a policy that needs a third witness fails.
+    let bundle = dir.path().join("t-witness.tar");
+    let out = util::evident()
+        .args([
+            "export",
+            "--trace",
+            "t-witness",
+            "-o",
+            bundle.to_str().unwrap(),
+        ])
+        .args(["--server", &server.base, "--api-key", &admin])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", util::stderr(&out));
+    let policy_file = dir.path().join("policy.txt");
+    std::fs::write(
+        &policy_file,
+        format!("log {log_key}\nwitness one {vkey1}\nwitness two {vkey2}\ngroup both all one two\nquorum both\n"),
+    )
+    .unwrap();
+    let verify = |policy: &Path| {
+        util::evident()
+            .arg("verify-bundle")
+            .arg(&bundle)
+            .args(["--key", &log_key, "--witness-policy"])
+            .arg(policy)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&policy_file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        util::stdout(&out),
+        util::stderr(&out)
+    );
+    assert!(
+        util::stdout(&out).contains("witness quorum met: cosigned by one, two"),
+        "{}",
+        util::stdout(&out)
+    );
+    let (_, vkey3) = keygen(dir.path(), "w3.test");
+    let stricter = dir.path().join("stricter.txt");
+    std::fs::write(
+        &stricter,
+        format!("witness one {vkey1}\nwitness two {vkey2}\nwitness three {vkey3}\ngroup all3 all one two three\nquorum all3\n"),
+    )
+    .unwrap();
+    let out = verify(&stricter);
+    assert_eq!(out.status.code(), Some(1), "{}", util::stdout(&out));
+    assert!(
+        util::stderr(&out).contains("FAILED evidence/checkpoint: witness quorum"),
+        "{}",
+        util::stderr(&out)
+    );
     drop(w1);
 }
 

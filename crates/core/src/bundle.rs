@@ -261,6 +261,32 @@ pub fn policy_snapshot_of(versions: &[(String, u64, String)]) -> String {
     )
 }
 
+/// Checks the witness cosignatures on the bundle's checkpoint against a witness
+/// policy (C2SP tlog-cosignature; the policy's quorum), with the witnessing code's
+/// own check ([`evident_tlog::witness::verify_quorum`]). Returns the names of the
+/// witnesses that cosigned.
+///
+/// # Errors
+/// A [`Finding`] naming the checkpoint: no checkpoint, a cosignature line by a policy
+/// witness that does not verify, or a quorum not met.
+pub fn check_witnesses(
+    members: &Members,
+    key: &str,
+    policy: &evident_tlog::witness::WitnessPolicy,
+) -> Result<Vec<String>, Finding> {
+    let failure = |why: String| Finding {
+        member: CHECKPOINT.to_owned(),
+        seq: None,
+        why,
+    };
+    let note = members
+        .get(CHECKPOINT)
+        .ok_or_else(|| failure("missing".into()))?;
+    let note = std::str::from_utf8(note).map_err(|_| failure("not UTF-8".into()))?;
+    evident_tlog::witness::verify_quorum(note, key.trim(), policy)
+        .map_err(|e| failure(format!("witness quorum: {e}")))
+}
+
 /// One thing found wrong, naming the member (and the `seq` where there is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

@@ -10,10 +10,13 @@
 //! `tarfile` are everywhere a third party looks. Member paths are kept under the
 //! 100 bytes of a plain ustar name (seqs, hex digests), so no extension is needed.
 //!
-//! **Bounded memory.** Entries are read a page at a time in `seq` order, each page's
-//! proofs built from one read of the tiles they need, and written at once with their
-//! payloads; what is kept to the end is the manifest's list (a path and a digest per
-//! member) and the distinct artifacts and policy snapshots named.
+//! **Memory.** Entries are read a page at a time in `seq` order, each page's proofs
+//! built from one read of the tiles they need, and written at once with their
+//! payloads: no entry, proof or payload is held past its page. What is kept to the end
+//! is the manifest (written last): a path, digest and size per member, about 150 bytes
+//! each and up to six members an entry, and the distinct artifacts and policy
+//! snapshots named. So memory grows by about 1 KB an entry, not with payload sizes
+//! (BENCHMARKS.md has the 100k-event figure).
 //!
 //! **One checkpoint.** Every proof is against the latest signed checkpoint, taken
 //! first, verbatim as the log serves it; entries after it are not in the bundle, and
@@ -103,45 +106,109 @@ pub fn selection(kind: SelectionKind, id: &str) -> Result<Selection, EvidenceErr
     })
 }
 
-/// Writes members into a tar archive, remembering each one's digest for the manifest.
+/// Writes members into a tar archive. Each one's listing for the manifest (path,
+/// SHA-256, size) goes to a temporary file as it is written, already in the form the
+/// manifest prints it, so the listings of a large bundle are not held in memory.
 struct BundleWriter<W: Write> {
     tar: tar::Builder<W>,
-    members: Vec<MemberListing>,
+    listing: std::io::BufWriter<std::fs::File>,
+    listing_len: u64,
     mtime: u64,
 }
 
+/// The `"members": [...]` the manifest ends with, as `serde_json::to_vec_pretty`
+/// prints a [`Manifest`] whose `members` is empty, and what it becomes around the
+/// listings (the same printer's form, which `verify_bundle` requires).
+const EMPTY_MEMBERS_END: &str = "\n  \"members\": []\n}";
+const MEMBERS_START: &str = "\n  \"members\": [\n";
+const MEMBERS_END: &str = "\n  ]\n}";
+
 impl<W: Write> BundleWriter<W> {
-    fn add(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    fn header(&self, path: &str, size: u64) -> std::io::Result<tar::Header> {
         let mut header = tar::Header::new_ustar();
         header.set_path(path)?;
-        header.set_size(bytes.len() as u64);
+        header.set_size(size);
         header.set_mode(0o644);
         header.set_mtime(self.mtime);
         header.set_entry_type(tar::EntryType::Regular);
         header.set_cksum();
+        Ok(header)
+    }
+
+    fn add(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let header = self.header(path, bytes.len() as u64)?;
         self.tar.append(&header, bytes)?;
-        self.members.push(MemberListing {
+        let listing = serde_json::to_string_pretty(&MemberListing {
             path: path.to_owned(),
             sha256: bundle::sha256_hex(bytes),
             size: bytes.len() as u64,
-        });
+        })
+        .map_err(std::io::Error::other)?;
+        // Indented by one array level, as the pretty printer nests it.
+        let indented = listing.replace('\n', "\n    ");
+        let separator = if self.listing_len == 0 {
+            "    "
+        } else {
+            ",\n    "
+        };
+        self.listing.write_all(separator.as_bytes())?;
+        self.listing.write_all(indented.as_bytes())?;
+        self.listing_len += (separator.len() + indented.len()) as u64;
         Ok(())
+    }
+
+    /// Writes the manifest, last: `manifest` (with no members) and the listings.
+    fn finish(mut self, manifest: &Manifest) -> std::io::Result<()> {
+        let printed = serde_json::to_string_pretty(manifest).map_err(std::io::Error::other)?;
+        let head = printed
+            .strip_suffix(EMPTY_MEMBERS_END)
+            .ok_or_else(|| std::io::Error::other("the manifest does not end with its members"))?;
+        let head = format!("{head}{MEMBERS_START}");
+        let size = head.len() as u64 + self.listing_len + MEMBERS_END.len() as u64;
+        let header = self.header(bundle::MANIFEST, size)?;
+        self.listing.flush()?;
+        let mut listing = self.listing.into_inner().map_err(|e| e.into_error())?;
+        std::io::Seek::rewind(&mut listing)?;
+        let body = head
+            .as_bytes()
+            .chain(std::io::BufReader::new(listing))
+            .chain(MEMBERS_END.as_bytes());
+        self.tar.append(&header, body)?;
+        self.tar.finish()
     }
 }
 
-/// The signed checkpoint a bundle is cut at: the latest, after waiting briefly (on a
-/// signing server) for one that covers what is already appended.
+/// The signed checkpoint a bundle is cut at: the one `/checkpoint` serves (with
+/// witnesses, the newest that reached its quorum, with its cosignature lines), after
+/// waiting briefly (on a signing server) for one that covers what is already appended.
 async fn checkpoint_to_cut_at(app: &App) -> Result<StoredCheckpoint, EvidenceError> {
     let head = app.store.tree_head().await?;
     let deadline = tokio::time::Instant::now() + CHECKPOINT_WAIT;
     loop {
-        let latest = app.store.latest_checkpoint().await?;
-        let covers = latest.as_ref().is_some_and(|c| c.size >= head.size);
+        let served = match crate::cosigning::served_checkpoint(app).await? {
+            Some(note) => Some(stored_form(note)?),
+            None => None,
+        };
+        let covers = served.as_ref().is_some_and(|c| c.size >= head.size);
         if covers || app.identity.signer.is_none() || tokio::time::Instant::now() >= deadline {
-            return latest.ok_or(EvidenceError::NoCheckpoint);
+            return served.ok_or(EvidenceError::NoCheckpoint);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A served checkpoint note with the size and root its text names (its signatures were
+/// made by this log; the bundle's reader checks them).
+fn stored_form(note: String) -> Result<StoredCheckpoint, EvidenceError> {
+    let body_len = note.find("\n\n").map_or(note.len(), |at| at + 1);
+    let checkpoint = evident_tlog::Checkpoint::parse(&note.as_bytes()[..body_len])
+        .map_err(|e| StoreError::Corrupt(format!("the served checkpoint: {e}")))?;
+    Ok(StoredCheckpoint {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note,
+        created_micros: 0,
+    })
 }
 
 /// Proofs of `seqs` in the tree of `checkpoint`, each checked against its root.
@@ -294,12 +361,13 @@ pub async fn export<W: Write>(
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<ExportSummary, EvidenceError> {
     let checkpoint = checkpoint_to_cut_at(app).await?;
-    let mtime = u64::try_from(checkpoint.created_micros / 1_000_000).unwrap_or(0);
+    let mtime = u64::try_from(app.now_micros() / 1_000_000).unwrap_or(0);
     let mut export = Export {
         app,
         out: BundleWriter {
             tar: tar::Builder::new(out),
-            members: Vec::new(),
+            listing: std::io::BufWriter::new(tempfile::tempfile()?),
+            listing_len: 0,
             mtime,
         },
         checkpoint: checkpoint.clone(),
@@ -365,13 +433,11 @@ pub async fn export<W: Write>(
         blobs: std::mem::take(&mut export.blob_listings),
         artifacts,
         policy_snapshots,
-        members: std::mem::take(&mut export.out.members),
+        members: Vec::new(),
     };
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| StoreError::Internal(format!("manifest: {e}")))?;
-    export.out.add(bundle::MANIFEST, &manifest_bytes)?;
-    export.out.tar.finish()?;
-    Ok(export.summary)
+    let summary = export.summary;
+    export.out.finish(&manifest)?;
+    Ok(summary)
 }
 
 fn selection_query(selection: &Selection, after: Option<u64>, before: u64) -> SearchQuery {

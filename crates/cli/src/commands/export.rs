@@ -97,12 +97,9 @@ async fn export_local(
     let file = std::fs::File::create(partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let bar = super::progress_bar(0, "exporting");
+    let bar = counter("exporting", "entries");
     let bar_for_progress = bar.clone();
-    let mut progress = move |done: u64| {
-        bar_for_progress.set_length(done);
-        bar_for_progress.set_position(done);
-    };
+    let mut progress = move |done: u64| bar_for_progress.set_position(done);
     let summary =
         evident_server::evidence::export(&app, &selection, &mut out, &mut progress).await?;
     bar.finish_and_clear();
@@ -142,7 +139,7 @@ async fn export_remote(
         .unwrap_or(0);
     let mut file = std::fs::File::create(partial)
         .with_context(|| format!("creating {}", partial.display()))?;
-    let bar = super::progress_bar(0, "downloading");
+    let bar = counter("downloading", "bytes");
     while let Some(chunk) = response.chunk().await? {
         file.write_all(&chunk)?;
         bar.inc(chunk.len() as u64);
@@ -150,6 +147,21 @@ async fn export_remote(
     bar.finish_and_clear();
     file.sync_all()?;
     Ok(entries)
+}
+
+/// A count of work done whose total is not known ahead, on a terminal only.
+fn counter(what: &str, unit: &str) -> indicatif::ProgressBar {
+    if !super::interactive() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = format!("{{spinner}} {{msg}} {{pos}} {unit} ({{per_sec}})");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 #[derive(Debug, clap::Args)]
@@ -164,6 +176,10 @@ pub struct VerifyArgs {
     /// which log the bundle came from, and says so.
     #[arg(long, conflicts_with = "key")]
     pub trust_bundled_key: bool,
+    /// A witness policy (docs/witnessing.md): the checkpoint's witness cosignatures
+    /// must meet its quorum.
+    #[arg(long, value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// `evident verify-bundle`: no store, no server, no network.
@@ -200,7 +216,24 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     };
     let key = key.trim();
     evident_tlog::verifier_key_name(key).context("--key: not an Ed25519 verifier key")?;
-    let report = verify_bundle(&members, key);
+    let policy = match &args.witness_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let policy = evident_tlog::witness::WitnessPolicy::parse(&text)
+                .with_context(|| format!("--witness-policy {}", path.display()))?;
+            Some(policy)
+        }
+        None => None,
+    };
+    let mut report = verify_bundle(&members, key);
+    let mut cosigned = None;
+    if let Some(policy) = &policy {
+        match evident_core::bundle::check_witnesses(&members, key, policy) {
+            Ok(names) => cosigned = Some(names),
+            Err(finding) => report.failures.push(finding),
+        }
+    }
     let mut out = std::io::stdout().lock();
     if let Some(selection) = &report.selection {
         writeln!(
@@ -218,6 +251,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         "{} entries proven in it, {} payloads open their commitments",
         report.entries, report.blobs
     )?;
+    if let Some(names) = &cosigned {
+        writeln!(
+            out,
+            "witness quorum met: cosigned by {}",
+            if names.is_empty() {
+                "none needed".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )?;
+    }
     for line in &report.not_shipped {
         writeln!(out, "not shipped: {line}")?;
     }
