@@ -287,6 +287,10 @@ pub struct PurgeReport {
     /// Traces that expired but a legal hold kept, with the holds.
     pub held: BTreeMap<String, Vec<String>>,
     pub archive: Option<PathBuf>,
+    /// How long the run took to find what expired (the candidate scan and the
+    /// recount), and to commit it, in its last attempt.
+    pub planned_in: Duration,
+    pub committed_in: Duration,
 }
 
 /// How long `part` of a trace is kept, and the tier that decided it: the longest of
@@ -408,9 +412,11 @@ pub async fn run(
         return Err(RetentionError::NoTiers);
     }
     for _ in 0..PURGE_ATTEMPTS {
+        let started = std::time::Instant::now();
         let now = app.now_micros();
         let plan = plan(app, policy, now).await?;
         let counts = app.store.purge_plan(&plan.traces).await?;
+        let planned_in = started.elapsed();
         let mut by_tier: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
         for (i, tier) in plan.tier_of.iter().enumerate() {
             let slot = by_tier.entry(tier.clone()).or_default();
@@ -458,6 +464,7 @@ pub async fn run(
             traces: plan.traces.clone(),
             expect: counts,
         };
+        let committing = std::time::Instant::now();
         match crate::record::record_prepared(app, prepared, vec![effect]).await {
             Ok(appended) => {
                 return Ok(PurgeReport {
@@ -469,6 +476,8 @@ pub async fn run(
                     by_tier,
                     held: plan.held,
                     archive,
+                    planned_in,
+                    committed_in: committing.elapsed(),
                 })
             }
             Err(RecordError::Refused {
@@ -481,6 +490,46 @@ pub async fn run(
         }
     }
     Err(RetentionError::Contended)
+}
+
+/// [`run`], with the attempt noted in the read-access log whatever its outcome (the
+/// status it would have over HTTP: 200, 400 without tiers, 503 when the log kept
+/// moving, 500 otherwise) and written before this returns. `action` says who started
+/// it (`evident retention run`, or the server's schedule).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_and_note(
+    app: &App,
+    principal: &Principal,
+    policy: &RetentionPolicy,
+    action: &str,
+) -> Result<PurgeReport, RetentionError> {
+    let outcome = run(app, principal, policy).await;
+    let (status, details) = match &outcome {
+        Ok(report) => (
+            200,
+            json!({"run_id": report.run_id, "seq": report.seq, "traces": report.traces,
+                   "blobs": report.counts.blobs, "values": report.counts.values,
+                   "search_texts": report.counts.texts}),
+        ),
+        Err(e) => (
+            match e {
+                RetentionError::NoTiers => 400,
+                RetentionError::Contended => 503,
+                _ => 500,
+            },
+            json!({"error": e.to_string()}),
+        ),
+    };
+    let Value::Object(details) = details else {
+        unreachable!("a JSON object literal")
+    };
+    crate::access_log::note_attempt(app, principal, action, details, status);
+    if let Err(e) = crate::access_log::flush(app).await {
+        tracing::warn!(error = %e, "access log: the purge's attempt stays noted for the next flush");
+    }
+    outcome
 }
 
 /// A fresh run id, `purge_<ULID>`.
@@ -569,7 +618,7 @@ pub fn spawn_background(app: std::sync::Arc<App>, policy: RetentionPolicy) {
                 }
             }
             let principal = crate::configuration::server_principal();
-            match run(&app, &principal, &policy).await {
+            match run_and_note(&app, &principal, &policy, "retention run (scheduled)").await {
                 Ok(report) => tracing::info!(
                     run_id = %report.run_id, seq = report.seq, traces = report.traces,
                     blobs = report.counts.blobs, "retention purge"
