@@ -367,7 +367,7 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
                 let text_ok = part == Part::Payload || trace.last_seq < indexed;
                 (has > 0 && trace.last_seq < bound && text_ok).then_some(tier)
             };
-            let payload = expired(Part::Payload, trace.blobs);
+            let payload = expired(Part::Payload, trace.blobs + trace.default_values);
             let text = expired(Part::SearchText, trace.texts);
             let Some(tier) = payload.clone().or_else(|| text.clone()) else {
                 continue;

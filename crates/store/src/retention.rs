@@ -1,8 +1,9 @@
 //! Retention (CONTRACT section 2, "Retention"; section 7, `evident retention run`):
 //! what the purge reads to decide, and what it leaves behind.
 //!
-//! A purge deletes, for whole traces, their payload blobs, their search text and the
-//! vault values of subjects left with no payload; entries stay, so the log stays
+//! A purge deletes, for whole traces, their payload blobs, their search text, the
+//! vault values of subjects left with no payload, and the values under the log's
+//! default key (found in events without a subject) that no other trace uses; entries stay, so the log stays
 //! verifiable. It is one [`crate::Effect::PurgeRetention`], applied in the transaction
 //! that appends its `retention_purge` event. Like an erasure, the event states counts
 //! fixed before the transaction, so the effect recounts what it deletes
@@ -35,6 +36,9 @@ pub struct RetentionTrace {
     pub blobs: u64,
     /// Its entries with search text.
     pub texts: u64,
+    /// Uses by its entries of vault values under the log's default key (values found
+    /// in events without a subject): payload too, purged once no kept trace uses them.
+    pub default_values: u64,
     /// Holds in force that cover it (by trace, job, case, subject or time).
     pub held_by: Vec<String>,
 }

@@ -38,6 +38,19 @@ fn emptied_keys() -> String {
     )
 }
 
+/// The vault values under the log's default key (found in events without a subject)
+/// a purge of the payload traces in `$1` deletes: those these traces use and no other
+/// entry does (`vault_uses`), as `(key_id, token)`.
+fn unused_default_values() -> String {
+    format!(
+        "SELECT u.key_id, u.token FROM vault_uses u
+         WHERE u.seq IN ({TRACE_SEQS})
+           AND NOT EXISTS (SELECT 1 FROM vault_uses o JOIN entries e ON e.seq = o.seq
+                           WHERE o.key_id = u.key_id AND o.token = u.token
+                             AND NOT (e.trace_id = ANY($1)))"
+    )
+}
+
 fn lists(traces: &[TracePurge]) -> (Vec<&str>, Vec<&str>) {
     let payload = traces
         .iter()
@@ -78,7 +91,16 @@ pub(super) async fn plan(
             ),
             &payload,
         )
-        .await?,
+        .await?
+            + count(
+                client,
+                &format!(
+                    "SELECT count(*) FROM vault WHERE (key_id, token) IN ({})",
+                    unused_default_values()
+                ),
+                &payload,
+            )
+            .await?,
         texts: count(
             client,
             &format!("SELECT count(*) FROM event_texts WHERE seq IN ({TRACE_SEQS})"),
@@ -134,6 +156,21 @@ pub(super) async fn purge(
     // Values first: which keys are emptied is decided by the blobs still there.
     tx.execute(
         &format!("DELETE FROM vault WHERE key_id IN ({})", emptied_keys()),
+        &[&payload],
+    )
+    .await
+    .map_err(map_err)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM vault WHERE (key_id, token) IN ({})",
+            unused_default_values()
+        ),
+        &[&payload],
+    )
+    .await
+    .map_err(map_err)?;
+    tx.execute(
+        &format!("DELETE FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
         &[&payload],
     )
     .await
@@ -198,6 +235,7 @@ impl RetentionStore for PgStore {
             .query(
                 "SELECT DISTINCT trace_id FROM entries WHERE trace_id > $2 AND seq IN
                    (SELECT seq FROM blobs WHERE seq < $1
+                    UNION SELECT seq FROM vault_uses WHERE seq < $1
                     UNION SELECT seq FROM event_texts WHERE seq < $1)
                  ORDER BY trace_id",
                 &[&below, &after],
@@ -253,12 +291,19 @@ impl RetentionStore for PgStore {
                 &list,
             )
             .await?;
+            let default_values = count(
+                &**client,
+                &format!("SELECT count(*) FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
+                &list,
+            )
+            .await?;
             found.push(RetentionTrace {
                 trace_id: trace_id.clone(),
                 last_seq: seq_of(last),
                 kinds,
                 blobs,
                 texts,
+                default_values,
                 held_by,
             });
         }

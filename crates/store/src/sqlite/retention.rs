@@ -52,6 +52,18 @@ fn emptied_keys() -> String {
     EMPTIED_KEYS.replace("TRACE_SEQS", TRACE_SEQS)
 }
 
+/// The vault values under the log's default key (found in events without a subject)
+/// a purge of the payload traces in `?1` deletes: those these traces use and no other
+/// entry does (`vault_uses`), as `(key_id, token)`.
+const UNUSED_DEFAULT_VALUES: &str = "SELECT u.key_id, u.token FROM vault_uses u
+     WHERE u.seq IN (TRACE_SEQS)
+       AND NOT EXISTS (SELECT 1 FROM vault_uses o WHERE o.key_id = u.key_id
+                       AND o.token = u.token AND o.seq NOT IN (TRACE_SEQS))";
+
+fn unused_default_values() -> String {
+    UNUSED_DEFAULT_VALUES.replace("TRACE_SEQS", TRACE_SEQS)
+}
+
 /// What purging `traces` would delete, as `conn` sees it.
 pub(super) fn plan(conn: &Connection, traces: &[TracePurge]) -> rusqlite::Result<PurgeCounts> {
     let payload = json_list(
@@ -77,6 +89,13 @@ pub(super) fn plan(conn: &Connection, traces: &[TracePurge]) -> rusqlite::Result
             &format!(
                 "SELECT count(*) FROM vault WHERE key_id IN ({})",
                 emptied_keys()
+            ),
+            &payload,
+        )? + count(
+            conn,
+            &format!(
+                "SELECT count(*) FROM vault WHERE (key_id, token) IN ({})",
+                unused_default_values()
             ),
             &payload,
         )?,
@@ -145,6 +164,19 @@ pub(super) fn purge(
     // Values first: which keys are emptied is decided by the blobs still there.
     tx.execute(
         &format!("DELETE FROM vault WHERE key_id IN ({})", emptied_keys()),
+        [&payload],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM vault WHERE (key_id, token) IN ({})",
+            unused_default_values()
+        ),
+        [&payload],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        &format!("DELETE FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
         [&payload],
     )
     .map_err(map_err)?;
@@ -221,6 +253,7 @@ impl RetentionStore for SqliteStore {
                 "SELECT value FROM id_numbers WHERE kind = 0 AND value > ?2 AND no IN (
                    SELECT trace_no FROM entries WHERE seq IN
                      (SELECT seq FROM blobs WHERE seq < ?1
+                      UNION SELECT seq FROM vault_uses WHERE seq < ?1
                       UNION SELECT rowid FROM events_fts WHERE rowid < ?1))
                  ORDER BY value",
             )?;
@@ -262,6 +295,11 @@ impl RetentionStore for SqliteStore {
                     texts: count(
                         conn,
                         &format!("SELECT count(*) FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
+                        &list,
+                    )?,
+                    default_values: count(
+                        conn,
+                        &format!("SELECT count(*) FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
                         &list,
                     )?,
                     held_by,
