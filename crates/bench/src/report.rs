@@ -348,8 +348,16 @@ fn table(doc: &Value) -> String {
             "  ingest during the purge / before".into(),
             format!(
                 "{} / {} events/s ({:.0} %){}",
-                number(retention["ingest_events_per_second_during"].as_f64().unwrap_or(0.0)),
-                number(retention["ingest_events_per_second_before"].as_f64().unwrap_or(0.0)),
+                number(
+                    retention["ingest_events_per_second_during"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                ),
+                number(
+                    retention["ingest_events_per_second_before"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                ),
                 retention["during_vs_before"].as_f64().unwrap_or(f64::NAN) * 100.0,
                 if retention["ingest_ran_throughout_the_purge"] == json!(true) {
                     ""

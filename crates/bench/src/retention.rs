@@ -152,8 +152,8 @@ pub async fn run(
     let (report, seconds, size_before, size_after, tier) = purge?;
     let during_rate = size_after.saturating_sub(size_before) as f64 / seconds.max(1e-9);
     let before_rate = kept.json["events_per_second"].as_f64().unwrap_or_default();
-    let ingest_outlasted = last.json["seconds"].as_f64().unwrap_or_default()
-        > WARM_UP.as_secs_f64() + seconds;
+    let ingest_outlasted =
+        last.json["seconds"].as_f64().unwrap_or_default() > WARM_UP.as_secs_f64() + seconds;
     Ok((
         json!({
             "events": total,
