@@ -32,6 +32,88 @@ const HOLDS_ON_TRACE: &str = "SELECT hold_id FROM legal_holds h
              OR (h.kind = 'time' AND e.ts BETWEEN h.from_at AND h.to_at)))))
      ORDER BY placed_at, hold_id";
 
+/// The traces with payload or search text in entries below `?1`, after trace id `?2`
+/// in order: read from the indexes of what is left to purge (`blobs_by_seq`,
+/// `vault_uses`' key, the full-text rowids), never by scanning the log or its list of
+/// traces. A trace's number is the `seq` of its first entry, which names it.
+const CANDIDATE_TRACES: &str = "SELECT DISTINCT first.trace_id FROM entries first
+     WHERE first.trace_id > ?2 AND first.seq IN (
+       SELECT trace_no FROM entries WHERE seq IN
+         (SELECT seq FROM blobs WHERE seq < ?1
+          UNION SELECT seq FROM vault_uses WHERE seq < ?1
+          UNION SELECT rowid FROM events_fts WHERE rowid < ?1))
+     ORDER BY first.trace_id";
+
+/// The plans (`EXPLAIN QUERY PLAN`) of every statement a purge runs, named, for the
+/// check that none scans the log.
+pub(super) fn explain(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let list = r#"["t-1"]"#;
+    let in_list = |what: &str, sql: String| (what.to_owned(), sql, vec![list.to_owned()]);
+    let statements: Vec<(String, String, Vec<String>)> = vec![
+        (
+            "candidate traces".into(),
+            CANDIDATE_TRACES.into(),
+            vec!["1000".into(), String::new()],
+        ),
+        in_list(
+            "a trace's newest entry",
+            format!("SELECT coalesce(max(seq), -1) FROM entries WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's kinds",
+            format!("SELECT DISTINCT event_type, agent, case_id FROM entries WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        (
+            "holds on a trace".into(),
+            HOLDS_ON_TRACE.into(),
+            vec!["t-1".into(), "0".into()],
+        ),
+        in_list(
+            "a trace's blobs",
+            format!("SELECT count(*) FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's texts",
+            format!("SELECT count(*) FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's default-key values",
+            format!("SELECT count(*) FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "emptied subject keys' values",
+            format!("DELETE FROM vault WHERE key_id IN ({})", emptied_keys()),
+        ),
+        in_list(
+            "unused default-key values",
+            format!(
+                "DELETE FROM vault WHERE (key_id, token) IN ({})",
+                unused_default_values()
+            ),
+        ),
+        in_list(
+            "the purged blobs",
+            format!("DELETE FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "the purged texts",
+            format!("DELETE FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
+        ),
+    ];
+    statements
+        .into_iter()
+        .map(|(what, sql, params)| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let plan = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((what, plan))
+        })
+        .collect()
+}
+
 fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
@@ -249,14 +331,7 @@ impl RetentionStore for SqliteStore {
         let after = after_trace.unwrap_or_default().to_owned();
         self.read(move |conn| {
             let below = sql_seq(below_seq);
-            let mut stmt = conn.prepare_cached(
-                "SELECT value FROM id_numbers WHERE kind = 0 AND value > ?2 AND no IN (
-                   SELECT trace_no FROM entries WHERE seq IN
-                     (SELECT seq FROM blobs WHERE seq < ?1
-                      UNION SELECT seq FROM vault_uses WHERE seq < ?1
-                      UNION SELECT rowid FROM events_fts WHERE rowid < ?1))
-                 ORDER BY value",
-            )?;
+            let mut stmt = conn.prepare_cached(CANDIDATE_TRACES)?;
             let traces: Vec<String> = stmt
                 .query_map(params![below, after], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
