@@ -343,7 +343,21 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
             }
         }
     }
-    let below_seq = bounds.values().copied().max().unwrap_or(0);
+    // Each part's candidates are looked for below its own highest bound only.
+    let part_bound = |part: Part| {
+        policy
+            .tiers
+            .iter()
+            .filter_map(|tier| tier.keeps(part))
+            .filter_map(|keeps| bounds.get(&keeps).copied())
+            .max()
+            .unwrap_or(0)
+    };
+    let below = evident_store::ExpiryBounds {
+        payload: part_bound(Part::Payload),
+        text: part_bound(Part::SearchText),
+    };
+    let below_seq = below.max();
     let mut out = Plan {
         traces: Vec::new(),
         tier_of: Vec::new(),
@@ -356,7 +370,7 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
     'pages: loop {
         let page = app
             .store
-            .retention_candidates(below_seq, now, after.as_deref(), PAGE)
+            .retention_candidates(below, now, after.as_deref(), PAGE)
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.trace_id.clone());

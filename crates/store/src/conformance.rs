@@ -2259,11 +2259,20 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
     assert_eq!(store.size_signed_by(1_000).await.unwrap(), 3);
 
     // Only traces entirely below the bound are candidates.
-    let candidates = store.retention_candidates(1, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(1), 10, None, 10)
+        .await
+        .unwrap();
     assert!(candidates.is_empty(), "{candidates:?}");
-    let candidates = store.retention_candidates(2, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(2), 10, None, 10)
+        .await
+        .unwrap();
     assert_eq!(candidates.len(), 1, "{candidates:?}");
-    let candidates = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, None, 10)
+        .await
+        .unwrap();
     let ids: Vec<&str> = candidates.iter().map(|c| c.trace_id.as_str()).collect();
     assert_eq!(ids, ["t-new", "t-old"]);
     let old = &candidates[1];
@@ -2274,7 +2283,7 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
     );
     assert!(old.held_by.is_empty());
     let paged = store
-        .retention_candidates(3, 10, Some("t-new"), 10)
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, Some("t-new"), 10)
         .await
         .unwrap();
     assert_eq!(paged.len(), 1);
@@ -2365,7 +2374,7 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
         .unwrap();
     appended(&out[0]);
     let held = store
-        .retention_candidates(3, 10, Some("t-new"), 10)
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, Some("t-new"), 10)
         .await
         .unwrap();
     assert_eq!(held[0].held_by, vec!["hold_purge".to_owned()]);
@@ -2425,7 +2434,10 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
         PurgeCounts::default()
     );
     // Nothing left to purge in t-old; t-new still has its payload and text.
-    let left = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let left = store
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, None, 10)
+        .await
+        .unwrap();
     let ids: Vec<&str> = left.iter().map(|c| c.trace_id.as_str()).collect();
     assert_eq!(ids, ["t-new"]);
     assert_head_matches_entries(&*store).await;
@@ -2451,12 +2463,25 @@ pub async fn default_key_values_go_with_the_last_trace_that_uses_them(store: Arc
     appended(&out[0]);
     let values = || async { store.vault_values_under(TEST_KEY_ID).await.unwrap().len() };
     assert_eq!(values().await, 2);
-    let candidates = store.retention_candidates(2, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(2), 10, None, 10)
+        .await
+        .unwrap();
     let uses: Vec<(&str, u64)> = candidates
         .iter()
         .map(|c| (c.trace_id.as_str(), c.default_values))
         .collect();
     assert_eq!(uses, [("t-a", 2), ("t-b", 1)]);
+    // Each part is looked for below its own bound: these traces have no search text.
+    let text_only = crate::ExpiryBounds {
+        payload: 0,
+        text: 2,
+    };
+    assert!(store
+        .retention_candidates(text_only, 10, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let trace = |trace_id: &str, last_seq| TracePurge {
         trace_id: trace_id.into(),
         last_seq,

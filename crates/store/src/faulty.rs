@@ -103,13 +103,13 @@ impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
     }
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: crate::ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<crate::RetentionTrace>> {
         self.inner
-            .retention_candidates(below_seq, now_micros, after_trace, limit)
+            .retention_candidates(below, now_micros, after_trace, limit)
             .await
     }
     async fn purge_plan(&self, traces: &[crate::TracePurge]) -> StoreResult<crate::PurgeCounts> {

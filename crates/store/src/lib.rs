@@ -45,7 +45,9 @@ pub use error::{StoreError, StoreResult};
 pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
-pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+pub use retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).

@@ -24,6 +24,31 @@ use evident_core::blob::BlobRef;
 
 use crate::StoreResult;
 
+/// Where each part may have expired: below `payload`, some tier's payload has; below
+/// `text`, some tier's search text has (the server reads both from the signed
+/// checkpoints). Candidates are looked for below each bound only, so search text kept
+/// longer than payloads is not read again by every run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiryBounds {
+    pub payload: u64,
+    pub text: u64,
+}
+
+impl ExpiryBounds {
+    /// The same bound for both parts.
+    pub fn both(seq: u64) -> Self {
+        Self {
+            payload: seq,
+            text: seq,
+        }
+    }
+
+    /// The higher bound: a candidate trace lies entirely below it.
+    pub fn max(self) -> u64 {
+        self.payload.max(self.text)
+    }
+}
+
 /// A trace that has something left to purge, with what decides its tier.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionTrace {
@@ -82,12 +107,14 @@ pub trait RetentionStore: Send + Sync {
     /// `timestamp` said, so expiry counted from it never purges early.
     async fn size_signed_by(&self, micros: i64) -> StoreResult<u64>;
 
-    /// Traces whose entries all lie below `below_seq` and that still have blobs or
-    /// search text, ordered by trace id after `after_trace`, at most `limit`; with the
-    /// holds in force at `now_micros` that cover each.
+    /// Traces whose entries all lie below `below.max()` and that still have payload
+    /// (blobs, uses of default-key vault values) below `below.payload` or search text
+    /// below `below.text`, ordered by trace id after `after_trace`, at most `limit`;
+    /// with the holds in force at `now_micros` that cover each. Found from what is left
+    /// to purge, never by reading the whole log.
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,

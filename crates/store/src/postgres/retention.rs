@@ -9,7 +9,9 @@ use evident_core::blob::BlobRef;
 use tokio_postgres::{GenericClient, Row, Transaction};
 
 use super::{blob_of, hash_of, map_err, pg_seq, seq_of, PgStore};
-use crate::retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+use crate::retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 use crate::{StoreError, StoreResult, StoredBlob};
 
 /// The `seq`s of the entries of the traces in `$1`.
@@ -223,22 +225,24 @@ impl RetentionStore for PgStore {
 
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>> {
         let client = self.client().await?;
-        let below = pg_seq(below_seq);
+        let payload_below = pg_seq(below.payload);
+        let text_below = pg_seq(below.text);
+        let below = pg_seq(below.max());
         let after = after_trace.unwrap_or_default();
         let traces: Vec<String> = client
             .query(
                 "SELECT DISTINCT trace_id FROM entries WHERE trace_id > $2 AND seq IN
                    (SELECT seq FROM blobs WHERE seq < $1
                     UNION SELECT seq FROM vault_uses WHERE seq < $1
-                    UNION SELECT seq FROM event_texts WHERE seq < $1)
+                    UNION SELECT seq FROM event_texts WHERE seq < $3)
                  ORDER BY trace_id",
-                &[&below, &after],
+                &[&payload_below, &after, &text_below],
             )
             .await
             .map_err(map_err)?

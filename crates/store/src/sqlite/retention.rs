@@ -12,7 +12,9 @@ use evident_core::blob::BlobRef;
 use rusqlite::{params, Connection};
 
 use super::{blob_from_row, hash_from_blob, map_err, seq_of, sql_seq, SqliteStore};
-use crate::retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+use crate::retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 use crate::{StoreError, StoreResult, StoredBlob};
 
 /// The `seq`s of the entries of the traces in JSON array `?1`.
@@ -32,8 +34,8 @@ const HOLDS_ON_TRACE: &str = "SELECT hold_id FROM legal_holds h
              OR (h.kind = 'time' AND e.ts BETWEEN h.from_at AND h.to_at)))))
      ORDER BY placed_at, hold_id";
 
-/// The traces with payload or search text in entries below `?1`, after trace id `?2`
-/// in order: read from the indexes of what is left to purge (`blobs_by_seq`,
+/// The traces with payload in entries below `?1` or search text below `?3`, after
+/// trace id `?2` in order: read from the indexes of what is left to purge (`blobs_by_seq`,
 /// `vault_uses`' key, the full-text rowids), never by scanning the log or its list of
 /// traces. A trace's number is the `seq` of its first entry, which names it.
 const CANDIDATE_TRACES: &str = "SELECT DISTINCT first.trace_id FROM entries first
@@ -41,7 +43,7 @@ const CANDIDATE_TRACES: &str = "SELECT DISTINCT first.trace_id FROM entries firs
        SELECT trace_no FROM entries WHERE seq IN
          (SELECT seq FROM blobs WHERE seq < ?1
           UNION SELECT seq FROM vault_uses WHERE seq < ?1
-          UNION SELECT rowid FROM events_fts WHERE rowid < ?1))
+          UNION SELECT rowid FROM events_fts WHERE rowid < ?3))
      ORDER BY first.trace_id";
 
 /// The plans (`EXPLAIN QUERY PLAN`) of every statement a purge runs, named, for the
@@ -53,7 +55,7 @@ pub(super) fn explain(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<St
         (
             "candidate traces".into(),
             CANDIDATE_TRACES.into(),
-            vec!["1000".into(), String::new()],
+            vec!["1000".into(), String::new(), "2000".into()],
         ),
         in_list(
             "a trace's newest entry",
@@ -323,17 +325,19 @@ impl RetentionStore for SqliteStore {
 
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>> {
         let after = after_trace.unwrap_or_default().to_owned();
         self.read(move |conn| {
-            let below = sql_seq(below_seq);
+            let payload_below = sql_seq(below.payload);
+            let text_below = sql_seq(below.text);
+            let below = sql_seq(below.max());
             let mut stmt = conn.prepare_cached(CANDIDATE_TRACES)?;
             let traces: Vec<String> = stmt
-                .query_map(params![below, after], |r| r.get(0))?
+                .query_map(params![payload_below, after, text_below], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut found = Vec::new();
             for trace_id in traces {
