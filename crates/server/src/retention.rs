@@ -42,8 +42,12 @@ use crate::state::App;
 /// transaction per run, kept to a size a commit handles in well under a second).
 pub const MAX_TRACES_PER_RUN: usize = 20_000;
 
-/// Times a run is planned again when the log moved between its plan and its commit.
-const PURGE_ATTEMPTS: usize = 3;
+/// Times a run tries to commit when the log moved between its plan and its commit.
+/// After a refusal it does not scan again: it drops the traces that received an entry
+/// meanwhile (a trace is purged whole or not at all; one still being written to waits
+/// for a later run), recounts and tries again at once, so a busy log that keeps adding
+/// to a few old traces does not starve the purge.
+const PURGE_ATTEMPTS: usize = 10;
 
 /// Candidates read from the store at a time.
 const PAGE: usize = 1_000;
@@ -332,6 +336,25 @@ struct Plan {
     below_seq: u64,
 }
 
+impl Plan {
+    /// Keeps only the traces whose newest entry is still the one planned.
+    fn keep_unchanged(&mut self, newest: &HashMap<String, u64>) {
+        let rows = std::mem::take(&mut self.traces)
+            .into_iter()
+            .zip(std::mem::take(&mut self.tier_of))
+            .zip(std::mem::take(&mut self.blobs_of))
+            .zip(std::mem::take(&mut self.texts_of));
+        for (((trace, tier), blobs), texts) in rows {
+            if newest.get(&trace.trace_id) == Some(&trace.last_seq) {
+                self.traces.push(trace);
+                self.tier_of.push(tier);
+                self.blobs_of.push(blobs);
+                self.texts_of.push(texts);
+            }
+        }
+    }
+}
+
 async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, StoreError> {
     let indexed = app.store.text_indexed_through().await?;
     let mut bounds: HashMap<Duration, u64> = HashMap::new();
@@ -425,10 +448,15 @@ pub async fn run(
     if policy.tiers.is_empty() {
         return Err(RetentionError::NoTiers);
     }
+    let mut planned: Option<Plan> = None;
     for _ in 0..PURGE_ATTEMPTS {
         let started = std::time::Instant::now();
         let now = app.now_micros();
-        let plan = plan(app, policy, now).await?;
+        let plan = match planned.take() {
+            // Still expired: time only moved on since.
+            Some(plan) => plan,
+            None => plan(app, policy, now).await?,
+        };
         let counts = app.store.purge_plan(&plan.traces).await?;
         let planned_in = started.elapsed();
         let mut by_tier: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
@@ -498,7 +526,12 @@ pub async fn run(
                 error: StoreError::Conflict(why),
                 ..
             }) => {
-                tracing::info!(%why, "the purge's plan no longer held; planning again");
+                tracing::info!(%why, "the purge's plan no longer held; dropping changed traces and recounting");
+                let ids: Vec<String> = plan.traces.iter().map(|t| t.trace_id.clone()).collect();
+                let newest = app.store.newest_in_traces(&ids).await?;
+                let mut plan = plan;
+                plan.keep_unchanged(&newest);
+                planned = Some(plan);
             }
             Err(e) => return Err(e.into()),
         }

@@ -2472,6 +2472,11 @@ pub async fn default_key_values_go_with_the_last_trace_that_uses_them(store: Arc
         .map(|c| (c.trace_id.as_str(), c.default_values))
         .collect();
     assert_eq!(uses, [("t-a", 2), ("t-b", 1)]);
+    let newest = store
+        .newest_in_traces(&["t-a".into(), "t-b".into(), "t-none".into()])
+        .await
+        .unwrap();
+    assert_eq!(newest, [("t-a".into(), 0), ("t-b".into(), 1)].into());
     // Each part is looked for below its own bound: these traces have no search text.
     let text_only = crate::ExpiryBounds {
         payload: 0,

@@ -112,6 +112,12 @@ impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
             .retention_candidates(below, now_micros, after_trace, limit)
             .await
     }
+    async fn newest_in_traces(
+        &self,
+        trace_ids: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, u64>> {
+        self.inner.newest_in_traces(trace_ids).await
+    }
     async fn purge_plan(&self, traces: &[crate::TracePurge]) -> StoreResult<crate::PurgeCounts> {
         self.inner.purge_plan(traces).await
     }

@@ -120,6 +120,10 @@ pub trait RetentionStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>>;
 
+    /// The newest entry of each of these traces that has one: what a purge whose
+    /// commit was refused checks to drop the traces written to since its plan.
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>>;
+
     /// What purging `traces` now would delete: the counts a
     /// [`crate::Effect::PurgeRetention`] expects.
     async fn purge_plan(&self, traces: &[TracePurge]) -> StoreResult<PurgeCounts>;

@@ -325,6 +325,23 @@ impl RetentionStore for PgStore {
         Ok(found)
     }
 
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>> {
+        let rows = self
+            .query(
+                "SELECT t.id, (SELECT max(seq) FROM entries WHERE trace_id = t.id)
+                 FROM unnest($1::text[]) AS t(id)",
+                &[&trace_ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let newest: Option<i64> = r.get(1);
+                newest.map(|n| (r.get::<_, String>(0), seq_of(n)))
+            })
+            .collect())
+    }
+
     async fn purge_plan(&self, traces: &[TracePurge]) -> StoreResult<PurgeCounts> {
         let client = self.client().await?;
         plan(&**client, traces).await

@@ -390,6 +390,25 @@ impl RetentionStore for SqliteStore {
         .await
     }
 
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>> {
+        let trace_ids = trace_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT max(seq) FROM entries WHERE trace_no =
+                     (SELECT no FROM id_numbers WHERE kind = 0 AND value = ?1)",
+            )?;
+            let mut found = HashMap::new();
+            for trace_id in trace_ids {
+                let newest: Option<i64> = stmt.query_row([&trace_id], |r| r.get(0))?;
+                if let Some(newest) = newest {
+                    found.insert(trace_id, seq_of(newest));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn purge_plan(&self, traces: &[TracePurge]) -> StoreResult<PurgeCounts> {
         let traces = traces.to_vec();
         self.read(move |conn| plan(conn, &traces)).await
