@@ -222,7 +222,7 @@ fn delta(after: Option<f64>, before: Option<f64>) -> Option<f64> {
 }
 
 /// The log's tree size, from `GET /api/v1/log`.
-async fn log_size(target: &Target) -> anyhow::Result<u64> {
+pub(crate) async fn log_size(target: &Target) -> anyhow::Result<u64> {
     let answer: Value = target
         .client
         .get(target.url("/api/v1/log"))

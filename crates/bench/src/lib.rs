@@ -39,6 +39,7 @@ mod ingest;
 mod otlp;
 mod queries;
 mod report;
+mod retention;
 mod server;
 mod workload;
 
@@ -135,6 +136,9 @@ pub enum Scenario {
     /// `POST /api/v1/decide` from --decide-clients clients against --decide-rules
     /// active rules, for --decide-seconds, with no other load.
     Decide,
+    /// Instead of `batch`: the batched events in three parts, and `evident retention
+    /// run` purging the oldest tenth while the last part is ingested.
+    Retention,
 }
 
 /// Most events the single-event scenario takes by default.
@@ -164,8 +168,9 @@ pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> 
         has(Scenario::Batch)
             || has(Scenario::Single)
             || has(Scenario::Otlp)
-            || has(Scenario::Decide),
-        "--scenarios needs an ingest scenario (batch, single or otlp) or decide to load the server"
+            || has(Scenario::Decide)
+            || has(Scenario::Retention),
+        "--scenarios needs an ingest scenario (batch, single, otlp or retention) or decide to load the server"
     );
     anyhow::ensure!(
         args.decide_clients >= 1 && args.decide_rules >= 1,
@@ -222,7 +227,12 @@ pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> 
         &work.path().join("server.log"),
     )
     .await?;
-    let outcome = drive(args, &prepared, &server, &mut report).await;
+    let store = StoreAt {
+        data: &data,
+        database_url,
+        work: work.path(),
+    };
+    let outcome = drive(args, &prepared, &server, &store, &mut report).await;
     report.set(
         "server",
         json!({
@@ -256,11 +266,19 @@ pub async fn run(database_url: Option<&str>, args: &Args) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Where the server under test keeps its store, for commands run beside it.
+struct StoreAt<'a> {
+    data: &'a std::path::Path,
+    database_url: Option<&'a str>,
+    work: &'a std::path::Path,
+}
+
 /// Everything that talks to the running server.
 async fn drive(
     args: &Args,
     prepared: &workload::Prepared,
     server: &ServerProcess,
+    store: &StoreAt<'_>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let has = |s: Scenario| args.scenarios.contains(&s);
@@ -281,7 +299,19 @@ async fn drive(
         loaded = result["decisions"].as_u64().unwrap_or(0) + 1;
         report.set("decide", result);
     }
-    if has(Scenario::Batch) && prepared.batch.events > 0 {
+    if has(Scenario::Retention) {
+        let phase = retention::RetentionPhase {
+            part: &prepared.batch,
+            clients: args.clients,
+            per_request: args.batch,
+            data: store.data,
+            database_url: store.database_url,
+            work: store.work,
+        };
+        let (result, tree_size) = retention::run(&target, server, &phase).await?;
+        loaded = tree_size;
+        report.set("retention", result);
+    } else if has(Scenario::Batch) && prepared.batch.events > 0 {
         let phase = ingest::Phase {
             name: "batched ingest",
             format: ingest::Format::Events,

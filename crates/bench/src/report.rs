@@ -316,6 +316,58 @@ fn table(doc: &Value) -> String {
             "p99 < 5 ms",
         );
     }
+    if doc["retention"].is_object() {
+        let retention = &doc["retention"];
+        let purge = &retention["purge"];
+        row(
+            format!(
+                "retention purge of the oldest tenth ({} of {} events), ingest going on",
+                number(retention["expiring_part_events"].as_f64().unwrap_or(0.0)),
+                number(retention["events"].as_f64().unwrap_or(0.0)),
+            ),
+            format!(
+                "{:.2} s: {} traces, {} blobs, {} vault values, {} search texts",
+                purge["seconds"].as_f64().unwrap_or(f64::NAN),
+                number(purge["traces"].as_f64().unwrap_or(0.0)),
+                number(purge["blobs"].as_f64().unwrap_or(0.0)),
+                number(purge["values"].as_f64().unwrap_or(0.0)),
+                number(purge["search_texts"].as_f64().unwrap_or(0.0)),
+            ),
+            "a tenth of 1M",
+        );
+        row(
+            "  candidate scan and plan / commit".into(),
+            format!(
+                "{:.2} s / {:.2} s",
+                purge["plan_seconds"].as_f64().unwrap_or(f64::NAN),
+                purge["commit_seconds"].as_f64().unwrap_or(f64::NAN)
+            ),
+            "",
+        );
+        row(
+            "  ingest during the purge / before".into(),
+            format!(
+                "{} / {} events/s ({:.0} %){}",
+                number(
+                    retention["ingest_events_per_second_during"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                ),
+                number(
+                    retention["ingest_events_per_second_before"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                ),
+                retention["during_vs_before"].as_f64().unwrap_or(f64::NAN) * 100.0,
+                if retention["ingest_ran_throughout_the_purge"] == json!(true) {
+                    ""
+                } else {
+                    " (ingest ended before the purge did: an underestimate)"
+                }
+            ),
+            "",
+        );
+    }
     if let Some(seconds) = doc["search_catch_up_seconds"].as_f64() {
         row(
             "search index catch-up after the load".into(),

@@ -193,3 +193,48 @@ fn the_decide_scenario_publishes_rules_and_every_decision_is_recorded() {
     assert_eq!(number(&doc, "/loaded_events"), decisions + 1.0);
     assert_eq!(doc["verify"]["ok"], true, "{doc:#}");
 }
+
+#[test]
+fn the_retention_scenario_purges_the_oldest_tenth_while_ingest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let output = evident()
+        .args([
+            "bench",
+            "--scenarios",
+            "retention,verify",
+            "--events",
+            "2000",
+            "--batch",
+            "50",
+            "--clients",
+            "2",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.contains("retention purge of the oldest tenth (200 of 2,000 events)"),
+        "{table}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    // The traces that ended in the tenth were purged, and nothing younger: the purged
+    // blobs are at most the tenth's events' (input, output, attributes each).
+    let traces = number(&doc, "/retention/purge/traces");
+    let blobs = number(&doc, "/retention/purge/blobs");
+    assert!(traces > 0.0 && blobs > 0.0, "{doc:#}");
+    assert!(blobs <= 3.0 * 200.0, "{doc:#}");
+    assert!(number(&doc, "/retention/ingest_events_per_second_before") > 0.0);
+    assert!(number(&doc, "/retention/ingest_events_per_second_during") > 0.0);
+    assert!(number(&doc, "/loaded_events") >= 2000.0, "{doc:#}");
+    // `verify` passes after the purge and counts the purged blobs.
+    assert_eq!(doc["verify"]["ok"], true, "{doc:#}");
+    let verified = doc["verify"]["output"].as_str().unwrap();
+    assert!(
+        verified.contains(&format!("{blobs} blobs were purged by retention")),
+        "{verified}"
+    );
+}

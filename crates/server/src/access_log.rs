@@ -14,14 +14,22 @@
 //! root from the stored records ([`verify_access_log`]): an edited, deleted or added
 //! record contradicts a signed entry of the main log.
 //!
-//! **No clear subject.** A `subject` query parameter is recorded as its token.
+//! **No clear subject.** A `subject` query parameter is recorded as its token. A POST
+//! that reads by what its body names (`POST /api/v1/events/search`, the erasure and
+//! the reveal) leaves a [`BodyNote`] on its answer: the middleware, which does not read
+//! bodies, adds it to the record as `body`, the subject again as its token.
+//!
+//! **Attempts made outside HTTP.** An erasure or a retention run started on the store
+//! (`evident erase`, `evident retention run`) or by the server's own schedule is noted
+//! too ([`note_attempt`]): `action` instead of method and path, and the status the same
+//! attempt would get over HTTP.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use evident_core::record::ServerEvent;
 use evident_core::token::is_subject_token;
 use evident_store::{AccessQuery, AccessRecord, Effect, SearchQuery, Store, StoreError};
@@ -68,11 +76,34 @@ impl AccessBuffer {
     }
 }
 
-/// Put in a response's extensions by a handler whose request carries what it read in
-/// its body (`POST /api/v1/evidence`): the query to note instead of the URL's, a
-/// subject only as its token.
-#[derive(Debug, Clone)]
-pub struct NotedQuery(pub String);
+/// What a handler read from its request's body that belongs in its access record (the
+/// middleware sees only method, path and query). Left on the answer as an extension.
+#[derive(Debug, Clone, Default)]
+pub struct BodyNote(pub Map<String, Value>);
+
+impl BodyNote {
+    /// A note of one member.
+    pub fn of(name: &str, value: Value) -> Self {
+        Self(Map::from_iter([(name.to_owned(), value)]))
+    }
+
+    /// Leaves the note on `answer`, whatever the answer is (a refusal is noted too).
+    pub fn on(self, answer: impl IntoResponse) -> Response {
+        let mut response = answer.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// A subject as the access log keeps it: its token, never the clear identifier.
+pub fn subject_as_token(app: &App, subject: &str) -> String {
+    let subject = subject.trim();
+    if is_subject_token(subject) {
+        subject.to_owned()
+    } else {
+        app.token_key.subject_token(subject)
+    }
+}
 
 /// The middleware: after the answer, notes a request made with a valid key.
 pub async fn record_access(
@@ -89,11 +120,9 @@ pub async fn record_access(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(|s| s.trim().to_owned());
-    let mut query = request.uri().query().map(str::to_owned);
-    let response = next.run(request).await;
-    if let Some(NotedQuery(noted)) = response.extensions().get::<NotedQuery>() {
-        query = Some(noted.clone());
-    }
+    let query = request.uri().query().map(str::to_owned);
+    let mut response = next.run(request).await;
+    let body = response.extensions_mut().remove::<BodyNote>();
     let (Some(secret), false) = (secret, is_ingest) else {
         return response;
     };
@@ -106,38 +135,68 @@ pub async fn record_access(
         method.as_str(),
         &path,
         query.as_deref(),
+        body,
         response.status().as_u16(),
     );
     response
 }
 
-/// Notes one access (canonical JSON; a clear `subject` parameter becomes its token).
+/// Notes one access (canonical JSON; a clear `subject` parameter becomes its token;
+/// `body`, when given, is what the handler noted of the request's body).
 pub fn note(
     app: &App,
     principal: &Principal,
     method: &str,
     path: &str,
     query: Option<&str>,
+    body: Option<BodyNote>,
     status: u16,
 ) {
     let mut params = Map::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let value = if name == "subject" && !is_subject_token(value.trim()) {
-            app.token_key.subject_token(value.trim())
+        let value = if name == "subject" {
+            subject_as_token(app, &value)
         } else {
             value.into_owned()
         };
         params.insert(name.into_owned(), Value::from(value));
     }
     let (at, at_micros) = app.now();
-    let record = json!({
+    let mut record = json!({
         "at": at, "key": principal.name, "role": principal.role.as_str(),
         "method": method, "path": path, "query": params, "status": status,
     });
+    if let Some(BodyNote(body)) = body {
+        record["body"] = Value::Object(body);
+    }
+    push(app, principal, at_micros, &record);
+}
+
+/// Notes an attempt made outside HTTP: an erasure or a retention run started on the
+/// store or by the server's schedule. `action` names it (`evident erase`,
+/// `retention run`), `details` what it was about (a subject only as its token), and
+/// `status` is what the same attempt gets over HTTP (200 done, 404 nothing to act
+/// on, 409 held, ...). Written with the next flush, like every note.
+pub fn note_attempt(
+    app: &App,
+    principal: &Principal,
+    action: &str,
+    details: Map<String, Value>,
+    status: u16,
+) {
+    let (at, at_micros) = app.now();
+    let record = json!({
+        "at": at, "key": principal.name, "role": principal.role.as_str(),
+        "action": action, "details": details, "status": status,
+    });
+    push(app, principal, at_micros, &record);
+}
+
+fn push(app: &App, principal: &Principal, at_micros: i64, record: &Value) {
     app.access.push(
         principal.name.clone(),
         at_micros,
-        evident_core::json::canonical_bytes(&record),
+        evident_core::json::canonical_bytes(record),
     );
 }
 

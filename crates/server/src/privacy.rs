@@ -164,6 +164,47 @@ pub enum EraseError {
     Store(#[from] StoreError),
 }
 
+/// [`erase`] started outside HTTP (`evident erase` on the store), with the attempt
+/// noted in the read-access log as a request to `POST /api/v1/subjects/erase` is: the
+/// subject as its token, the status the same request gets over HTTP (200, 400, 404
+/// for a subject no event carries, 409 held, 503, 500), written before this returns.
+///
+/// # Errors
+/// As [`erase`].
+pub async fn erase_and_note(
+    app: &App,
+    principal: &Principal,
+    request: EraseRequest,
+) -> Result<ErasureReceipt, EraseError> {
+    let mut details = Map::new();
+    if !request.subject.trim().is_empty() {
+        details.insert(
+            "subject".into(),
+            Value::from(crate::access_log::subject_as_token(app, &request.subject)),
+        );
+    }
+    let outcome = erase(app, principal, request).await;
+    let status = match &outcome {
+        Ok(receipt) => {
+            details.insert(
+                "erasure".into(),
+                Value::from(receipt.event.event_id.clone()),
+            );
+            200
+        }
+        Err(EraseError::InvalidSubject | EraseError::InvalidReason(_)) => 400,
+        Err(EraseError::UnknownSubject) => 404,
+        Err(EraseError::Held { .. }) => 409,
+        Err(EraseError::Contended) => 503,
+        Err(EraseError::Record(_) | EraseError::Store(_)) => 500,
+    };
+    crate::access_log::note_attempt(app, principal, "evident erase", details, status);
+    if let Err(e) = crate::access_log::flush(app).await {
+        tracing::warn!(error = %e, "access log: the erasure's attempt stays noted for the next flush");
+    }
+    outcome
+}
+
 /// Times an erasure is planned again when new data of the subject arrived between its
 /// plan and its commit.
 const ERASE_ATTEMPTS: usize = 3;

@@ -42,8 +42,12 @@ use crate::state::App;
 /// transaction per run, kept to a size a commit handles in well under a second).
 pub const MAX_TRACES_PER_RUN: usize = 20_000;
 
-/// Times a run is planned again when the log moved between its plan and its commit.
-const PURGE_ATTEMPTS: usize = 3;
+/// Times a run tries to commit when the log moved between its plan and its commit.
+/// After a refusal it does not scan again: it drops the traces that received an entry
+/// meanwhile (a trace is purged whole or not at all; one still being written to waits
+/// for a later run), recounts and tries again at once, so a busy log that keeps adding
+/// to a few old traces does not starve the purge.
+const PURGE_ATTEMPTS: usize = 10;
 
 /// Candidates read from the store at a time.
 const PAGE: usize = 1_000;
@@ -287,6 +291,10 @@ pub struct PurgeReport {
     /// Traces that expired but a legal hold kept, with the holds.
     pub held: BTreeMap<String, Vec<String>>,
     pub archive: Option<PathBuf>,
+    /// How long the run took to find what expired (the candidate scan and the
+    /// recount), and to commit it, in its last attempt.
+    pub planned_in: Duration,
+    pub committed_in: Duration,
 }
 
 /// How long `part` of a trace is kept, and the tier that decided it: the longest of
@@ -328,6 +336,25 @@ struct Plan {
     below_seq: u64,
 }
 
+impl Plan {
+    /// Keeps only the traces whose newest entry is still the one planned.
+    fn keep_unchanged(&mut self, newest: &HashMap<String, u64>) {
+        let rows = std::mem::take(&mut self.traces)
+            .into_iter()
+            .zip(std::mem::take(&mut self.tier_of))
+            .zip(std::mem::take(&mut self.blobs_of))
+            .zip(std::mem::take(&mut self.texts_of));
+        for (((trace, tier), blobs), texts) in rows {
+            if newest.get(&trace.trace_id) == Some(&trace.last_seq) {
+                self.traces.push(trace);
+                self.tier_of.push(tier);
+                self.blobs_of.push(blobs);
+                self.texts_of.push(texts);
+            }
+        }
+    }
+}
+
 async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, StoreError> {
     let indexed = app.store.text_indexed_through().await?;
     let mut bounds: HashMap<Duration, u64> = HashMap::new();
@@ -339,7 +366,21 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
             }
         }
     }
-    let below_seq = bounds.values().copied().max().unwrap_or(0);
+    // Each part's candidates are looked for below its own highest bound only.
+    let part_bound = |part: Part| {
+        policy
+            .tiers
+            .iter()
+            .filter_map(|tier| tier.keeps(part))
+            .filter_map(|keeps| bounds.get(&keeps).copied())
+            .max()
+            .unwrap_or(0)
+    };
+    let below = evident_store::ExpiryBounds {
+        payload: part_bound(Part::Payload),
+        text: part_bound(Part::SearchText),
+    };
+    let below_seq = below.max();
     let mut out = Plan {
         traces: Vec::new(),
         tier_of: Vec::new(),
@@ -352,7 +393,7 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
     'pages: loop {
         let page = app
             .store
-            .retention_candidates(below_seq, now, after.as_deref(), PAGE)
+            .retention_candidates(below, now, after.as_deref(), PAGE)
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.trace_id.clone());
@@ -363,7 +404,7 @@ async fn plan(app: &App, policy: &RetentionPolicy, now: i64) -> Result<Plan, Sto
                 let text_ok = part == Part::Payload || trace.last_seq < indexed;
                 (has > 0 && trace.last_seq < bound && text_ok).then_some(tier)
             };
-            let payload = expired(Part::Payload, trace.blobs);
+            let payload = expired(Part::Payload, trace.blobs + trace.default_values);
             let text = expired(Part::SearchText, trace.texts);
             let Some(tier) = payload.clone().or_else(|| text.clone()) else {
                 continue;
@@ -407,10 +448,17 @@ pub async fn run(
     if policy.tiers.is_empty() {
         return Err(RetentionError::NoTiers);
     }
+    let mut planned: Option<Plan> = None;
     for _ in 0..PURGE_ATTEMPTS {
+        let started = std::time::Instant::now();
         let now = app.now_micros();
-        let plan = plan(app, policy, now).await?;
+        let plan = match planned.take() {
+            // Still expired: time only moved on since.
+            Some(plan) => plan,
+            None => plan(app, policy, now).await?,
+        };
         let counts = app.store.purge_plan(&plan.traces).await?;
+        let planned_in = started.elapsed();
         let mut by_tier: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
         for (i, tier) in plan.tier_of.iter().enumerate() {
             let slot = by_tier.entry(tier.clone()).or_default();
@@ -458,6 +506,7 @@ pub async fn run(
             traces: plan.traces.clone(),
             expect: counts,
         };
+        let committing = std::time::Instant::now();
         match crate::record::record_prepared(app, prepared, vec![effect]).await {
             Ok(appended) => {
                 return Ok(PurgeReport {
@@ -469,18 +518,65 @@ pub async fn run(
                     by_tier,
                     held: plan.held,
                     archive,
+                    planned_in,
+                    committed_in: committing.elapsed(),
                 })
             }
             Err(RecordError::Refused {
                 error: StoreError::Conflict(why),
                 ..
             }) => {
-                tracing::info!(%why, "the purge's plan no longer held; planning again");
+                tracing::info!(%why, "the purge's plan no longer held; dropping changed traces and recounting");
+                let ids: Vec<String> = plan.traces.iter().map(|t| t.trace_id.clone()).collect();
+                let newest = app.store.newest_in_traces(&ids).await?;
+                let mut plan = plan;
+                plan.keep_unchanged(&newest);
+                planned = Some(plan);
             }
             Err(e) => return Err(e.into()),
         }
     }
     Err(RetentionError::Contended)
+}
+
+/// [`run`], with the attempt noted in the read-access log whatever its outcome (the
+/// status it would have over HTTP: 200, 400 without tiers, 503 when the log kept
+/// moving, 500 otherwise) and written before this returns. `action` says who started
+/// it (`evident retention run`, or the server's schedule).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_and_note(
+    app: &App,
+    principal: &Principal,
+    policy: &RetentionPolicy,
+    action: &str,
+) -> Result<PurgeReport, RetentionError> {
+    let outcome = run(app, principal, policy).await;
+    let (status, details) = match &outcome {
+        Ok(report) => (
+            200,
+            json!({"run_id": report.run_id, "seq": report.seq, "traces": report.traces,
+                   "blobs": report.counts.blobs, "values": report.counts.values,
+                   "search_texts": report.counts.texts}),
+        ),
+        Err(e) => (
+            match e {
+                RetentionError::NoTiers => 400,
+                RetentionError::Contended => 503,
+                _ => 500,
+            },
+            json!({"error": e.to_string()}),
+        ),
+    };
+    let Value::Object(details) = details else {
+        unreachable!("a JSON object literal")
+    };
+    crate::access_log::note_attempt(app, principal, action, details, status);
+    if let Err(e) = crate::access_log::flush(app).await {
+        tracing::warn!(error = %e, "access log: the purge's attempt stays noted for the next flush");
+    }
+    outcome
 }
 
 /// A fresh run id, `purge_<ULID>`.
@@ -569,7 +665,7 @@ pub fn spawn_background(app: std::sync::Arc<App>, policy: RetentionPolicy) {
                 }
             }
             let principal = crate::configuration::server_principal();
-            match run(&app, &principal, &policy).await {
+            match run_and_note(&app, &principal, &policy, "retention run (scheduled)").await {
                 Ok(report) => tracing::info!(
                     run_id = %report.run_id, seq = report.seq, traces = report.traces,
                     blobs = report.counts.blobs, "retention purge"

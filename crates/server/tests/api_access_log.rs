@@ -220,3 +220,333 @@ fn postgres_or_sqlite(sql: &str) -> String {
         sql.to_owned()
     }
 }
+
+/// The records of key `key`, flushed first.
+async fn records_of(t: &TestApp, key: &str) -> Vec<Value> {
+    flush(t).await;
+    access_log(t, &format!("?key={key}&limit=1000")).await["records"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// One read of every family of read routes, each noted with its method, path and
+/// status; the list in docs/lifecycle.md ("Who read what") is this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_of_every_route_family_is_noted() {
+    let t = TestApp::new().await;
+    t.ingest_ok(&json!([event("e1")])).await;
+    t.sign().await;
+    let reference = {
+        let entry = t.store.entry_by_event_id("e1").await.unwrap().unwrap();
+        let record: Value = serde_json::from_slice(&entry.entry).unwrap();
+        record["input"]["$blob"].as_str().unwrap().to_owned()
+    };
+    // (family, key, method, path, body)
+    let reads: Vec<(&str, &str, Method, String, Option<Value>)> = vec![
+        (
+            "event by id",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/events/e1?proof=true".into(),
+            None,
+        ),
+        (
+            "search",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/events?type=tool_call".into(),
+            None,
+        ),
+        (
+            "search by body",
+            &t.auditor,
+            Method::POST,
+            "/api/v1/events/search".into(),
+            Some(json!({"type": "tool_call"})),
+        ),
+        (
+            "trace",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/traces/t-1".into(),
+            None,
+        ),
+        (
+            "job",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/jobs/job-1".into(),
+            None,
+        ),
+        (
+            "job decisions",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/jobs/job-1/decisions".into(),
+            None,
+        ),
+        (
+            "timeline",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/workflow-runs/run-1/timeline".into(),
+            None,
+        ),
+        (
+            "blob",
+            &t.auditor,
+            Method::GET,
+            format!("/api/v1/blobs/{reference}"),
+            None,
+        ),
+        (
+            "entry bundle",
+            &t.auditor,
+            Method::GET,
+            "/tile/entries/000.p/1".into(),
+            None,
+        ),
+        (
+            "inclusion proof",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/proofs/inclusion?seq=0".into(),
+            None,
+        ),
+        ("log", &t.auditor, Method::GET, "/api/v1/log".into(), None),
+        (
+            "approvals",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/approvals".into(),
+            None,
+        ),
+        (
+            "policies",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/policies".into(),
+            None,
+        ),
+        (
+            "policy audit",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/policy/audit".into(),
+            None,
+        ),
+        (
+            "artifacts",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/artifacts/prompt/none".into(),
+            None,
+        ),
+        (
+            "access log",
+            &t.auditor,
+            Method::GET,
+            "/api/v1/access-log?limit=1".into(),
+            None,
+        ),
+        (
+            "legal holds",
+            &t.privacy,
+            Method::GET,
+            "/api/v1/legal-holds".into(),
+            None,
+        ),
+        (
+            "erasure receipt",
+            &t.privacy,
+            Method::GET,
+            "/api/v1/subjects/erasures/evt_none".into(),
+            None,
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (family, key, method, uri, body) in &reads {
+        let reply = match body {
+            Some(body) => {
+                t.send(
+                    method.clone(),
+                    uri,
+                    Some(key),
+                    Some("application/json"),
+                    body.to_string(),
+                )
+                .await
+            }
+            None => t.send(method.clone(), uri, Some(key), None, "").await,
+        };
+        let path = uri.split('?').next().unwrap().to_owned();
+        expected.push((
+            *family,
+            method.as_str().to_owned(),
+            path,
+            reply.status.as_u16(),
+        ));
+    }
+    let mut noted = records_of(&t, "auditor-1").await;
+    noted.extend(records_of(&t, "privacy-1").await);
+    for (family, method, path, status) in expected {
+        assert!(
+            noted.iter().any(|r| r["method"] == json!(method)
+                && r["path"] == json!(path)
+                && r["status"] == json!(status)),
+            "{family}: {method} {path} ({status}) is not noted in {noted:#?}"
+        );
+    }
+    verify(&t).await.expect("the access log verifies");
+}
+
+/// A POST that reads by what its body names is noted with it, the subject as its
+/// token only: the search by body, the reveal (its tokens) and the erasure attempts
+/// (a subject no event carries: 404; a held one: 409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_reads_are_noted_with_their_body_and_the_subject_as_its_token() {
+    let t = TestApp::new().await;
+    t.ingest_ok(&json!([event("e1")])).await;
+    let token = t.app.token_key.subject_token("wei-1042");
+    t.send(
+        Method::POST,
+        "/api/v1/events/search",
+        Some(&t.auditor),
+        Some("application/json"),
+        json!({"subject": "wei-1042", "type": "tool_call"}).to_string(),
+    )
+    .await
+    .ok_json();
+    let auditor = records_of(&t, "auditor-1").await;
+    let search = auditor
+        .iter()
+        .find(|r| r["path"] == "/api/v1/events/search")
+        .expect("the search by body is noted");
+    assert_eq!(
+        search["body"],
+        json!({"subject": token, "type": "tool_call"})
+    );
+    assert_eq!(search["status"], json!(200));
+
+    let erase = |subject: &str| {
+        t.send(
+            Method::POST,
+            "/api/v1/subjects/erase",
+            Some(&t.privacy),
+            Some("application/json"),
+            json!({"subject": subject, "reason": "art. 17 request"}).to_string(),
+        )
+    };
+    erase("nobody-7").await.problem(StatusCode::NOT_FOUND);
+    t.send(
+        Method::POST,
+        "/api/v1/legal-holds",
+        Some(&t.privacy),
+        Some("application/json"),
+        json!({"subject": "wei-1042", "reason": "litigation"}).to_string(),
+    )
+    .await
+    .ok_json();
+    erase("wei-1042").await.problem(StatusCode::CONFLICT);
+    t.send(
+        Method::POST,
+        "/api/v1/vault/reveal",
+        Some(&t.privacy),
+        Some("application/json"),
+        json!({"tokens": [token, "wei@example.org"], "reason": "check"}).to_string(),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST);
+    let privacy = records_of(&t, "privacy-1").await;
+    let erasures: Vec<(&Value, &Value)> = privacy
+        .iter()
+        .filter(|r| r["path"] == "/api/v1/subjects/erase")
+        .map(|r| (&r["body"]["subject"], &r["status"]))
+        .collect();
+    assert_eq!(
+        erasures,
+        [
+            (
+                &json!(t.app.token_key.subject_token("nobody-7")),
+                &json!(404)
+            ),
+            (&json!(token), &json!(409)),
+        ]
+    );
+    let reveal = privacy
+        .iter()
+        .find(|r| r["path"] == "/api/v1/vault/reveal")
+        .expect("the refused reveal is noted");
+    assert_eq!(reveal["body"]["tokens"], json!([token]), "{reveal}");
+    let text = serde_json::to_string(&(&auditor, &privacy)).unwrap();
+    for clear in ["wei-1042", "nobody-7", "wei@example.org"] {
+        assert!(!text.contains(clear), "{clear} in clear: {text}");
+    }
+    verify(&t).await.expect("the access log verifies");
+}
+
+/// An erasure or a purge started outside HTTP (on the store, or by the schedule) is
+/// noted as an attempt: who, what (the subject as its token), the status it would get.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_and_purge_attempts_outside_http_are_noted() {
+    let t = TestApp::new().await;
+    t.ingest_ok(&json!([event("e1")])).await;
+    let principal = evident_server::auth::Principal {
+        name: "cli".into(),
+        role: evident_server::auth::Role::Privacy,
+        agents: evident_store::AgentBinding::Any,
+    };
+    let request = |subject: &str| evident_server::privacy::EraseRequest {
+        subject: subject.into(),
+        reason: "request".into(),
+    };
+    let unknown =
+        evident_server::privacy::erase_and_note(&t.app, &principal, request("nobody-7")).await;
+    assert!(matches!(
+        unknown,
+        Err(evident_server::privacy::EraseError::UnknownSubject)
+    ));
+    let done = evident_server::privacy::erase_and_note(&t.app, &principal, request("wei-1042"))
+        .await
+        .expect("erased");
+    let policy = evident_server::retention::RetentionPolicy::default();
+    let refused = evident_server::retention::run_and_note(
+        &t.app,
+        &principal,
+        &policy,
+        "evident retention run",
+    )
+    .await;
+    assert!(refused.is_err(), "no tiers: nothing could expire");
+    // Written before they return: no flush needed.
+    let records = access_log(&t, "?key=cli").await["records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let attempts: Vec<(&Value, &Value, &Value)> = records
+        .iter()
+        .map(|r| (&r["action"], &r["details"]["subject"], &r["status"]))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (
+                &json!("evident erase"),
+                &json!(t.app.token_key.subject_token("nobody-7")),
+                &json!(404)
+            ),
+            (
+                &json!("evident erase"),
+                &json!(t.app.token_key.subject_token("wei-1042")),
+                &json!(200)
+            ),
+            (&json!("evident retention run"), &Value::Null, &json!(400)),
+        ]
+    );
+    assert_eq!(records[1]["details"]["erasure"], json!(done.event.event_id));
+    assert!(!serde_json::to_string(&records)
+        .unwrap()
+        .contains("wei-1042"));
+    verify(&t).await.expect("the access log verifies");
+}

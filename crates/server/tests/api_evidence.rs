@@ -201,7 +201,7 @@ async fn exports_are_in_the_access_log_with_the_subject_as_its_token() {
         .collect();
     assert_eq!(exports.len(), 2, "{text}");
     assert_eq!(exports[0]["method"], "POST");
-    assert_eq!(exports[0]["query"]["subject"], json!(token));
+    assert_eq!(exports[0]["body"]["subject"], json!(token));
     assert_eq!(exports[1]["query"]["trace_id"], "t-1");
 }
 

@@ -290,3 +290,130 @@ fn tiers_below_their_floors_are_named() {
     policy.payload_floor = Some(90 * DAY);
     assert!(evident_server::retention::floor_violations(&policy).is_empty());
 }
+
+/// The `<KIND_…>` tokens in a text.
+fn tokens_in(text: &str) -> Vec<String> {
+    text.split('<')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(token, _)| format!("<{token}>")))
+        .collect()
+}
+
+/// Reveals `tokens` with the privacy key: the clear values still in the vault.
+async fn revealed(t: &TestApp, tokens: &[&String]) -> Vec<String> {
+    let reply = t
+        .send(
+            Method::POST,
+            "/api/v1/vault/reveal",
+            Some(&t.privacy),
+            Some("application/json"),
+            json!({"tokens": tokens, "reason": "retention check"}).to_string(),
+        )
+        .await;
+    if reply.status == StatusCode::NOT_FOUND {
+        return Vec::new();
+    }
+    let mut values: Vec<String> = reply.ok_json()["values"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    values.sort();
+    values
+}
+
+/// Personal data found in events without a subject is sealed under the log's default
+/// key. Those values expire with the traces that used them, by the same trace rule:
+/// a value another kept trace still uses stays until that trace expires too, and a
+/// legal hold keeps the values of the traces it covers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_values_under_the_default_key_expire_with_the_traces_that_used_them() {
+    let (t, clock) = app_with_clock().await;
+    let policy = RetentionPolicy {
+        tiers: vec![Tier {
+            name: "default".into(),
+            payload: Some(90 * DAY),
+            ..Tier::default()
+        }],
+        ..RetentionPolicy::default()
+    };
+    let anonymous = |id: &str, trace: &str, text: &str| {
+        json!({
+            "event_id": id, "trace_id": trace, "timestamp": "2026-11-23T09:00:00Z",
+            "actor": {"type": "agent", "id": "mail-bot"}, "event_type": "tool_call",
+            "input": {"text": text},
+        })
+    };
+    t.ingest_ok(&json!([
+        anonymous(
+            "a1",
+            "t-a",
+            "write to only.a@example.org and shared@example.org"
+        ),
+        anonymous("b1", "t-b", "copy shared@example.org"),
+        anonymous("h1", "t-held", "keep held@example.org"),
+    ]))
+    .await;
+    t.send(
+        Method::POST,
+        "/api/v1/legal-holds",
+        Some(&t.admin),
+        Some("application/json"),
+        json!({"trace_id": "t-held", "reason": "litigation"}).to_string(),
+    )
+    .await
+    .ok_json();
+    t.wait_indexed().await;
+    t.sign().await;
+    let text_of = |record: Value| {
+        record["record"]["input"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a_tokens = tokens_in(&text_of(t.get_event("a1").await.ok_json()));
+    let held_tokens = tokens_in(&text_of(t.get_event("h1").await.ok_json()));
+    let (only_a, shared, held) = (&a_tokens[0], &a_tokens[1], &held_tokens[0]);
+    assert_eq!(
+        revealed(&t, &[only_a, shared, held]).await,
+        [
+            "held@example.org",
+            "only.a@example.org",
+            "shared@example.org"
+        ]
+    );
+
+    // 91 days on, trace t-b gets a new event: it is kept, and with it the value it
+    // shares with the expired t-a.
+    clock.advance(91 * DAY);
+    t.ingest_ok(&json!([anonymous("b2", "t-b", "nothing personal")]))
+        .await;
+    t.wait_indexed().await;
+    t.sign().await;
+    let report = run(&t, &policy).await;
+    assert_eq!(report.traces, 1, "{report:?}");
+    assert_eq!(
+        report.counts.values, 1,
+        "only t-a's own value goes: {report:?}"
+    );
+    assert_eq!(
+        t.entry_json(report.seq).await["retention_purge"]["values"],
+        json!(1)
+    );
+    assert_eq!(
+        revealed(&t, &[only_a, shared, held]).await,
+        ["held@example.org", "shared@example.org"]
+    );
+
+    // Another 91 days: t-b expires, and the shared value with it; the hold keeps t-held's.
+    clock.advance(91 * DAY);
+    t.sign().await;
+    let report = run(&t, &policy).await;
+    assert_eq!(report.counts.values, 1, "{report:?}");
+    assert_eq!(
+        revealed(&t, &[only_a, shared, held]).await,
+        ["held@example.org"]
+    );
+    verify(&t).await;
+}

@@ -62,7 +62,8 @@ macro_rules! conformance_suite {
             legal_holds_commit_with_their_events_and_refuse_erasure);
         // Retention: a purge of whole traces commits with its event, or nothing.
         $crate::conformance_suite!(@tests $make;
-            a_retention_purge_commits_with_its_event_or_not_at_all);
+            a_retention_purge_commits_with_its_event_or_not_at_all,
+            default_key_values_go_with_the_last_trace_that_uses_them);
         // The read-access log: batches at the end only, read back by key and time.
         $crate::conformance_suite!(@tests $make; access_records_append_in_order_and_search);
         // Witness cosignatures beside their checkpoints, and witness status.
@@ -2297,11 +2298,20 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
     assert_eq!(store.size_signed_by(1_000).await.unwrap(), 3);
 
     // Only traces entirely below the bound are candidates.
-    let candidates = store.retention_candidates(1, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(1), 10, None, 10)
+        .await
+        .unwrap();
     assert!(candidates.is_empty(), "{candidates:?}");
-    let candidates = store.retention_candidates(2, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(2), 10, None, 10)
+        .await
+        .unwrap();
     assert_eq!(candidates.len(), 1, "{candidates:?}");
-    let candidates = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, None, 10)
+        .await
+        .unwrap();
     let ids: Vec<&str> = candidates.iter().map(|c| c.trace_id.as_str()).collect();
     assert_eq!(ids, ["t-new", "t-old"]);
     let old = &candidates[1];
@@ -2312,7 +2322,7 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
     );
     assert!(old.held_by.is_empty());
     let paged = store
-        .retention_candidates(3, 10, Some("t-new"), 10)
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, Some("t-new"), 10)
         .await
         .unwrap();
     assert_eq!(paged.len(), 1);
@@ -2403,7 +2413,7 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
         .unwrap();
     appended(&out[0]);
     let held = store
-        .retention_candidates(3, 10, Some("t-new"), 10)
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, Some("t-new"), 10)
         .await
         .unwrap();
     assert_eq!(held[0].held_by, vec!["hold_purge".to_owned()]);
@@ -2463,9 +2473,127 @@ pub async fn a_retention_purge_commits_with_its_event_or_not_at_all(store: Arc<d
         PurgeCounts::default()
     );
     // Nothing left to purge in t-old; t-new still has its payload and text.
-    let left = store.retention_candidates(3, 10, None, 10).await.unwrap();
+    let left = store
+        .retention_candidates(crate::ExpiryBounds::both(3), 10, None, 10)
+        .await
+        .unwrap();
     let ids: Vec<&str> = left.iter().map(|c| c.trace_id.as_str()).collect();
     assert_eq!(ids, ["t-new"]);
+    assert_head_matches_entries(&*store).await;
+}
+
+/// Vault values of events without a subject (under the log's default key) are filed
+/// with the entries that use them: a purge deletes those that only its traces use, in
+/// its event's transaction; refused or failed before its event, it deletes nothing.
+pub async fn default_key_values_go_with_the_last_trace_that_uses_them(store: Arc<dyn Store>) {
+    use crate::{Effect, PurgeCounts, TracePurge};
+    let out = store
+        .append(vec![request(vec![
+            test_event(
+                "a1",
+                "t-a",
+                None,
+                "mail shared@example.org, only@example.org",
+            ),
+            test_event("b1", "t-b", None, "mail shared@example.org"),
+        ])])
+        .await
+        .unwrap();
+    appended(&out[0]);
+    let values = || async { store.vault_values_under(TEST_KEY_ID).await.unwrap().len() };
+    assert_eq!(values().await, 2);
+    let candidates = store
+        .retention_candidates(crate::ExpiryBounds::both(2), 10, None, 10)
+        .await
+        .unwrap();
+    let uses: Vec<(&str, u64)> = candidates
+        .iter()
+        .map(|c| (c.trace_id.as_str(), c.default_values))
+        .collect();
+    assert_eq!(uses, [("t-a", 2), ("t-b", 1)]);
+    let newest = store
+        .newest_in_traces(&["t-a".into(), "t-b".into(), "t-none".into()])
+        .await
+        .unwrap();
+    assert_eq!(newest, [("t-a".into(), 0), ("t-b".into(), 1)].into());
+    // Each part is looked for below its own bound: these traces have no search text.
+    let text_only = crate::ExpiryBounds {
+        payload: 0,
+        text: 2,
+    };
+    assert!(store
+        .retention_candidates(text_only, 10, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let trace = |trace_id: &str, last_seq| TracePurge {
+        trace_id: trace_id.into(),
+        last_seq,
+        payload: true,
+        text: false,
+    };
+    let only_a = vec![trace("t-a", 0)];
+    let plan = store.purge_plan(&only_a).await.unwrap();
+    assert_eq!(
+        plan,
+        PurgeCounts {
+            blobs: 1,
+            values: 1,
+            texts: 0
+        },
+        "the shared value stays while t-b uses it"
+    );
+    let purge = |event_id: &str, traces: Vec<TracePurge>, expect, fault: bool| {
+        let store = store.clone();
+        let mut effects = vec![Effect::PurgeRetention {
+            run_id: format!("run-{event_id}"),
+            now_micros: 2_000,
+            traces,
+            expect,
+        }];
+        if fault {
+            effects.push(Effect::InjectedFault);
+        }
+        let event_id = event_id.to_owned();
+        async move {
+            store
+                .append(vec![AppendRequest {
+                    events: vec![test_event(&event_id, "evident:retention_purge", None, "p")],
+                    effects,
+                }])
+                .await
+        }
+    };
+    // Refused (counts that do not hold) and failed between the purge and its event.
+    let wrong = PurgeCounts { values: 2, ..plan };
+    let refused = purge("refused", only_a.clone(), wrong, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &refused[0],
+            AppendOutcome::Refused {
+                error: StoreError::Conflict(_),
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    let failed = purge("failed", only_a.clone(), plan, true).await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!(values().await, 2);
+    assert_eq!(store.purge_plan(&only_a).await.unwrap(), plan);
+    // Applied: t-a's own value goes; then t-b's purge takes the shared one.
+    appended(&purge("p1", only_a.clone(), plan, false).await.unwrap()[0]);
+    assert_eq!(values().await, 1);
+    let only_b = vec![trace("t-b", 1)];
+    let plan = store.purge_plan(&only_b).await.unwrap();
+    assert_eq!(plan.values, 1);
+    appended(&purge("p2", only_b, plan, false).await.unwrap()[0]);
+    assert_eq!(values().await, 0);
     assert_head_matches_entries(&*store).await;
 }
 

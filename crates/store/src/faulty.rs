@@ -103,14 +103,20 @@ impl<S: Store + ?Sized> crate::RetentionStore for FaultyStore<S> {
     }
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: crate::ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<crate::RetentionTrace>> {
         self.inner
-            .retention_candidates(below_seq, now_micros, after_trace, limit)
+            .retention_candidates(below, now_micros, after_trace, limit)
             .await
+    }
+    async fn newest_in_traces(
+        &self,
+        trace_ids: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, u64>> {
+        self.inner.newest_in_traces(trace_ids).await
     }
     async fn purge_plan(&self, traces: &[crate::TracePurge]) -> StoreResult<crate::PurgeCounts> {
         self.inner.purge_plan(traces).await

@@ -50,7 +50,9 @@ pub use holds::{HoldScope, LegalHold, LegalHoldStore};
 pub use identifiers::{IdentifierStore, SealedIdentifier};
 pub use policies::PolicyStore;
 pub use registry_rows::RegistryRows;
-pub use retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+pub use retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
 pub use stats::StatsStore;
 

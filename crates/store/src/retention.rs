@@ -1,8 +1,9 @@
 //! Retention (CONTRACT section 2, "Retention"; section 7, `evident retention run`):
 //! what the purge reads to decide, and what it leaves behind.
 //!
-//! A purge deletes, for whole traces, their payload blobs, their search text and the
-//! vault values of subjects left with no payload; entries stay, so the log stays
+//! A purge deletes, for whole traces, their payload blobs, their search text, the
+//! vault values of subjects left with no payload, and the values under the log's
+//! default key (found in events without a subject) that no other trace uses; entries stay, so the log stays
 //! verifiable. It is one [`crate::Effect::PurgeRetention`], applied in the transaction
 //! that appends its `retention_purge` event. Like an erasure, the event states counts
 //! fixed before the transaction, so the effect recounts what it deletes
@@ -23,6 +24,31 @@ use evident_core::blob::BlobRef;
 
 use crate::StoreResult;
 
+/// Where each part may have expired: below `payload`, some tier's payload has; below
+/// `text`, some tier's search text has (the server reads both from the signed
+/// checkpoints). Candidates are looked for below each bound only, so search text kept
+/// longer than payloads is not read again by every run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiryBounds {
+    pub payload: u64,
+    pub text: u64,
+}
+
+impl ExpiryBounds {
+    /// The same bound for both parts.
+    pub fn both(seq: u64) -> Self {
+        Self {
+            payload: seq,
+            text: seq,
+        }
+    }
+
+    /// The higher bound: a candidate trace lies entirely below it.
+    pub fn max(self) -> u64 {
+        self.payload.max(self.text)
+    }
+}
+
 /// A trace that has something left to purge, with what decides its tier.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionTrace {
@@ -35,6 +61,9 @@ pub struct RetentionTrace {
     pub blobs: u64,
     /// Its entries with search text.
     pub texts: u64,
+    /// Uses by its entries of vault values under the log's default key (values found
+    /// in events without a subject): payload too, purged once no kept trace uses them.
+    pub default_values: u64,
     /// Holds in force that cover it (by trace, job, case, subject or time).
     pub held_by: Vec<String>,
 }
@@ -78,16 +107,22 @@ pub trait RetentionStore: Send + Sync {
     /// `timestamp` said, so expiry counted from it never purges early.
     async fn size_signed_by(&self, micros: i64) -> StoreResult<u64>;
 
-    /// Traces whose entries all lie below `below_seq` and that still have blobs or
-    /// search text, ordered by trace id after `after_trace`, at most `limit`; with the
-    /// holds in force at `now_micros` that cover each.
+    /// Traces whose entries all lie below `below.max()` and that still have payload
+    /// (blobs, uses of default-key vault values) below `below.payload` or search text
+    /// below `below.text`, ordered by trace id after `after_trace`, at most `limit`;
+    /// with the holds in force at `now_micros` that cover each. Found from what is left
+    /// to purge, never by reading the whole log.
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>>;
+
+    /// The newest entry of each of these traces that has one: what a purge whose
+    /// commit was refused checks to drop the traces written to since its plan.
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>>;
 
     /// What purging `traces` now would delete: the counts a
     /// [`crate::Effect::PurgeRetention`] expects.

@@ -362,3 +362,27 @@ async fn text_alone_reads_matches_in_seq_order_and_stops_at_the_page() {
         );
     }
 }
+
+/// A retention purge finds its candidates and deletes from the indexes of what is
+/// left to purge, never by scanning the log (`evident bench --scenarios retention`
+/// measures it).
+#[tokio::test]
+async fn retention_purges_never_scan_the_log() {
+    let (store, _dir) = store().await;
+    let plans = store.explain_retention().await.expect("explain");
+    for (what, plan) in &plans {
+        println!("{what}:\n  {}", plan.join("\n  "));
+        assert!(
+            !plan.iter().any(|line| {
+                let line = line.trim_start();
+                line.starts_with("SCAN entries")
+                    || line.starts_with("SCAN first")
+                    || line.starts_with("SCAN blobs")
+                    || line.starts_with("SCAN id_numbers")
+                    || line.contains("id_numbers USING PRIMARY KEY (kind=? AND value>?)")
+            }),
+            "{what}: the plan scans the log: {plan:#?}"
+        );
+    }
+    assert_eq!(plans.len(), 11);
+}

@@ -42,7 +42,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
             subject: args.subject.clone(),
             reason: args.reason.clone(),
         };
-        let receipt = evident_server::privacy::erase(&app, &principal, request).await?;
+        let receipt = evident_server::privacy::erase_and_note(&app, &principal, request).await?;
         evident_server::privacy::receipt_json(&receipt)
     };
     println!(

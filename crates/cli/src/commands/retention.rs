@@ -32,7 +32,13 @@ pub async fn run(cli: &Cli, command: &RetentionCommand) -> anyhow::Result<()> {
         role: evident_server::auth::Role::Admin,
         agents: evident_store::AgentBinding::Any,
     };
-    let report = evident_server::retention::run(&app, &principal, &config.retention).await?;
+    let report = evident_server::retention::run_and_note(
+        &app,
+        &principal,
+        &config.retention,
+        "evident retention run",
+    )
+    .await?;
     if args.json {
         let by_tier: serde_json::Map<String, serde_json::Value> = report
             .by_tier
@@ -52,6 +58,8 @@ pub async fn run(cli: &Cli, command: &RetentionCommand) -> anyhow::Result<()> {
                 "values": report.counts.values, "search_texts": report.counts.texts,
                 "by_tier": by_tier, "held": report.held,
                 "archive": report.archive,
+                "plan_seconds": report.planned_in.as_secs_f64(),
+                "commit_seconds": report.committed_in.as_secs_f64(),
             })
         );
     } else {

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::params::Params;
 use super::{body_error, media_type};
+use crate::access_log::BodyNote;
 use crate::answer::{JsonAnswer, ObjectWriter};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -194,6 +195,19 @@ async fn search_events(
     State(state): State<AppState>,
     principal: Principal,
     body: Result<Bytes, BytesRejection>,
+) -> axum::response::Response {
+    let mut note = BodyNote::default();
+    let answer = search_by_body(&state, &principal, body, &mut note).await;
+    note.on(answer)
+}
+
+/// `POST /api/v1/events/search`: the filters go in `note` for the access log as they
+/// are read, a subject as its token, before anything can refuse the request.
+async fn search_by_body(
+    state: &AppState,
+    principal: &Principal,
+    body: Result<Bytes, BytesRejection>,
+    note: &mut BodyNote,
 ) -> ApiResult<JsonAnswer> {
     principal.require(Role::READERS)?;
     let body = body.map_err(|e| body_error(&e))?;
@@ -221,6 +235,12 @@ async fn search_events(
                 ))
             }
         };
+        let noted = if name == "subject" {
+            crate::access_log::subject_as_token(&state.app, &text)
+        } else {
+            text.clone()
+        };
+        note.0.insert(name.clone(), Value::from(noted));
         pairs.insert(name, text);
     }
     let params = SearchParams::from_pairs(&pairs)?;

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::Params;
-use crate::access_log::NotedQuery;
+use crate::access_log::BodyNote;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::evidence::EvidenceError;
@@ -118,9 +118,10 @@ async fn answer(
     );
     // The read-access log records which subject was exported, as its token.
     if selection.kind == SelectionKind::Subject {
-        response
-            .extensions_mut()
-            .insert(NotedQuery(format!("subject={}", selection.id)));
+        response.extensions_mut().insert(BodyNote::of(
+            "subject",
+            serde_json::Value::String(selection.id.clone()),
+        ));
     }
     Ok(response)
 }

@@ -3,12 +3,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body_error;
+use crate::access_log::BodyNote;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::privacy::{EraseError, EraseRequest};
@@ -92,12 +94,33 @@ async fn reveal(
     State(state): State<AppState>,
     principal: Principal,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    principal.require(&[Role::Privacy])?;
-    let body = json_body(body)?;
-    Ok(Json(
-        crate::privacy::reveal(&state.app, &principal, &body).await?,
-    ))
+) -> Response {
+    let mut note = BodyNote::default();
+    let answer = async {
+        principal.require(&[Role::Privacy])?;
+        let body = json_body(body)?;
+        note = reveal_note(&body);
+        Ok::<_, ApiError>(Json(
+            crate::privacy::reveal(&state.app, &principal, &body).await?,
+        ))
+    }
+    .await;
+    note.on(answer)
+}
+
+/// What the access log keeps of a reveal: the tokens asked for (a token is no clear
+/// value; anything else in the list is left out, the request is refused anyway).
+fn reveal_note(body: &Value) -> BodyNote {
+    let tokens: Vec<Value> = body
+        .get("tokens")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| evident_core::pii::is_pii_token(t) || evident_core::token::is_subject_token(t))
+        .map(Value::from)
+        .collect();
+    BodyNote::of("tokens", Value::Array(tokens))
 }
 
 /// Erase a subject by destroying its keys (crypto-shredding); logged as a
@@ -119,9 +142,32 @@ async fn erase(
     State(state): State<AppState>,
     principal: Principal,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut note = BodyNote::default();
+    let answer = erase_noted(&state, &principal, body, &mut note).await;
+    note.on(answer)
+}
+
+/// The erasure; the subject goes in `note` as its token once read, so an attempt
+/// that fails (a subject no event carries: 404; held: 409) is noted with it.
+async fn erase_noted(
+    state: &AppState,
+    principal: &Principal,
+    body: Result<Bytes, BytesRejection>,
+    note: &mut BodyNote,
 ) -> ApiResult<Json<Value>> {
     principal.require(&[Role::Privacy])?;
     let body = json_body(body)?;
+    if let Some(subject) = body
+        .get("subject")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+    {
+        *note = BodyNote::of(
+            "subject",
+            Value::from(crate::access_log::subject_as_token(&state.app, subject)),
+        );
+    }
     let string = |name: &str| -> ApiResult<String> {
         match body.get(name) {
             Some(Value::String(text)) => Ok(text.clone()),
@@ -136,10 +182,10 @@ async fn erase(
         subject: string("subject")?,
         reason: string("reason")?,
     };
-    match crate::privacy::erase(&state.app, &principal, request).await {
+    match crate::privacy::erase(&state.app, principal, request).await {
         Ok(receipt) => {
             let mut answer = crate::privacy::receipt_json(&receipt);
-            add_proof(&state, receipt.event.seq, &mut answer).await?;
+            add_proof(state, receipt.event.seq, &mut answer).await?;
             Ok(Json(answer))
         }
         Err(e) => Err(erase_problem(e)),
@@ -147,7 +193,7 @@ async fn erase(
 }
 
 /// An erasure's domain error as problem+json.
-fn erase_problem(e: EraseError) -> ApiError {
+pub fn erase_problem(e: EraseError) -> ApiError {
     match e {
         EraseError::InvalidSubject => ApiError::field("/subject", &e),
         EraseError::InvalidReason(why) => ApiError::field("/reason", why),

@@ -187,6 +187,8 @@ struct Rows {
     blobs: Vec<(i64, Option<String>, i64, crate::SealedBlob)>,
     claims: Vec<(i64, Option<String>, crate::SealedBlob)>,
     values: Vec<crate::SealedValue>,
+    /// (seq, key id, token) of the values of events without a subject (`vault_uses`).
+    uses: Vec<(i64, String, String)>,
     remember: Vec<crate::SealedIdentifier>,
 }
 
@@ -218,6 +220,14 @@ impl Rows {
                 .push((pg_seq(seq), keys.subject.clone(), blob.clone()));
         }
         self.values.extend(appended.vault.iter().cloned());
+        // Values of an event without a subject are under the log's default key, shared
+        // by every such event: which entries use them decides when retention purges them.
+        if keys.subject.is_none() {
+            for value in &appended.vault {
+                self.uses
+                    .push((pg_seq(seq), value.key_id.clone(), value.token.clone()));
+            }
+        }
         self.remember.extend(appended.remember.iter().cloned());
     }
 
@@ -292,6 +302,19 @@ impl Rows {
                 "INSERT INTO vault(token, key_id, kind, sealed) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (token, key_id) DO NOTHING",
                 &[&value.token, &value.key_id, &value.kind, &value.sealed],
+            )
+            .await
+            .map_err(map_err)?;
+        }
+        if !self.uses.is_empty() {
+            let seqs: Vec<i64> = self.uses.iter().map(|u| u.0).collect();
+            let key_ids: Vec<&str> = self.uses.iter().map(|u| u.1.as_str()).collect();
+            let tokens: Vec<&str> = self.uses.iter().map(|u| u.2.as_str()).collect();
+            tx.execute(
+                "INSERT INTO vault_uses(seq, key_id, token)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])
+                 ON CONFLICT DO NOTHING",
+                &[&seqs, &key_ids, &tokens],
             )
             .await
             .map_err(map_err)?;

@@ -9,11 +9,18 @@ use evident_core::blob::BlobRef;
 use tokio_postgres::{GenericClient, Row, Transaction};
 
 use super::{blob_of, hash_of, map_err, pg_seq, seq_of, PgStore};
-use crate::retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+use crate::retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 use crate::{StoreError, StoreResult, StoredBlob};
 
-/// The `seq`s of the entries of the traces in `$1`.
-const TRACE_SEQS: &str = "SELECT seq FROM entries WHERE trace_id = ANY($1)";
+/// The `seq`s of the entries of the traces in `$1`, as an array, used as
+/// `seq = ANY(TRACE_SEQS)`: read trace by trace from `entries_by_trace` and each table
+/// then by its `seq` index. (As `seq IN (SELECT … WHERE trace_id = ANY($1))`, a purge of
+/// thousands of traces was planned as a hash join over a scan of every entry and every
+/// blob; the lateral subquery's `OFFSET 0` keeps it from being flattened into one.)
+const TRACE_SEQS: &str = "ARRAY(SELECT e.seq FROM unnest($1::text[]) AS t(id)
+     CROSS JOIN LATERAL (SELECT seq FROM entries WHERE trace_id = t.id OFFSET 0) e)";
 
 /// The holds in force at `$2` covering any entry of trace `$1` (or the trace itself).
 const HOLDS_ON_TRACE: &str = "SELECT hold_id FROM legal_holds h
@@ -32,9 +39,22 @@ const HOLDS_ON_TRACE: &str = "SELECT hold_id FROM legal_holds h
 fn emptied_keys() -> String {
     format!(
         "SELECT k.key_id FROM data_keys k WHERE k.subject IN
-           (SELECT DISTINCT subject FROM entries WHERE subject IS NOT NULL AND seq IN ({TRACE_SEQS}))
+           (SELECT DISTINCT subject FROM entries WHERE subject IS NOT NULL AND seq = ANY({TRACE_SEQS}))
          AND NOT EXISTS (SELECT 1 FROM entries e JOIN blobs b ON b.seq = e.seq
                          WHERE e.subject = k.subject AND NOT (e.trace_id = ANY($1)))"
+    )
+}
+
+/// The vault values under the log's default key (found in events without a subject)
+/// a purge of the payload traces in `$1` deletes: those these traces use and no other
+/// entry does (`vault_uses`), as `(key_id, token)`.
+fn unused_default_values() -> String {
+    format!(
+        "SELECT u.key_id, u.token FROM vault_uses u
+         WHERE u.seq = ANY({TRACE_SEQS})
+           AND NOT EXISTS (SELECT 1 FROM vault_uses o JOIN entries e ON e.seq = o.seq
+                           WHERE o.key_id = u.key_id AND o.token = u.token
+                             AND NOT (e.trace_id = ANY($1)))"
     )
 }
 
@@ -66,7 +86,7 @@ pub(super) async fn plan(
     Ok(PurgeCounts {
         blobs: count(
             client,
-            &format!("SELECT count(*) FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+            &format!("SELECT count(*) FROM blobs WHERE seq = ANY({TRACE_SEQS})"),
             &payload,
         )
         .await?,
@@ -78,10 +98,19 @@ pub(super) async fn plan(
             ),
             &payload,
         )
-        .await?,
+        .await?
+            + count(
+                client,
+                &format!(
+                    "SELECT count(*) FROM vault WHERE (key_id, token) IN ({})",
+                    unused_default_values()
+                ),
+                &payload,
+            )
+            .await?,
         texts: count(
             client,
-            &format!("SELECT count(*) FROM event_texts WHERE seq IN ({TRACE_SEQS})"),
+            &format!("SELECT count(*) FROM event_texts WHERE seq = ANY({TRACE_SEQS})"),
             &text,
         )
         .await?,
@@ -140,8 +169,23 @@ pub(super) async fn purge(
     .map_err(map_err)?;
     tx.execute(
         &format!(
+            "DELETE FROM vault WHERE (key_id, token) IN ({})",
+            unused_default_values()
+        ),
+        &[&payload],
+    )
+    .await
+    .map_err(map_err)?;
+    tx.execute(
+        &format!("DELETE FROM vault_uses WHERE seq = ANY({TRACE_SEQS})"),
+        &[&payload],
+    )
+    .await
+    .map_err(map_err)?;
+    tx.execute(
+        &format!(
             "INSERT INTO purged_blobs(ref, seq, run_id, purged_at)
-             SELECT ref, seq, $2, $3 FROM blobs WHERE seq IN ({TRACE_SEQS})
+             SELECT ref, seq, $2, $3 FROM blobs WHERE seq = ANY({TRACE_SEQS})
              ON CONFLICT DO NOTHING"
         ),
         &[&payload, &run_id, &now_micros],
@@ -149,13 +193,13 @@ pub(super) async fn purge(
     .await
     .map_err(map_err)?;
     tx.execute(
-        &format!("DELETE FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+        &format!("DELETE FROM blobs WHERE seq = ANY({TRACE_SEQS})"),
         &[&payload],
     )
     .await
     .map_err(map_err)?;
     tx.execute(
-        &format!("DELETE FROM event_texts WHERE seq IN ({TRACE_SEQS})"),
+        &format!("DELETE FROM event_texts WHERE seq = ANY({TRACE_SEQS})"),
         &[&text],
     )
     .await
@@ -186,21 +230,30 @@ impl RetentionStore for PgStore {
 
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>> {
         let client = self.client().await?;
-        let below = pg_seq(below_seq);
+        let payload_below = pg_seq(below.payload);
+        let text_below = pg_seq(below.text);
+        let below = pg_seq(below.max());
         let after = after_trace.unwrap_or_default();
         let traces: Vec<String> = client
             .query(
-                "SELECT DISTINCT trace_id FROM entries WHERE trace_id > $2 AND seq IN
+                // From what is left to purge to each entry by its key: joined
+                // plainly, the planner scanned every entry (`LIMIT 1` keeps the
+                // lateral lookup from being flattened into a hash join).
+                "SELECT DISTINCT e.trace_id FROM
                    (SELECT seq FROM blobs WHERE seq < $1
-                    UNION SELECT seq FROM event_texts WHERE seq < $1)
-                 ORDER BY trace_id",
-                &[&below, &after],
+                    UNION SELECT seq FROM vault_uses WHERE seq < $1
+                    UNION SELECT seq FROM event_texts WHERE seq < $3) c
+                   CROSS JOIN LATERAL
+                     (SELECT trace_id FROM entries WHERE entries.seq = c.seq LIMIT 1) e
+                 WHERE e.trace_id > $2
+                 ORDER BY e.trace_id",
+                &[&payload_below, &after, &text_below],
             )
             .await
             .map_err(map_err)?
@@ -243,13 +296,19 @@ impl RetentionStore for PgStore {
                 .collect();
             let blobs = count(
                 &**client,
-                &format!("SELECT count(*) FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+                &format!("SELECT count(*) FROM blobs WHERE seq = ANY({TRACE_SEQS})"),
                 &list,
             )
             .await?;
             let texts = count(
                 &**client,
-                &format!("SELECT count(*) FROM event_texts WHERE seq IN ({TRACE_SEQS})"),
+                &format!("SELECT count(*) FROM event_texts WHERE seq = ANY({TRACE_SEQS})"),
+                &list,
+            )
+            .await?;
+            let default_values = count(
+                &**client,
+                &format!("SELECT count(*) FROM vault_uses WHERE seq = ANY({TRACE_SEQS})"),
                 &list,
             )
             .await?;
@@ -259,10 +318,28 @@ impl RetentionStore for PgStore {
                 kinds,
                 blobs,
                 texts,
+                default_values,
                 held_by,
             });
         }
         Ok(found)
+    }
+
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>> {
+        let rows = self
+            .query(
+                "SELECT t.id, (SELECT max(seq) FROM entries WHERE trace_id = t.id)
+                 FROM unnest($1::text[]) AS t(id)",
+                &[&trace_ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let newest: Option<i64> = r.get(1);
+                newest.map(|n| (r.get::<_, String>(0), seq_of(n)))
+            })
+            .collect())
     }
 
     async fn purge_plan(&self, traces: &[TracePurge]) -> StoreResult<PurgeCounts> {
@@ -276,7 +353,7 @@ impl RetentionStore for PgStore {
             .query(
                 &format!(
                     "SELECT ref, media_type, size, key_id, sealed, seq FROM blobs
-                     WHERE seq IN ({TRACE_SEQS}) ORDER BY seq, ref"
+                     WHERE seq = ANY({TRACE_SEQS}) ORDER BY seq, ref"
                 ),
                 &[&list],
             )

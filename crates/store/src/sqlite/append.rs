@@ -418,6 +418,20 @@ fn insert_event(
             .execute(params![value.token, value.key_id, value.kind, value.sealed])
             .map_err(map_err)?;
     }
+    // Values of an event without a subject are under the log's default key, shared by
+    // every such event: which entries use them decides when retention purges them.
+    if keys.subject.is_none() && !appended.vault.is_empty() {
+        let mut insert_use = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO vault_uses(seq, key_id, token) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(map_err)?;
+        for value in &appended.vault {
+            insert_use
+                .execute(params![sql_seq(seq), value.key_id, value.token])
+                .map_err(map_err)?;
+        }
+    }
     if !appended.remember.is_empty() {
         super::identifiers::remember(tx, &appended.remember)?;
     }

@@ -162,6 +162,12 @@ impl SqliteStore {
         self.read(move |conn| search::explain(conn, &query)).await
     }
 
+    /// The plans of the statements a retention purge runs (`EXPLAIN QUERY PLAN`), by
+    /// name: what the check that it never scans the log reads.
+    pub async fn explain_retention(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
+        self.read(retention::explain).await
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path

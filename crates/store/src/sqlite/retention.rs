@@ -12,7 +12,9 @@ use evident_core::blob::BlobRef;
 use rusqlite::{params, Connection};
 
 use super::{blob_from_row, hash_from_blob, map_err, seq_of, sql_seq, SqliteStore};
-use crate::retention::{PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge};
+use crate::retention::{
+    ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
+};
 use crate::{StoreError, StoreResult, StoredBlob};
 
 /// The `seq`s of the entries of the traces in JSON array `?1`.
@@ -32,6 +34,88 @@ const HOLDS_ON_TRACE: &str = "SELECT hold_id FROM legal_holds h
              OR (h.kind = 'time' AND e.ts BETWEEN h.from_at AND h.to_at)))))
      ORDER BY placed_at, hold_id";
 
+/// The traces with payload in entries below `?1` or search text below `?3`, after
+/// trace id `?2` in order: read from the indexes of what is left to purge (`blobs_by_seq`,
+/// `vault_uses`' key, the full-text rowids), never by scanning the log or its list of
+/// traces. A trace's number is the `seq` of its first entry, which names it.
+const CANDIDATE_TRACES: &str = "SELECT DISTINCT first.trace_id FROM entries first
+     WHERE first.trace_id > ?2 AND first.seq IN (
+       SELECT trace_no FROM entries WHERE seq IN
+         (SELECT seq FROM blobs WHERE seq < ?1
+          UNION SELECT seq FROM vault_uses WHERE seq < ?1
+          UNION SELECT rowid FROM events_fts WHERE rowid < ?3))
+     ORDER BY first.trace_id";
+
+/// The plans (`EXPLAIN QUERY PLAN`) of every statement a purge runs, named, for the
+/// check that none scans the log.
+pub(super) fn explain(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let list = r#"["t-1"]"#;
+    let in_list = |what: &str, sql: String| (what.to_owned(), sql, vec![list.to_owned()]);
+    let statements: Vec<(String, String, Vec<String>)> = vec![
+        (
+            "candidate traces".into(),
+            CANDIDATE_TRACES.into(),
+            vec!["1000".into(), String::new(), "2000".into()],
+        ),
+        in_list(
+            "a trace's newest entry",
+            format!("SELECT coalesce(max(seq), -1) FROM entries WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's kinds",
+            format!("SELECT DISTINCT event_type, agent, case_id FROM entries WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        (
+            "holds on a trace".into(),
+            HOLDS_ON_TRACE.into(),
+            vec!["t-1".into(), "0".into()],
+        ),
+        in_list(
+            "a trace's blobs",
+            format!("SELECT count(*) FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's texts",
+            format!("SELECT count(*) FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "a trace's default-key values",
+            format!("SELECT count(*) FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "emptied subject keys' values",
+            format!("DELETE FROM vault WHERE key_id IN ({})", emptied_keys()),
+        ),
+        in_list(
+            "unused default-key values",
+            format!(
+                "DELETE FROM vault WHERE (key_id, token) IN ({})",
+                unused_default_values()
+            ),
+        ),
+        in_list(
+            "the purged blobs",
+            format!("DELETE FROM blobs WHERE seq IN ({TRACE_SEQS})"),
+        ),
+        in_list(
+            "the purged texts",
+            format!("DELETE FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
+        ),
+    ];
+    statements
+        .into_iter()
+        .map(|(what, sql, params)| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let plan = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((what, plan))
+        })
+        .collect()
+}
+
 fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
@@ -50,6 +134,18 @@ const EMPTIED_KEYS: &str = "SELECT k.key_id FROM data_keys k WHERE k.subject IN
 
 fn emptied_keys() -> String {
     EMPTIED_KEYS.replace("TRACE_SEQS", TRACE_SEQS)
+}
+
+/// The vault values under the log's default key (found in events without a subject)
+/// a purge of the payload traces in `?1` deletes: those these traces use and no other
+/// entry does (`vault_uses`), as `(key_id, token)`.
+const UNUSED_DEFAULT_VALUES: &str = "SELECT u.key_id, u.token FROM vault_uses u
+     WHERE u.seq IN (TRACE_SEQS)
+       AND NOT EXISTS (SELECT 1 FROM vault_uses o WHERE o.key_id = u.key_id
+                       AND o.token = u.token AND o.seq NOT IN (TRACE_SEQS))";
+
+fn unused_default_values() -> String {
+    UNUSED_DEFAULT_VALUES.replace("TRACE_SEQS", TRACE_SEQS)
 }
 
 /// What purging `traces` would delete, as `conn` sees it.
@@ -77,6 +173,13 @@ pub(super) fn plan(conn: &Connection, traces: &[TracePurge]) -> rusqlite::Result
             &format!(
                 "SELECT count(*) FROM vault WHERE key_id IN ({})",
                 emptied_keys()
+            ),
+            &payload,
+        )? + count(
+            conn,
+            &format!(
+                "SELECT count(*) FROM vault WHERE (key_id, token) IN ({})",
+                unused_default_values()
             ),
             &payload,
         )?,
@@ -150,6 +253,19 @@ pub(super) fn purge(
     .map_err(map_err)?;
     tx.execute(
         &format!(
+            "DELETE FROM vault WHERE (key_id, token) IN ({})",
+            unused_default_values()
+        ),
+        [&payload],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        &format!("DELETE FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
+        [&payload],
+    )
+    .map_err(map_err)?;
+    tx.execute(
+        &format!(
             "INSERT OR IGNORE INTO purged_blobs(ref, seq, run_id, purged_at)
              SELECT ref, seq, ?2, ?3 FROM blobs WHERE seq IN ({TRACE_SEQS})"
         ),
@@ -209,23 +325,19 @@ impl RetentionStore for SqliteStore {
 
     async fn retention_candidates(
         &self,
-        below_seq: u64,
+        below: ExpiryBounds,
         now_micros: i64,
         after_trace: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RetentionTrace>> {
         let after = after_trace.unwrap_or_default().to_owned();
         self.read(move |conn| {
-            let below = sql_seq(below_seq);
-            let mut stmt = conn.prepare_cached(
-                "SELECT value FROM id_numbers WHERE kind = 0 AND value > ?2 AND no IN (
-                   SELECT trace_no FROM entries WHERE seq IN
-                     (SELECT seq FROM blobs WHERE seq < ?1
-                      UNION SELECT rowid FROM events_fts WHERE rowid < ?1))
-                 ORDER BY value",
-            )?;
+            let payload_below = sql_seq(below.payload);
+            let text_below = sql_seq(below.text);
+            let below = sql_seq(below.max());
+            let mut stmt = conn.prepare_cached(CANDIDATE_TRACES)?;
             let traces: Vec<String> = stmt
-                .query_map(params![below, after], |r| r.get(0))?
+                .query_map(params![payload_below, after, text_below], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut found = Vec::new();
             for trace_id in traces {
@@ -264,9 +376,33 @@ impl RetentionStore for SqliteStore {
                         &format!("SELECT count(*) FROM events_fts WHERE rowid IN ({TRACE_SEQS})"),
                         &list,
                     )?,
+                    default_values: count(
+                        conn,
+                        &format!("SELECT count(*) FROM vault_uses WHERE seq IN ({TRACE_SEQS})"),
+                        &list,
+                    )?,
                     held_by,
                     trace_id,
                 });
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn newest_in_traces(&self, trace_ids: &[String]) -> StoreResult<HashMap<String, u64>> {
+        let trace_ids = trace_ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT max(seq) FROM entries WHERE trace_no =
+                     (SELECT no FROM id_numbers WHERE kind = 0 AND value = ?1)",
+            )?;
+            let mut found = HashMap::new();
+            for trace_id in trace_ids {
+                let newest: Option<i64> = stmt.query_row([&trace_id], |r| r.get(0))?;
+                if let Some(newest) = newest {
+                    found.insert(trace_id, seq_of(newest));
+                }
             }
             Ok(found)
         })

@@ -371,6 +371,19 @@ INSERT INTO activity_hours(hour, agent, event_type, events)
   GROUP BY 1, 2, 3
   ON CONFLICT(hour, agent, event_type) DO NOTHING;
 ",
+    // Which entries use each vault value sealed under the log's default key (values
+    // found in events without a subject; `retention.rs`): such a value is purged once
+    // every trace that used it is. Written with the entry; a purge deletes the rows of
+    // the entries it purges. Values sealed before this table have no rows: kept.
+    r"
+CREATE TABLE IF NOT EXISTS vault_uses(
+  seq    INTEGER NOT NULL,
+  key_id TEXT    NOT NULL,
+  token  TEXT    NOT NULL,
+  PRIMARY KEY(seq, key_id, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vault_uses_by_value ON vault_uses(key_id, token, seq);
+",
 ];
 
 /// Brings the database to the newest schema.
