@@ -204,17 +204,29 @@ impl ActiveSets {
     /// Decides `request` at `now`. Never panics and never answers ALLOW or
     /// REQUIRE_APPROVAL when anything failed (module docs).
     pub fn decide(&self, request: &PolicyRequest, now: &Now) -> Decision {
+        self.decide_sliced(request, now, true)
+    }
+
+    /// [`Self::decide`], evaluating only the rules that can apply to the request's
+    /// action when `sliced` (what decisions do), or every rule (the reference the
+    /// slicing is tested against).
+    fn decide_sliced(&self, request: &PolicyRequest, now: &Now, sliced: bool) -> Decision {
         let cedar_request = match cedar_request(request, now) {
             Ok(r) => r,
             Err(why) => return Decision::deny_error(why),
         };
+        let action = cedar_request.action().cloned();
         let authorizer = Authorizer::new();
         let entities = Entities::empty();
         let mut forbids = Vec::new();
         let mut permits = Vec::new();
         let mut errors = Vec::new();
         for set in &self.sets {
-            let response = authorizer.is_authorized(&cedar_request, &set.policies, &entities);
+            let policies = match (&action, sliced) {
+                (Some(action), true) => set.policies_for(action),
+                _ => &set.policies,
+            };
+            let response = authorizer.is_authorized(&cedar_request, policies, &entities);
             for error in response.diagnostics().errors() {
                 let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = error;
                 errors.push(Determining {
@@ -453,8 +465,81 @@ mod tests {
         assert!(plain_context(&plain, &now()).is_some());
     }
 
+    const SLICED_SCHEMA: &str = r#"
+entity Agent;
+entity Resource;
+type Now = {hour: Long, weekday: String, date: String};
+action "refund", "read", "write", "delete" appliesTo {
+  principal: [Agent], resource: [Resource], context: {amount: Long, now: Now}
+};
+"#;
+
+    /// Rules of every scope: single actions, lists, any action; a principal
+    /// constraint; forbids; approvals; a rule whose arithmetic can overflow.
+    const SLICED_RULES: &str = r#"
+@id("refund-small") permit(principal, action == Action::"refund", resource) when { context.amount < 1000 };
+@id("refund-huge") forbid(principal, action == Action::"refund", resource) when { context.amount > 5000 };
+@id("read-big") @require_approval permit(principal, action == Action::"read", resource) when { context.amount > 10 };
+@id("read-write") permit(principal, action in [Action::"read", Action::"write"], resource) when { context.amount >= 0 };
+@id("bot-writes") permit(principal == Agent::"bot", action == Action::"write", resource);
+@id("write-plus") permit(principal, action == Action::"write", resource) when { context.amount + 1 > 100 };
+@id("never-42") forbid(principal, action, resource) when { context.amount == 42 };
+@id("any-mid") @require_approval permit(principal, action, resource) when { context.amount > 2000 && context.amount < 3000 };
+"#;
+
+    fn sliced_request() -> impl Strategy<Value = PolicyRequest> {
+        (
+            prop_oneof![Just("bot"), Just("other")],
+            prop_oneof![
+                Just("refund"),
+                Just("read"),
+                Just("write"),
+                Just("delete"),
+                Just("Refund"),
+                Just("unknown")
+            ],
+            prop_oneof![
+                Just(Value::Null),
+                (-10i64..6000).prop_map(|n| json!(n)),
+                Just(json!(42)),
+                Just(json!(i64::MAX)),
+                Just(json!("7")),
+                Just(json!(1.5)),
+            ],
+        )
+            .prop_map(|(agent, action, amount)| {
+                let mut context = Map::new();
+                if !amount.is_null() {
+                    context.insert("amount".into(), amount);
+                }
+                PolicyRequest {
+                    agent: agent.into(),
+                    action: action.into(),
+                    resource: "r".into(),
+                    context: Value::Object(context),
+                }
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Evaluating only the rules that can apply to the request's action decides
+        /// exactly what evaluating every rule decides: outcome, rules, reasons, errors.
+        #[test]
+        fn sliced_decisions_are_the_whole_sets(request in sliced_request()) {
+            static SETS: std::sync::OnceLock<ActiveSets> = std::sync::OnceLock::new();
+            let sets = SETS.get_or_init(|| {
+                let set = crate::set::compile("sliced", 1, SLICED_RULES, SLICED_SCHEMA, Vec::new(), &now())
+                    .expect("the test set compiles");
+                assert!(set.sliced);
+                ActiveSets::new(vec![Arc::new(set)]).unwrap()
+            });
+            prop_assert_eq!(
+                sets.decide_sliced(&request, &now(), true),
+                sets.decide_sliced(&request, &now(), false)
+            );
+        }
 
         /// Wherever the direct path builds a context, it is the context Cedar's JSON
         /// reading builds from the same value; elsewhere the JSON reading decides.
