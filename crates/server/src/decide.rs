@@ -149,7 +149,7 @@ pub async fn decide(
         if decision.errored {
             tracing::warn!(agent = %request.agent, action = %request.action, reason = ?decision.reason, "policy evaluation failed; DENY");
         }
-        let (event, event_id) = decision_event(
+        let (event, event_id, text) = decision_event(
             app,
             principal,
             &request,
@@ -188,6 +188,9 @@ pub async fn decide(
             .map_err(|e| DecideError::Record(RecordError::Submit(e)))?;
         match outcome {
             AppendOutcome::Appended(results) if !results.is_empty() => {
+                if let (false, Some(text)) = (results[0].is_dup, text) {
+                    app.texts.put(results[0].seq, text);
+                }
                 return Ok(Decided {
                     policy_snapshot: loaded.snapshot.clone(),
                     policy_versions: loaded.versions(),
@@ -196,7 +199,7 @@ pub async fn decide(
                     approval_id,
                     event_id,
                     seq: results[0].seq,
-                })
+                });
             }
             AppendOutcome::Refused {
                 index: 0,
@@ -219,7 +222,8 @@ pub async fn decide(
     Err(DecideError::Contended)
 }
 
-/// The `policy_decision` event (prepared: the payloads sealed) and its id.
+/// The `policy_decision` event (prepared: the payloads sealed), its id and its
+/// searchable text (for the text indexer's buffer once appended).
 #[allow(clippy::too_many_arguments)]
 async fn decision_event(
     app: &App,
@@ -230,7 +234,7 @@ async fn decision_event(
     loaded: &Loaded,
     job_hash: &str,
     received: i64,
-) -> Result<(EventToAppend, String), DecideError> {
+) -> Result<(EventToAppend, String, Option<String>), DecideError> {
     let mut context = Map::from_iter([("job_id".to_owned(), json!(request.job_id))]);
     if let Some(subject) = &request.subject {
         context.insert("subject".into(), json!(subject));
@@ -256,7 +260,7 @@ async fn decision_event(
             ),
         ]),
     };
-    crate::record::prepare_governed(app, principal, event, received)
+    crate::record::prepare_governed_with_text(app, principal, event, received)
         .await
         .map_err(|e| match e {
             RecordError::Invalid(field) => invalid("payload", field.to_string()),

@@ -102,6 +102,24 @@ pub async fn prepare_governed(
     event: ServerEvent,
     received_micros: i64,
 ) -> Result<(EventToAppend, String), RecordError> {
+    prepare_governed_with_text(app, principal, event, received_micros)
+        .await
+        .map(|(event, event_id, _)| (event, event_id))
+}
+
+/// [`prepare_governed`] that also returns the event's searchable text (tokenized, as
+/// the text index would read it back from the sealed payloads), for the caller to
+/// leave in the indexer's buffer once the event is appended (`App::texts`), so the
+/// indexer need not read the event back and open its blobs.
+///
+/// # Errors
+/// Those of [`prepare_governed`].
+pub async fn prepare_governed_with_text(
+    app: &App,
+    principal: &Principal,
+    event: ServerEvent,
+    received_micros: i64,
+) -> Result<(EventToAppend, String, Option<String>), RecordError> {
     let subject = event
         .fields
         .get("context")
@@ -134,8 +152,9 @@ pub async fn prepare_governed(
         received_at: &received_at,
         received_micros,
     };
-    let prepared =
+    let mut prepared =
         prepare_governed_event(event, &submission, &remembered, &mut rand::thread_rng())?;
+    let text = prepared.text.take();
     let event_id = prepared
         .record
         .get("event_id")
@@ -150,7 +169,7 @@ pub async fn prepare_governed(
     let key = keys
         .get(&key_subject)
         .ok_or_else(|| StoreError::Internal("no data key for a subject".into()))?;
-    Ok((app.vault.seal_event(prepared, key), event_id))
+    Ok((app.vault.seal_event(prepared, key), event_id, text))
 }
 
 /// Appends `event` and applies `effects` in one transaction, through the sequencer;

@@ -585,6 +585,43 @@ async fn governance_payload_is_tokenized_for_an_auditor() {
     assert_eq!(shown["record"]["input"]["request"]["action"], "refund");
 }
 
+/// A decision's text reaches the full-text index tokenized, as its sealed payload
+/// reads back: its words are searchable, the clear e-mail and subject are not.
+#[tokio::test]
+async fn a_decision_is_searchable_by_its_tokenized_text() {
+    let (t, _clock) = app().await;
+    post(
+        &t.app,
+        "/api/v1/policies",
+        &t.admin,
+        &publish_body("refunds", REFUNDS_V1),
+    )
+    .await
+    .ok_json();
+    let mut body = refund(json!(5));
+    body["payload"] = json!({"note": "zanzibar parcel", "refund_to": "wei.novak@example.com"});
+    body["subject"] = json!("customer-1042");
+    let decided = post(&t.app, "/api/v1/decide", &t.ingest, &body)
+        .await
+        .ok_json();
+    t.wait_for_text_index(t.tree_size().await, std::time::Duration::from_secs(10))
+        .await;
+    let found = t.search_get(&[("q", "zanzibar")]).await.ok_json();
+    assert_eq!(
+        common::event_ids(&found),
+        vec![decided["event_id"].as_str().unwrap().to_owned()]
+    );
+    for clear in [
+        "wei.novak@example.com",
+        "\"wei novak\"",
+        "customer-1042",
+        "1042",
+    ] {
+        let found = t.search_get(&[("q", clear)]).await.ok_json();
+        assert_eq!(common::event_ids(&found), Vec::<String>::new(), "q={clear}");
+    }
+}
+
 #[tokio::test]
 async fn a_set_failing_its_tests_at_start_makes_every_decision_deny() {
     let (t, _clock) = app().await;
