@@ -46,6 +46,7 @@ pub const SERVER_EVENT_TYPES: &[&str] = &[
     "key_change",
     "config_change",
     "agent_suspension",
+    "access_log_checkpoint",
 ];
 
 /// Fields only the server sets; a client sending one gets 400.
@@ -491,6 +492,40 @@ mod tests {
             "actor": {"type": "agent", "id": "refund-bot"},
             "event_type": "external_action", "job_hash": job_hash,
         })
+    }
+
+    /// Every server type CONTRACT section 1 names, written out here rather than read
+    /// from [`SERVER_EVENT_TYPES`], so a type missing from that list is caught.
+    #[test]
+    fn a_client_sending_any_server_type_is_told_the_server_writes_it() {
+        for kind in [
+            "policy_decision",
+            "approval_request",
+            "approval_resolution",
+            "alert",
+            "alert_update",
+            "policy_publish",
+            "policy_rollback",
+            "artifact_publish",
+            "label_move",
+            "retention_purge",
+            "legal_hold",
+            "subject_erasure",
+            "vault_access",
+            "key_change",
+            "config_change",
+            "agent_suspension",
+            "access_log_checkpoint",
+        ] {
+            let mut event = action(json!("ab".repeat(32)));
+            event["event_type"] = json!(kind);
+            let refused = validate_client_event(&event).expect_err(kind);
+            assert_eq!(refused.pointer, "/event_type", "{kind}");
+            assert!(
+                refused.message.contains("server only"),
+                "{kind}: {refused:?}"
+            );
+        }
     }
 
     #[test]

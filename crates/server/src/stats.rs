@@ -29,10 +29,6 @@ pub const MAX_AGENTS: usize = 8;
 /// The name the agents beyond [`MAX_AGENTS`] are summed under.
 pub const OTHER_AGENTS: &str = "(other agents)";
 
-/// Written by the server beside [`SERVER_EVENT_TYPES`] (the access log's anchors):
-/// not an agent's action either.
-const ACCESS_LOG_CHECKPOINT: &str = "access_log_checkpoint";
-
 /// The event type counted as an error.
 const ERROR_TYPE: &str = "error";
 
@@ -133,9 +129,7 @@ pub fn pivot(window: Window, rows: &[HourCount], indexed_through: u64) -> Activi
         if row.event_type == ESCALATION_TYPE {
             escalations[i] += row.events;
         }
-        if SERVER_EVENT_TYPES.contains(&row.event_type.as_str())
-            || row.event_type == ACCESS_LOG_CHECKPOINT
-        {
+        if SERVER_EVENT_TYPES.contains(&row.event_type.as_str()) {
             continue;
         }
         if row.event_type == ERROR_TYPE {

@@ -31,8 +31,8 @@ pub mod postgres;
 pub mod registry_rows;
 pub mod retention;
 pub mod sqlite;
-pub mod witnesses;
 pub mod stats;
+pub mod witnesses;
 
 use std::collections::HashMap;
 
@@ -53,8 +53,8 @@ pub use registry_rows::RegistryRows;
 pub use retention::{
     ExpiryBounds, PurgeCounts, PurgedBlob, RetentionStore, RetentionTrace, TracePurge,
 };
-pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
 pub use stats::StatsStore;
+pub use witnesses::{StoredCosignature, WitnessStatus, WitnessStore};
 
 /// One request's events and the state changes they record, appended all or nothing
 /// (see [`effect`]).

@@ -25,8 +25,8 @@ mod policies;
 mod registry_rows;
 mod retention;
 pub mod schema;
-mod witnesses;
 mod stats;
+mod witnesses;
 
 use crate::{ApiKeyStore, BlobStore, LogStore, MetaStore, SearchStore, VaultStore};
 use std::collections::{HashMap, HashSet};
