@@ -147,7 +147,7 @@ fn verify_holds_every_governance_row_to_its_entry() {
         (
             "backdated",
             "UPDATE artifacts SET published_at = published_at - 86400000000 WHERE version = '2'",
-            &["artifact prompt/triage@2", "publication time"],
+            &["artifact prompt/triage@2", "its time is not its entry's received_at"],
         ),
         (
             "added",
@@ -179,7 +179,7 @@ fn verify_holds_every_governance_row_to_its_entry() {
         (
             "rollback-retargeted",
             "UPDATE policy_activations SET version = 2 WHERE kind = 'rollback'",
-            &["of policy refunds", "set or version"],
+            &["of policy refunds", "its version is not the one its entry states"],
         ),
         (
             "publish-unactivated",

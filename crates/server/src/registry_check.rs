@@ -75,6 +75,56 @@ fn differing<'a>(stated: &Value, row: &[(&'a str, Value)]) -> Option<&'a str> {
         .map(|(member, _)| *member)
 }
 
+/// What one row claims its entry states.
+struct Claim<'a> {
+    /// The row, in words ("artifact prompt/triage@1").
+    what: String,
+    event_id: &'a str,
+    event_type: &'static str,
+    /// The entry's member that states the row ("artifact", "policy", ...).
+    member: &'static str,
+    /// The members of that object the row must match.
+    stated: Vec<(&'static str, Value)>,
+    /// The row's time: its entry's `received_at`, µs.
+    micros: i64,
+    /// What is wrong with the row on its own (a content that does not hash to the
+    /// hash it keeps), if anything.
+    broken: Option<&'static str>,
+}
+
+/// Holds one row to its entry: the inner `Err` names what differs.
+async fn check_claim(
+    store: &dyn Store,
+    tree_size: u64,
+    claim: Claim<'_>,
+) -> Result<Result<(), Failure>, StoreError> {
+    let (seq, record) = match entry_of(
+        store,
+        tree_size,
+        &claim.what,
+        claim.event_id,
+        claim.event_type,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let why = if let Some(broken) = claim.broken {
+        Some(broken.to_owned())
+    } else if let Some(member) = differing(&record[claim.member], &claim.stated) {
+        Some(format!("its {member} is not the one its entry states"))
+    } else if received_micros(&record) != Some(claim.micros) {
+        Some("its time is not its entry's received_at".to_owned())
+    } else {
+        None
+    };
+    Ok(match why {
+        Some(why) => Err(Failure::entry(seq, format!("{}: {why}", claim.what))),
+        None => Ok(()),
+    })
+}
+
 /// Checks every governance row against the entries `0..tree_size`.
 ///
 /// # Errors
@@ -93,31 +143,23 @@ pub async fn verify_registry(
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (_, v) in &page {
-            let what = format!("artifact {}/{}@{}", v.kind, v.name, v.version);
-            let (seq, record) =
-                match entry_of(store, tree_size, &what, &v.event_id, "artifact_publish").await? {
-                    Ok(found) => found,
-                    Err(failure) => return Ok(Err(failure)),
-                };
-            let why = if sha256_hex(v.content.as_bytes()) != v.content_hash {
-                Some("its content does not hash to its content_hash".to_owned())
-            } else if let Some(member) = differing(
-                &record["artifact"],
-                &[
+            let claim = Claim {
+                what: format!("artifact {}/{}@{}", v.kind, v.name, v.version),
+                event_id: &v.event_id,
+                event_type: "artifact_publish",
+                member: "artifact",
+                stated: vec![
                     ("kind", v.kind.clone().into()),
                     ("name", v.name.clone().into()),
                     ("version", v.version.clone().into()),
                     ("content_hash", v.content_hash.clone().into()),
                 ],
-            ) {
-                Some(format!("its {member} is not the one its entry states"))
-            } else if received_micros(&record) != Some(v.published_micros) {
-                Some("its publication time is not its entry's received_at".to_owned())
-            } else {
-                None
+                micros: v.published_micros,
+                broken: (sha256_hex(v.content.as_bytes()) != v.content_hash)
+                    .then_some("its content does not hash to its content_hash"),
             };
-            if let Some(why) = why {
-                return Ok(Err(Failure::entry(seq, format!("{what}: {why}"))));
+            if let Err(failure) = check_claim(store, tree_size, claim).await? {
+                return Ok(Err(failure));
             }
             rows_of.insert(v.event_id.clone());
             checked.artifact_versions += 1;
@@ -130,30 +172,23 @@ pub async fn verify_registry(
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (_, m) in &page {
-            let what = format!("label {} of {}/{}", m.label, m.kind, m.name);
-            let (seq, record) =
-                match entry_of(store, tree_size, &what, &m.event_id, "label_move").await? {
-                    Ok(found) => found,
-                    Err(failure) => return Ok(Err(failure)),
-                };
-            let why = if let Some(member) = differing(
-                &record["label_move"],
-                &[
+            let claim = Claim {
+                what: format!("label {} of {}/{}", m.label, m.kind, m.name),
+                event_id: &m.event_id,
+                event_type: "label_move",
+                member: "label_move",
+                stated: vec![
                     ("kind", m.kind.clone().into()),
                     ("name", m.name.clone().into()),
                     ("label", m.label.clone().into()),
                     ("from_version", m.from_version.clone().into()),
                     ("to_version", m.to_version.clone().into()),
                 ],
-            ) {
-                Some(format!("its {member} is not the one its entry states"))
-            } else if received_micros(&record) != Some(m.moved_micros) {
-                Some("its time is not its entry's received_at".to_owned())
-            } else {
-                None
+                micros: m.moved_micros,
+                broken: None,
             };
-            if let Some(why) = why {
-                return Ok(Err(Failure::entry(seq, format!("{what}: {why}"))));
+            if let Err(failure) = check_claim(store, tree_size, claim).await? {
+                return Ok(Err(failure));
             }
             rows_of.insert(m.event_id.clone());
             checked.label_moves += 1;
@@ -166,32 +201,24 @@ pub async fn verify_registry(
         let Some(last) = page.last() else { break };
         after = Some((last.set_id.clone(), last.version));
         for v in &page {
-            let what = format!("policy {} version {}", v.set_id, v.version);
-            let (seq, record) =
-                match entry_of(store, tree_size, &what, &v.event_id, "policy_publish").await? {
-                    Ok(found) => found,
-                    Err(failure) => return Ok(Err(failure)),
-                };
-            let why = if sha256_hex(v.text.as_bytes()) != v.text_sha256 {
-                Some("its text does not hash to its sha256".to_owned())
-            } else if let Some(member) = differing(
-                &record["policy"],
-                &[
+            let claim = Claim {
+                what: format!("policy {} version {}", v.set_id, v.version),
+                event_id: &v.event_id,
+                event_type: "policy_publish",
+                member: "policy",
+                stated: vec![
                     ("id", v.set_id.clone().into()),
                     ("version", v.version.into()),
                     ("sha256", v.text_sha256.clone().into()),
                     ("schema_sha256", sha256_hex(v.schema.as_bytes()).into()),
                     ("tests_sha256", sha256_hex(v.tests.as_bytes()).into()),
                 ],
-            ) {
-                Some(format!("its {member} is not the one its entry states"))
-            } else if received_micros(&record) != Some(v.published_micros) {
-                Some("its publication time is not its entry's received_at".to_owned())
-            } else {
-                None
+                micros: v.published_micros,
+                broken: (sha256_hex(v.text.as_bytes()) != v.text_sha256)
+                    .then_some("its text does not hash to its sha256"),
             };
-            if let Some(why) = why {
-                return Ok(Err(Failure::entry(seq, format!("{what}: {why}"))));
+            if let Err(failure) = check_claim(store, tree_size, claim).await? {
+                return Ok(Err(failure));
             }
             rows_of.insert(v.event_id.clone());
             checked.policy_versions += 1;
@@ -210,23 +237,21 @@ pub async fn verify_registry(
                 ))))
             }
         };
-        let (seq, record) = match entry_of(store, tree_size, &what, &a.event_id, event_type).await?
-        {
-            Ok(found) => found,
-            Err(failure) => return Ok(Err(failure)),
+        let repeated = a.kind == "publish" && !publishes_activated.insert(a.event_id.clone());
+        let claim = Claim {
+            what,
+            event_id: &a.event_id,
+            event_type,
+            member: "policy",
+            stated: vec![
+                ("id", a.set_id.clone().into()),
+                ("version", a.version.into()),
+            ],
+            micros: a.at_micros,
+            broken: repeated.then_some("a second activation for one publish"),
         };
-        let policy = &record["policy"];
-        let why = if policy["id"] != a.set_id.as_str() || policy["version"] != a.version {
-            Some("the set or version it activates is not the one its entry states".to_owned())
-        } else if received_micros(&record) != Some(a.at_micros) {
-            Some("its time is not its entry's received_at".to_owned())
-        } else if a.kind == "publish" && !publishes_activated.insert(a.event_id.clone()) {
-            Some("a second activation for one publish".to_owned())
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            return Ok(Err(Failure::entry(seq, format!("{what}: {why}"))));
+        if let Err(failure) = check_claim(store, tree_size, claim).await? {
+            return Ok(Err(failure));
         }
         if a.kind == "rollback" {
             rows_of.insert(a.event_id.clone());
