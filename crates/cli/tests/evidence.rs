@@ -19,13 +19,18 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// An event of trace `trace` about `subject`, naming the prompt `refund@1`.
+/// An event of trace `trace` about `subject`, naming the prompt `refund@1` and
+/// claiming a policy snapshot this log never published (as agents that run their own
+/// policy engine do).
 fn event(id: &str, trace: &str, subject: &str) -> Value {
     json!({
         "event_id": id, "trace_id": trace, "timestamp": "2026-11-23T14:00:00Z",
         "actor": {"type": "agent", "id": "agent-7"}, "event_type": "tool_call",
         "context": {"job_id": "job-1", "case_id": "case-1", "subject": subject},
-        "snapshot": {"prompt_version": "refund@1", "model": "gpt-x"},
+        "snapshot": {
+            "prompt_version": "refund@1", "model": "gpt-x",
+            "policy_snapshot": format!("sha256:{}", "ab".repeat(32)),
+        },
         "input": {"args": {"note": format!("payload of {id} for {subject}")}},
         "output": {"ok": true},
     })
@@ -261,6 +266,10 @@ fn a_trace_bundle_verifies_offline_and_every_change_is_named() {
         "bob's payloads are listed as erased: {text}"
     );
     assert!(text.contains("OK: every check holds"), "{text}");
+    assert!(
+        text.contains("the client's claim, not resolved"),
+        "a client's policy snapshot is reported, not failed: {text}"
+    );
 
     let original = read(&f.bundle);
     assert!(original.contains_key("evidence/README.txt"));
