@@ -170,23 +170,59 @@ async fn sign_last_checkpoint(app: &App) {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Whether SIGTERM or Ctrl-C has arrived, for every server of the process.
+static SHUTDOWN: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
+
+/// Starts listening for SIGTERM and Ctrl-C, once per process, before it returns: a
+/// signal that arrives any time after the first call stops every server that waits
+/// on [`shutdown_signal`]. Call it before announcing that the process listens: each
+/// server registering its own handler when it first ran left a window in which a
+/// signal reached one server (the OTLP one) and not the other, which then never
+/// stopped.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn listen_for_shutdown() -> tokio::sync::watch::Receiver<bool> {
+    SHUTDOWN
+        .get_or_init(|| {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                let terminate = signal(SignalKind::terminate()).ok();
+                let interrupt = signal(SignalKind::interrupt()).ok();
+                tokio::spawn(async move {
+                    let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                        match s {
+                            Some(mut s) => {
+                                s.recv().await;
+                            }
+                            None => std::future::pending::<()>().await,
+                        }
+                    };
+                    tokio::select! {
+                        () = recv(terminate) => {},
+                        () = recv(interrupt) => {},
+                    }
+                    let _ = tx.send(true);
+                });
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            #[cfg(not(unix))]
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = tx.send(true);
+            });
+            rx
+        })
+        .clone()
+}
+
+/// Resolves once SIGTERM or Ctrl-C has arrived (see [`listen_for_shutdown`], which
+/// this calls when it is created, not when it is first polled).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let mut shutdown = listen_for_shutdown();
+    async move {
+        let _ = shutdown.wait_for(|stopped| *stopped).await;
     }
 }

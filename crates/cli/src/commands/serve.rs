@@ -149,6 +149,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<()> {
         evident_server::retention::record_floor_override(&app, &violations).await?;
     }
     evident_server::retention::spawn_background(app.clone(), config.retention.clone());
+    // Before anything says it listens: a SIGTERM from then on stops every server.
+    evident_server::serve::listen_for_shutdown();
     if let Some(grpc_listener) = config.otlp_grpc_listen.bind().await? {
         println!("OTLP/gRPC listening on {}", grpc_listener.local_addr()?);
         evident_server::otlp::grpc::spawn(app.clone(), grpc_listener);

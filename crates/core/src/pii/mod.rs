@@ -318,32 +318,45 @@ fn iban_end(text: &str, start: usize, end: usize) -> Option<usize> {
 
 /// The IPv6 address inside the match, if any. The pattern may have started inside
 /// the word before ("value:48b:c7cb:…" starts at the `e`) or run into a colon after
-/// ("1:::"), so later starts after a colon and shorter ends are tried too. Starts
-/// right after a "::" come last: "::" compresses zero groups of the address it is in,
-/// so that address usually runs on to its left ("1::1::" is "1::1" and a "::", not
-/// the "1::" after it); only when nothing else is an address ("value::1::") is one.
+/// ("1:::"), so later starts after a colon and shorter ends are tried too; an address
+/// that ends where the pattern did comes first. One exception: an address that starts
+/// right after a "::" inside the match loses to a longer one that does not, because
+/// "::" compresses zero groups of the address it is in ("1::1::" is "1::1" and a
+/// "::", not the "1::" after it), while "::1:0:1:0:1:0:1:0" stays the eight groups
+/// after the "::" (the alternative is no longer).
 fn ipv6_span(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
-    let after_colons: Vec<usize> = text[start..end]
-        .match_indices(':')
-        .take(2)
-        .map(|(i, _)| start + i + 1)
-        .collect();
-    let inside_compression = |s: &usize| text[..*s].ends_with("::");
-    let likely: Vec<usize> = std::iter::once(start)
+    let starts: Vec<usize> = std::iter::once(start)
         .chain(
-            after_colons
-                .iter()
-                .copied()
-                .filter(|s| !inside_compression(s)),
+            text[start..end]
+                .match_indices(':')
+                .take(2)
+                .map(|(i, _)| start + i + 1),
         )
         .collect();
-    let unlikely: Vec<usize> = after_colons
+    let first = ipv6_span_from(text, &starts, start, end)?;
+    let inside_compression = |s: usize| s >= start + 2 && text[..s].ends_with("::");
+    if !inside_compression(first.0) {
+        return Some(first);
+    }
+    let others: Vec<usize> = starts
         .into_iter()
-        .filter(inside_compression)
+        .filter(|&s| !inside_compression(s))
         .collect();
-    [likely, unlikely]
-        .iter()
-        .find_map(|starts| ipv6_span_from(text, starts, start, end))
+    let longer = (end.saturating_sub(5).max(start + 2)..=end)
+        .flat_map(|e| others.iter().map(move |&s| (s, e)))
+        .filter(|&(s, e)| s + 2 <= e && e - s > first.1 - first.0)
+        .filter(|&(s, e)| is_ipv6_at(text, s, e))
+        .max_by_key(|&(s, e)| (e - s, e));
+    Some(longer.unwrap_or(first))
+}
+
+/// `text[start..end]` is an IPv6 address standing alone.
+fn is_ipv6_at(text: &str, start: usize, end: usize) -> bool {
+    let address = text[start..end].split('%').next().unwrap_or_default();
+    address.matches(':').count() >= 2
+        && address.bytes().any(|c| c.is_ascii_hexdigit())
+        && address.parse::<Ipv6Addr>().is_ok()
+        && stands_alone(text, start, end, &[])
 }
 
 /// The first address among `starts` and ends at or a little before `end`.
@@ -358,13 +371,7 @@ fn ipv6_span_from(
     // The pattern is ASCII: every byte offset is a char boundary.
     for candidate_end in (end.saturating_sub(5).max(start + 2)..=end).rev() {
         for &candidate_start in starts.iter().filter(|&&s| s + 2 <= candidate_end) {
-            let span = &text[candidate_start..candidate_end];
-            let address = span.split('%').next().unwrap_or_default();
-            if address.matches(':').count() >= 2
-                && address.bytes().any(|c| c.is_ascii_hexdigit())
-                && address.parse::<Ipv6Addr>().is_ok()
-                && stands_alone(text, candidate_start, candidate_end, &[])
-            {
+            if is_ipv6_at(text, candidate_start, candidate_end) {
                 return Some((candidate_start, candidate_end));
             }
         }

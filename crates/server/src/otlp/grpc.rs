@@ -140,30 +140,10 @@ impl GrpcListen {
 /// Starts serving OTLP/gRPC on `listener` in the background until SIGTERM or
 /// Ctrl-C (the signals that stop the HTTP server), and returns the task.
 pub fn spawn(app: Arc<App>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    let shutdown = crate::serve::shutdown_signal();
     tokio::spawn(async move {
-        if let Err(e) = serve(app, listener, shutdown_signal()).await {
+        if let Err(e) = serve(app, listener, shutdown).await {
             tracing::error!(error = %e, "OTLP/gRPC server failed");
         }
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
