@@ -452,6 +452,16 @@ pub async fn copy_sqlite_to_postgres(
         "size",
     )
     .await?;
+    // The read-access records the log's `access_log_checkpoint` entries anchor:
+    // without them the copy would not verify.
+    copy_table(
+        &src,
+        &tx,
+        "access_log",
+        &[("seq", Int), ("key", Text), ("at", Int), ("record", Bytes)],
+        "seq",
+    )
+    .await?;
     tx.commit().await.map_err(map_err)?;
     Ok(CopyReport {
         entries,
