@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde_json::json;
-use util::{run, stderr, stdout, Server};
+use util::{copy_dir, run, stderr, stdout, Server};
 
 const SCHEMA: &str = r#"
 entity Agent;
@@ -98,19 +98,6 @@ fn governed_data_dir(dir: &Path) -> PathBuf {
     }
     server.stop();
     data
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Verify's exit code and stderr on a copy of `data` edited by `sql`.

@@ -9,23 +9,10 @@ mod util;
 use std::path::Path;
 
 use rusqlite::Connection;
-use util::{init_with_events, run, stderr, stdout};
+use util::{copy_dir, init_with_events, run, stderr, stdout};
 
 fn db(data: &Path) -> Connection {
     Connection::open(data.join("evident.db")).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Runs verify and returns (exit code, stderr).
